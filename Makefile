@@ -1,0 +1,37 @@
+# Every target creates .venv if it is missing and installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/batchprov run examples/advertisers.xlsx --sandbox -o examples/advertisers.results.xlsx
+	@echo
+	@echo "Annotated workbook: examples/advertisers.results.xlsx"
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q -m perf tests/perf -s -p no:cacheprovider
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check batchprov tests
+	$(BIN)/ruff format --check batchprov tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""`python -m batchprov` runs the command line."""
+
+from batchprov.cli import main
+
+main()

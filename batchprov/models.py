@@ -1,0 +1,256 @@
+"""Records passed between batchprov's modules: frozen, slotted, and free of I/O.
+
+DataFrames live only at the edges (reading and checking); everything between passes these
+values, which are easy to compare in tests and to print.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+class Status(StrEnum):
+    """What happened to one row; the exact words of the `Status` column."""
+
+    PROVISIONED = "provisioned"
+    ALREADY_PROVISIONED = "already provisioned"
+    INVALID = "invalid"
+    FAILED = "failed"
+    NOT_ATTEMPTED = "not attempted"
+    PLANNED = "planned"
+    VALID = "valid"
+
+
+#: Statuses that mean the row owns a number.
+OWNED = frozenset({Status.PROVISIONED, Status.ALREADY_PROVISIONED})
+#: Statuses that make a finished run exit 0.
+CLEAN = frozenset({*OWNED, Status.VALID, Status.PLANNED})
+
+
+class Severity(StrEnum):
+    """An error stops a row from being ordered; a warning does not."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class MatchType(StrEnum):
+    """The three automatic number assignment methods of the Telmetrics API."""
+
+    LOCAL_TO_NUMBER = "localtonumber"
+    LOCAL_TO_CITY = "localtocity"
+    TOLLFREE = "tollfree"
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One problem found in one cell (or one row), as a record rather than an exception.
+
+    Attributes:
+        row: the Excel row number as Excel shows it (1-based, header rows counted).
+        column: the column's header as written in the user's sheet (the canonical name
+            when the column is absent).
+        value: the cell's text as read.
+        message: what is wrong and, where possible, how to fix it.
+        severity: error (row not ordered) or warning (row still ordered).
+    """
+
+    row: int
+    column: str
+    value: str
+    message: str
+    severity: Severity = Severity.ERROR
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """The data sheet of an input file, every cell as text.
+
+    Attributes:
+        path: the input file.
+        format: the file's kind: ``xlsx``, ``xlsm``, ``xls``, ``csv`` (also tsv/txt).
+        sheet: the sheet's name (the file's stem for delimited text).
+        headers: the header texts in sheet order, as written (blank headers get
+            ``Column <letter>``).
+        columns: the 1-based sheet column index of each header.
+        header_row: the Excel row number of the header row.
+        frame: one column per header (same order, named by ``headers``), one row per
+            non-empty data row, every cell a ``str`` ('' for blank); index 0..n-1.
+        excel_rows: the Excel row number of each frame row.
+        encoding: the text encoding detected (delimited text only).
+        delimiter: the delimiter detected (delimited text only).
+    """
+
+    path: Path
+    format: str
+    sheet: str
+    headers: tuple[str, ...]
+    columns: tuple[int, ...]
+    header_row: int
+    frame: pd.DataFrame
+    excel_rows: tuple[int, ...]
+    encoding: str | None = None
+    delimiter: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.excel_rows)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """Everything needed to order one number, checked and normalised.
+
+    ``body()`` gives the exact JSON body of ``POST /groups/{group_id}/numbers``.
+    """
+
+    group_id: int
+    name: str
+    match_type: MatchType
+    termination_number: str
+    local_to_number: str | None = None
+    city: str | None = None
+    state: str | None = None
+    number_match_filter: str | None = None
+    route_type: str = "Basic"
+    record_calls: bool | None = None
+    recording_message: str | None = None
+    whisper_message: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        """The request body, in the field order of the API documentation's examples."""
+        request: dict[str, Any] = {"match_type": self.match_type.value}
+        if self.match_type is MatchType.LOCAL_TO_NUMBER:
+            request["local_to_number"] = self.local_to_number
+        elif self.match_type is MatchType.LOCAL_TO_CITY:
+            request["city"] = self.city
+            request["state"] = self.state
+        if self.number_match_filter:
+            request["number_match_filter"] = self.number_match_filter
+        route: dict[str, Any] = {"termination_number": self.termination_number}
+        features = self._features()
+        if features:
+            route["features"] = features
+        return {
+            "name": self.name,
+            "phone_number_request": request,
+            "call_routes": {"route_type": self.route_type, "route": route},
+        }
+
+    def body_json(self) -> str:
+        """The body as compact JSON text, exactly as it is sent."""
+        return json.dumps(self.body(), separators=(",", ":"), ensure_ascii=False)
+
+    def _features(self) -> dict[str, Any]:
+        features: dict[str, Any] = {}
+        if self.record_calls is not None or self.recording_message:
+            record = self.record_calls if self.record_calls is not None else True
+            call_record: dict[str, Any] = {"enabled": record, "record": record}
+            if record and self.recording_message:
+                call_record["notification_text"] = self.recording_message
+            features["call_record"] = call_record
+        if self.whisper_message:
+            features["whisper"] = {"enabled": True, "notification_text": self.whisper_message}
+        return features
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousResult:
+    """A result a row already shows in the input's own result columns (a re-run output)."""
+
+    status: str
+    tracking_number: str | None = None
+    number_id: str | None = None
+    route_id: str | None = None
+    assigned_name: str | None = None
+    provisioned_at: str | None = None
+
+    @property
+    def owned(self) -> bool:
+        """True when the row says it already has a number."""
+        return self.status in {s.value for s in OWNED} and bool(self.tracking_number)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedRow:
+    """One data row after checking.
+
+    Attributes:
+        index: the row's position in ``Table.frame``.
+        excel_row: the Excel row number.
+        order: the order to send, or None when the row is invalid.
+        match_type: the match type given or inferred (None when it could not be told).
+        previous: what the input's own result columns already say about this row.
+    """
+
+    index: int
+    excel_row: int
+    order: OrderRequest | None
+    match_type: MatchType | None = None
+    previous: PreviousResult | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RowResult:
+    """The outcome of one row, written into the result columns.
+
+    ``request_body`` is set on dry runs only: the exact JSON each row would send.
+    """
+
+    index: int
+    excel_row: int
+    status: Status
+    match_type: str | None = None
+    tracking_number: str | None = None
+    number_id: str | None = None
+    route_id: str | None = None
+    assigned_name: str | None = None
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+    attempts: int = 0
+    provisioned_at: str | None = None
+    request_body: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """Facts about a run for the Summary sheet and the final summary."""
+
+    mode: str  # "validate", "dry-run" or "run"
+    input_name: str
+    input_sha256: str
+    api_url: str | None
+    sandbox: bool
+    started_at: str
+    ended_at: str
+    tool_version: str
+    stopped_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What a validate or run call returns: every row's result and every problem found."""
+
+    info: RunInfo
+    results: tuple[RowResult, ...]
+    issues: tuple[Issue, ...]
+    output_path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per status, in the order of ``Status``."""
+        seen = Counter(r.status for r in self.results)
+        return {s.value: seen[s] for s in Status if seen[s]}
+
+    @property
+    def exit_code(self) -> int:
+        """0 all clean, 1 some rows invalid or failed, 3 the run was cut short."""
+        if self.info.stopped_reason:
+            return 3
+        return 0 if all(r.status in CLEAN for r in self.results) else 1

@@ -1,0 +1,296 @@
+"""Matching a sheet's header texts to batchprov's fields (SPEC §3) and to its result columns (§4).
+
+Headers are compared in a normalised form (case, spaces and punctuation ignored) against each
+field's name and its aliases. Our own result columns are recognised only by their exact texts,
+so a re-read output workbook never mistakes them for input.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from batchprov.errors import MissingColumnsError
+
+CANONICAL_FIELDS: tuple[str, ...] = (
+    "name",
+    "group_id",
+    "match_type",
+    "local_to_number",
+    "city",
+    "state",
+    "number_match_filter",
+    "termination_number",
+    "route_type",
+    "record_calls",
+    "recording_message",
+    "whisper_message",
+    "fallback",
+)
+
+REQUIRED: tuple[str, ...] = ("name", "group_id", "termination_number")
+
+RESULT_HEADERS: tuple[str, ...] = (
+    "Status",
+    "Tracking Number",
+    "Number ID",
+    "Route ID",
+    "Assigned Name",
+    "Match Type",
+    "Error",
+    "Warnings",
+    "Attempts",
+    "Provisioned At",
+)
+#: Written only sometimes; when present they follow the main block.
+OPTIONAL_RESULT_HEADERS: tuple[str, ...] = ("Expected Area", "Request Body")
+
+#: Headers people really use for each field, besides the field's own name. The first few of
+#: each list are quoted in the missing-column message, so the most common come first.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "name": (
+        "Advertiser",
+        "Advertiser Name",
+        "Business Name",
+        "Name",
+        "Company",
+        "Company Name",
+        "Customer Name",
+        "Customer",
+        "Client",
+        "Client Name",
+        "Business",
+        "Account Name",
+        "Tracking Name",
+        "Number Name",
+        "Tracking Number Name",
+    ),
+    "group_id": (
+        "Group",
+        "Group ID",
+        "Group Number",
+        "Group No",
+        "Telmetrics Group",
+        "Telmetrics Group ID",
+        "GroupID",
+        "Grp",
+    ),
+    "match_type": (
+        "Match Type",
+        "Type",
+        "Method",
+        "Number Type",
+        "Assignment",
+        "Assignment Method",
+        "Assignment Type",
+        "Match Method",
+        "Matching",
+        "Match",
+    ),
+    "local_to_number": (
+        "Local To",
+        "Advertiser Phone",
+        "Business Phone",
+        "Existing Number",
+        "Main Number",
+        "Local Number",
+        "Local To Number",
+        "Local To Phone",
+        "Main Phone",
+        "Advertiser Number",
+        "Business Number",
+        "Current Number",
+        "Existing Phone",
+        "Match Number",
+        "Number To Match",
+    ),
+    "city": ("City", "Town", "City Name", "City/Town", "Municipality", "Locality"),
+    "state": (
+        "State",
+        "Province",
+        "State/Province",
+        "State/Prov",
+        "Prov",
+        "Region",
+        "ST",
+        "State Code",
+        "Province Code",
+    ),
+    "number_match_filter": (
+        "Filter",
+        "NPA",
+        "Area Code",
+        "Match Filter",
+        "Prefix",
+        "Number Filter",
+        "NPA NXX",
+        "NPA/NXX",
+        "Area Code Filter",
+    ),
+    "termination_number": (
+        "Forward To",
+        "Ring To",
+        "Destination",
+        "Destination Number",
+        "Target Number",
+        "Forwarding Number",
+        "Termination",
+        "Termination Number",
+        "Terminating Number",
+        "Forward Number",
+        "Forward To Number",
+        "Ring To Number",
+        "Target",
+        "Forward Phone",
+        "Forwarding Phone",
+        "Ring To Phone",
+        "Destination Phone",
+    ),
+    "route_type": ("Route", "Routing", "Route Type", "Routing Type"),
+    "record_calls": (
+        "Record",
+        "Call Recording",
+        "Recording",
+        "Record Calls",
+        "Record Call",
+        "Recorded",
+        "Recording Enabled",
+    ),
+    "recording_message": (
+        "Recording Notice",
+        "Record Message",
+        "Recording Message",
+        "Recording Text",
+        "Recording Announcement",
+        "Recording Prompt",
+    ),
+    "whisper_message": (
+        "Whisper",
+        "Whisper Text",
+        "Whisper Message",
+        "Whisper Prompt",
+        "Call Whisper",
+    ),
+    "fallback": ("Fallback", "Fall Back", "Fallback Match", "Fallback Match Type"),
+}
+
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def normalize_header(text: str) -> str:
+    """Lower-case ``text`` and drop spaces, underscores, hyphens and punctuation."""
+    return _NOT_WORD.sub("", text.casefold())
+
+
+def _build_lookup() -> dict[str, str]:
+    lookup: dict[str, str] = {}
+    for field in CANONICAL_FIELDS:
+        for text in (field, *ALIASES[field]):
+            key = normalize_header(text)
+            # An alias claimed by two fields would make matching depend on dict order.
+            if lookup.setdefault(key, field) != field:
+                raise AssertionError(f"alias {text!r} claimed by {lookup[key]} and {field}")
+    return lookup
+
+
+#: normalised header text → canonical field.
+LOOKUP: dict[str, str] = _build_lookup()
+_RESULT_SET = frozenset(RESULT_HEADERS) | frozenset(OPTIONAL_RESULT_HEADERS)
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnMap:
+    """Where each field and each result column sits in the user's header row.
+
+    Attributes:
+        fields: canonical field → the user's original header.
+        results: result header (as in ``RESULT_HEADERS``) → the user's original header.
+        other: the user's other columns, kept untouched, in sheet order.
+    """
+
+    fields: dict[str, str]
+    results: dict[str, str]
+    other: tuple[str, ...]
+
+
+def header_score(cells: Sequence[str]) -> int:
+    """How many distinct fields the cells of a row name: the header row scores highest."""
+    return len({LOOKUP[key] for key in map(normalize_header, cells) if key in LOOKUP})
+
+
+def map_columns(headers: Sequence[str], *, group_id_given: bool = False) -> ColumnMap:
+    """Match ``headers`` to fields and result columns; the first header naming a field wins.
+
+    Raises:
+        MissingColumnsError: a required field has no column (``group_id`` is not required when
+            a default group id is given).
+    """
+    span = result_span(headers)
+    fields: dict[str, str] = {}
+    results: dict[str, str] = {}
+    other: list[str] = []
+    for position, header in enumerate(headers):
+        if position in span:
+            results[header.strip()] = header
+            continue
+        field = LOOKUP.get(normalize_header(header))
+        if field is None or field in fields:
+            other.append(header)
+        else:
+            fields[field] = header
+    required = [f for f in REQUIRED if not (f == "group_id" and group_id_given)]
+    missing = [f for f in required if f not in fields]
+    if missing:
+        raise MissingColumnsError(_missing_message(missing, headers, span, other))
+    return ColumnMap(fields=fields, results=results, other=tuple(other))
+
+
+def result_span(headers: Sequence[str]) -> range:
+    """Positions (0-based) of batchprov's own result columns among ``headers``.
+
+    They are the run of exact result headers (trimmed, case-sensitive) that starts at a
+    ``Status`` header immediately followed by ``Tracking Number``; empty when there is none.
+    """
+    texts = [h.strip() for h in headers]
+    for start in range(len(texts) - 1):
+        if texts[start] == "Status" and texts[start + 1] == "Tracking Number":
+            end = start
+            seen: set[str] = set()
+            # A repeated header ends the run: each result column is written once.
+            while end < len(texts) and texts[end] in _RESULT_SET and texts[end] not in seen:
+                seen.add(texts[end])
+                end += 1
+            return range(start, end)
+    return range(0)
+
+
+def _missing_message(
+    missing: Sequence[str], headers: Sequence[str], span: range, other: Sequence[str]
+) -> str:
+    """One line: what is missing (with example headers), what was found, what looks close."""
+    wanted = " and ".join(f"'{f}' ({' / '.join(ALIASES[f][:3])})" for f in missing)
+    noun = "column" if len(missing) == 1 else "columns"
+    user_headers = [h for i, h in enumerate(headers) if i not in span and h.strip()]
+    found = ", ".join(user_headers) if user_headers else "no column headers"
+    closest = {f: c for f in missing if (c := _closest(f, other))}
+    if len(missing) == 1:
+        hint = "".join(f" Closest: '{c}'." for c in closest.values())
+    else:
+        hint = "".join(f" Closest to {f}: '{c}'." for f, c in closest.items())
+    return f"Missing required {noun} {wanted}. Found: {found}.{hint}"
+
+
+def _closest(field: str, candidates: Sequence[str]) -> str | None:
+    """The unmatched header that looks most like ``field`` or one of its aliases."""
+    targets = [normalize_header(t) for t in (field, *ALIASES[field])]
+    best: tuple[float, str] | None = None
+    for header in candidates:
+        key = normalize_header(header)
+        if not key:
+            continue
+        score = max(difflib.SequenceMatcher(None, key, t).ratio() for t in targets)
+        if score >= 0.5 and (best is None or score > best[0]):
+            best = (score, header)
+    return best[1] if best else None

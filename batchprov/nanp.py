@@ -1,0 +1,246 @@
+"""North American numbering plan knowledge, read from the `phonenumbers` geographic data.
+
+The geodata maps number prefixes (``'1' + NPA [+ 1..3 digits of NXX]``) to a place: either
+"City, ST" (a rate centre) or only a region ("Ontario"). The longest prefix wins, as in
+``phonenumbers`` itself, so an exchange whose own entry names only a region has no city even
+when its area code's entry names one. Indexes are built lazily, once per process.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from functools import cache
+
+from phonenumbers.geodata import GEOCODE_DATA
+
+TOLLFREE_NPAS = ("800", "833", "844", "855", "866", "877", "888")
+
+STATES: dict[str, str] = {
+    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
+    "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia",
+    "FL": "Florida", "GA": "Georgia", "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois",
+    "IN": "Indiana", "IA": "Iowa", "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana",
+    "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts", "MI": "Michigan",
+    "MN": "Minnesota", "MS": "Mississippi", "MO": "Missouri", "MT": "Montana",
+    "NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire", "NJ": "New Jersey",
+    "NM": "New Mexico", "NY": "New York", "NC": "North Carolina", "ND": "North Dakota",
+    "OH": "Ohio", "OK": "Oklahoma", "OR": "Oregon", "PA": "Pennsylvania",
+    "RI": "Rhode Island", "SC": "South Carolina", "SD": "South Dakota", "TN": "Tennessee",
+    "TX": "Texas", "UT": "Utah", "VT": "Vermont", "VA": "Virginia", "WA": "Washington",
+    "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming",
+    "PR": "Puerto Rico", "VI": "U.S. Virgin Islands",
+    "AB": "Alberta", "BC": "British Columbia", "MB": "Manitoba", "NB": "New Brunswick",
+    "NL": "Newfoundland and Labrador", "NS": "Nova Scotia", "NT": "Northwest Territories",
+    "NU": "Nunavut", "ON": "Ontario", "PE": "Prince Edward Island", "QC": "Quebec",
+    "SK": "Saskatchewan", "YT": "Yukon",
+}  # fmt: skip
+
+# Other spellings seen in the wild and in the geodata's region entries ("British Colombia").
+_STATE_ALIASES: dict[str, str] = {
+    "washington state": "WA", "washington d c": "DC", "washington dc": "DC",
+    "district of columbia": "DC", "british colombia": "BC", "newfoundland": "NL",
+    "labrador": "NL", "pei": "PE", "nova scotia prince edward island": "NS",
+    "yukon territory": "YT", "northwest territory": "NT", "nwt": "NT",
+    "us virgin islands": "VI", "virgin islands": "VI", "pq": "QC", "nfld": "NL",
+}  # fmt: skip
+
+# Abbreviated words in city names, spelled out so "St. Louis" = "Saint Louis". Saint and Sainte
+# compare equal too: people write "Sault St. Marie" for Sault Ste. Marie.
+_WORDS = {"st": "saint", "ste": "saint", "sainte": "saint", "mt": "mount", "ft": "fort"}
+_LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss"})
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_CITY_STATE = re.compile(r"^(?P<city>.+), (?P<state>[A-Z]{2})$")
+# Legal central-office codes (NXX): first digit 2-9, not an N11 service code.
+_LEGAL_NXX = frozenset(str(nxx) for nxx in range(200, 1000) if nxx % 100 != 11)
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A rate centre: a city and its two-letter state or province code."""
+
+    city: str
+    state: str
+
+    def __str__(self) -> str:
+        return f"{self.city}, {self.state}"
+
+
+def normalize(text: str) -> str:
+    """Fold case, accents, punctuation and St./Ste./Mt./Ft. so spellings compare equal."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_LIGATURES))
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    words = _NON_ALNUM.sub(" ", plain).split()
+    return " ".join(_WORDS.get(w, w) for w in words)
+
+
+@cache
+def _state_names() -> dict[str, str]:
+    names = {normalize(name): code for code, name in STATES.items()}
+    names.update(_STATE_ALIASES)
+    names["quebec"] = "QC"
+    return names
+
+
+def state_code(text: str) -> str | None:
+    """The two-letter code of a state or province given by code or name, any case; else None."""
+    cleaned = text.strip()
+    if cleaned.upper() in STATES:
+        return cleaned.upper()
+    return _state_names().get(normalize(cleaned))
+
+
+def is_tollfree(number10: str) -> bool:
+    """True when a 10-digit number's area code is a toll-free one."""
+    return number10[:3] in TOLLFREE_NPAS
+
+
+def is_central_office_code(nxx: str) -> bool:
+    """True for a legal exchange (NXX): first digit 2-9 and not an N11 service code."""
+    return nxx in _LEGAL_NXX
+
+
+def _parse(text: str) -> Place | None:
+    match = _CITY_STATE.match(text)
+    if match is None or match["state"] not in STATES:
+        return None
+    return Place(match["city"], match["state"])
+
+
+@cache
+def _nanp_entries() -> tuple[tuple[str, str], ...]:
+    """(prefix without the leading 1, English description), shortest prefix first."""
+    entries = [
+        (key[1:], names.get("en", ""))
+        for key, names in GEOCODE_DATA.items()
+        if key[0] == "1" and len(key) >= 4
+    ]
+    return tuple(sorted(entries, key=lambda entry: len(entry[0])))
+
+
+@cache
+def _exchange_texts() -> dict[str, str]:
+    """Every legal 6-digit NPA-NXX → the text of its longest geodata prefix, if a city."""
+    exchanges: dict[str, str] = {}
+    for prefix, text in _nanp_entries():
+        if len(prefix) == 3 and _parse(text) is None:
+            continue  # a region-only area code entry overrides nothing
+        for exchange in _expand(prefix):
+            exchanges[exchange] = text  # shortest first: longer prefixes overwrite
+    return {exchange: text for exchange, text in exchanges.items() if _CITY_STATE.match(text)}
+
+
+def _expand(prefix: str) -> list[str]:
+    """The legal 6-digit exchanges under a 3..6-digit prefix."""
+    width = 6 - len(prefix)
+    if width <= 0:
+        return [prefix[:6]] if prefix[3:6] in _LEGAL_NXX else []
+    candidates = (prefix + str(tail).zfill(width) for tail in range(10**width))
+    return [c for c in candidates if c[3:] in _LEGAL_NXX]
+
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    """Places merged by normalized name, with their exchanges."""
+
+    canonical: dict[tuple[str, str], Place]  # (normalized city, state) → display place
+    exchanges: dict[tuple[str, str], tuple[str, ...]]
+    by_exchange: dict[str, Place]  # NPA-NXX → canonical place
+    cities: dict[str, tuple[str, ...]]  # state → sorted city names
+
+
+@cache
+def _index() -> _Index:
+    by_text: dict[str, list[str]] = defaultdict(list)
+    for exchange, text in _exchange_texts().items():
+        by_text[text].append(exchange)
+    grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
+    spellings: dict[tuple[str, str], list[tuple[int, Place]]] = defaultdict(list)
+    for text, exchanges in by_text.items():
+        place = _parse(text)
+        if place is None:
+            continue  # a city of a state outside STATES (e.g. the Caribbean)
+        key = _key(place)
+        grouped[key].extend(exchanges)
+        spellings[key].append((len(exchanges), place))
+    # The spelling used by most exchanges names the merged place.
+    canonical = {key: max(found, key=lambda f: f[0])[1] for key, found in spellings.items()}
+    by_exchange = {
+        exchange: canonical[key] for key, exchanges in grouped.items() for exchange in exchanges
+    }
+    cities: dict[str, list[str]] = defaultdict(list)
+    for place in canonical.values():
+        cities[place.state].append(place.city)
+    return _Index(
+        canonical=canonical,
+        exchanges={key: tuple(sorted(exchanges)) for key, exchanges in grouped.items()},
+        by_exchange=by_exchange,
+        cities={state: tuple(sorted(names)) for state, names in cities.items()},
+    )
+
+
+def _key(place: Place) -> tuple[str, str]:
+    return (normalize(place.city), place.state)
+
+
+def place_of(number10: str) -> Place | None:
+    """The rate centre of a 10-digit number; None when only a region or nothing is known."""
+    return _index().by_exchange.get(number10[:6])
+
+
+def exchanges_of(place: Place) -> tuple[str, ...]:
+    """Sorted 6-digit NPA-NXX prefixes serving a place."""
+    return _index().exchanges.get(_key(place), ())
+
+
+@cache
+def area_codes_of(place: Place) -> tuple[str, ...]:
+    """Sorted area codes with at least one exchange in a place."""
+    return tuple(sorted({exchange[:3] for exchange in exchanges_of(place)}))
+
+
+@cache
+def _npa_regions() -> dict[str, str]:
+    votes: dict[str, Counter[str]] = defaultdict(Counter)
+    for key, exchanges in _index().exchanges.items():
+        for exchange in exchanges:
+            votes[exchange[:3]][key[1]] += 1
+    regions = {npa: counts.most_common(1)[0][0] for npa, counts in votes.items()}
+    for prefix, text in _nanp_entries():
+        if len(prefix) != 3:
+            continue
+        place = _parse(text)
+        code = place.state if place else state_code(text)
+        if code:  # the area code's own entry beats the exchanges' vote
+            regions[prefix] = code
+    return regions
+
+
+def region_of_npa(npa: str) -> str | None:
+    """The state or province code an area code serves, or None (toll-free, non-US/CA)."""
+    return _npa_regions().get(npa)
+
+
+def find_place(city: str, state: str) -> Place | None:
+    """The known place of a city and state (code or name); tolerant of case, accents, St./Saint."""
+    code = state_code(state)
+    if code is None:
+        return None
+    return _index().canonical.get((normalize(city), code))
+
+
+def cities_in(state: str) -> tuple[str, ...]:
+    """Sorted city names known in a state or province (code or name)."""
+    code = state_code(state)
+    return _index().cities.get(code, ()) if code else ()
+
+
+def closest_cities(city: str, state: str, n: int = 3) -> list[str]:
+    """Up to n known city names of a state that look most like `city`, best first."""
+    names = cities_in(state)
+    by_key = {normalize(name): name for name in names}
+    matches = difflib.get_close_matches(normalize(city), list(by_key), n=n, cutoff=0.6)
+    return [by_key[match] for match in matches]

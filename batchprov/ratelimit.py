@@ -1,0 +1,177 @@
+"""Request pacing shared by every worker of a run: a fixed rate, or one that adapts to 429s.
+
+`RateLimiter.acquire` hands out start times one interval apart (a GCRA schedule with a burst
+of one extra request, so scheduling slop does not eat into the rate) and holds everyone while
+a ``Retry-After`` pause is in force.
+
+The adaptive rate follows the AWS SDKs' adaptive retry mode: CUBIC growth while answers are
+clean, ×0.7 on a throttle, never more than twice the rate actually measured (so an idle
+period does not build up a rate nobody has tried). One throttle cuts the rate once per round
+trip: answers to requests sent before the last cut say nothing about the new rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+#: Where an adaptive run starts, in requests per second.
+ADAPTIVE_START = 5.0
+#: The adaptive rate never drops below this.
+MIN_RATE = 0.5
+#: Longest pause a Retry-After may impose; longer values are clamped.
+MAX_RETRY_AFTER = 120.0
+
+
+class CubicRate:
+    """The adaptive send-rate curve: slow start, then CUBIC regrowth and slow probing.
+
+    Before the first throttle the rate doubles every ``DOUBLING`` seconds from ``start``.
+    A throttle while sending at ``r`` drops the rate to ``β·r`` and aims a plateau at
+    ``w = γ·r`` (a little under the rate that was refused, which is above the true limit):
+    ``rate(t) = w + C·(t − K)³`` with ``K`` chosen so that ``rate(0) = β·r``, using a steep
+    ``C`` to climb back and a shallow one to probe above the plateau.
+    """
+
+    BETA = 0.7
+    GAMMA = 0.95
+    C_CLIMB = 0.4
+    C_PROBE = 0.002
+    DOUBLING = 0.5
+
+    def __init__(self, start: float, now: float) -> None:
+        self._start = start
+        self._t0 = now
+        self._w_max: float | None = None
+        self._k = 0.0
+        self.floor = start
+
+    def rate(self, now: float) -> float:
+        """The send rate the curve allows at ``now``."""
+        dt = max(now - self._t0, 0.0)
+        if self._w_max is None:
+            return self._start * 2 ** min(dt / self.DOUBLING, 40.0)
+        x = dt - self._k
+        c = self.C_CLIMB if x < 0 else self.C_PROBE
+        return max(self._w_max + c * x**3, MIN_RATE)
+
+    def cut(self, now: float, current: float) -> None:
+        """Register a throttle while sending at ``current`` requests per second."""
+        current = max(current, MIN_RATE)
+        self._w_max = current * self.GAMMA
+        self.floor = max(current * self.BETA, MIN_RATE)
+        self._k = (max(self._w_max - self.floor, 0.0) / self.C_CLIMB) ** (1 / 3)
+        self._t0 = now
+
+
+class RateLimiter:
+    """Paces request starts: fixed (``rate`` given) or adaptive (``rate=None``)."""
+
+    def __init__(
+        self,
+        rate: float | None,
+        *,
+        clock: Clock,
+        sleep: Sleep,
+        start: float = ADAPTIVE_START,
+    ) -> None:
+        if rate is not None and rate <= 0:
+            raise ValueError("rate must be positive")
+        self._fixed = rate
+        self._clock = clock
+        self._sleep = sleep
+        self._cubic = CubicRate(start, clock())
+        self._next = clock()
+        self._paused_until = 0.0
+        self._last_cut = float("-inf")
+        self._starts: deque[float] = deque()
+        self._answers: deque[float] = deque()
+        self._lock = asyncio.Lock()
+
+    @property
+    def adaptive(self) -> bool:
+        """True when the rate adapts to throttling."""
+        return self._fixed is None
+
+    def rate(self) -> float:
+        """The current allowed rate in requests per second."""
+        if self._fixed is not None:
+            return self._fixed
+        now = self._clock()
+        # Grow only while the rate is used: at most twice what was sent in the last second,
+        # but never below the post-cut floor (a Retry-After pause empties the window).
+        used = max(self._cubic.floor, 2 * self.measured(now))
+        return min(self._cubic.rate(now), used)
+
+    def measured(self, now: float) -> float:
+        """Requests started in the last second."""
+        return _count_recent(self._starts, now)
+
+    def on_answer(self) -> None:
+        """The server accepted a request (any answer but a 429): evidence of its capacity."""
+        if self._fixed is None:
+            self._answers.append(self._clock())
+
+    async def acquire(self) -> float:
+        """Wait for the next start slot (and any pause); return the start time."""
+        async with self._lock:
+            while True:
+                now = self._clock()
+                wait = max(self._paused_until, self._next) - now
+                if wait <= 0:
+                    break
+                await self._sleep(wait)
+            interval = 1.0 / self.rate()
+            # Allow one interval of catch-up so oversleeping does not lower the rate.
+            self._next = max(self._next, now - interval) + interval
+            self._starts.append(now)
+            return now
+
+    def pause(self, seconds: float) -> None:
+        """Hold every start for ``seconds`` from now (a Retry-After)."""
+        until = self._clock() + min(max(seconds, 0.0), MAX_RETRY_AFTER)
+        self._paused_until = max(self._paused_until, until)
+        self._next = max(self._next, self._paused_until)  # no catch-up burst after a pause
+
+    def on_throttle(self, sent_at: float, retry_after: float | None) -> None:
+        """A 429 answered a request started at ``sent_at``: pause, and slow down if adaptive."""
+        if self._fixed is None and sent_at > self._last_cut:
+            now = self._clock()
+            self._cubic.cut(now, self._throttled_rate(now))
+            self._last_cut = now
+        if retry_after is not None:
+            self.pause(retry_after)
+
+    def _throttled_rate(self, now: float) -> float:
+        """Best estimate of the rate that was refused: what the server accepted, when known.
+
+        The accepted count is only trusted over a full second without a pause in it.
+        """
+        rate = self.rate()
+        if now - self._paused_until < 1.0:
+            return rate
+        accepted = _count_recent(self._answers, now)
+        # Few answers in the window (slow answers, a quiet start) say little: cap the cut.
+        return min(rate, max(accepted, rate / 2, MIN_RATE))
+
+    @property
+    def paused_until(self) -> float:
+        """Clock time before which nothing may start."""
+        return self._paused_until
+
+
+def _count_recent(times: deque[float], now: float) -> float:
+    """Drop entries older than a second; count the rest."""
+    while times and times[0] <= now - 1.0:
+        times.popleft()
+    return float(len(times))
+
+
+def backoff(attempt: int, *, base: float = 0.5, cap: float = 20.0, rng: random.Random) -> float:
+    """Full-jitter exponential backoff for the ``attempt``-th retry (1-based)."""
+    return rng.uniform(0.0, min(cap, base * 2 ** max(attempt - 1, 0)))

@@ -16,7 +16,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from batchprov.client import Number
 from batchprov.journal import Journal, State
 from batchprov.models import OWNED
-from batchprov.runner import RunOptions, _refresh_baseline, order_rows
+from batchprov.recovery import refresh_baseline
+from batchprov.runner import RunOptions, order_rows
 
 GID = 11623282
 FAULTS = [
@@ -96,7 +97,7 @@ class OrderingMachine(RuleBasedStateMachine):
                 if n["visible_at"] <= self.clock.now
             ]
             if not j.has_baseline(API, GID):
-                _refresh_baseline(j, API, GID, listing)
+                refresh_baseline(j, API, GID, listing)
             j.begin_attempt(item.key, j.start_run("crashed"), body)
         if bought:
             self.api._commit(GID, name)

@@ -69,6 +69,8 @@ class Progress:
     failed: int
     retries: int
     throttled: int
+    #: The row that just reached its final state (None on a retry-only update).
+    last: RowResult | None = None
 
 
 class JournalThread:
@@ -135,6 +137,8 @@ class RunState:
         self.rows = rows
         self.run_id = ""
         self.stats: Counter[str] = Counter()
+        #: Rows per final status so far.
+        self.finals: Counter[Status] = Counter()
         self.halt: str | None = None
         self.error: BaseException | None = None
         self.rng = random.Random()
@@ -217,27 +221,31 @@ class RunState:
     # final results -------------------------------------------------------------------
 
     def final(self, row: RowState, result: RowResult) -> None:
+        # Running counts: scanning every row on every result would grow with rows squared.
+        if row.result is not None:
+            self.finals[row.result.status] -= 1
         row.result = result
-        self.progress()
+        self.finals[result.status] += 1
+        self.progress(last=result)
         self.check_done()
 
     def check_done(self) -> None:
-        if all(r.result is not None for r in self.rows):
+        if self.finals.total() == len(self.rows):
             self.done.set()
             self.poke()
 
-    def progress(self) -> None:
+    def progress(self, *, last: RowResult | None = None) -> None:
         if self._on_progress is None:
             return
-        final = [r.result for r in self.rows if r.result is not None]
         self._on_progress(
             Progress(
                 total=len(self.rows),
-                done=len(final),
-                provisioned=sum(1 for r in final if r.status in OWNED),
-                failed=sum(1 for r in final if r.status is Status.FAILED),
+                done=self.finals.total(),
+                provisioned=sum(self.finals[s] for s in OWNED),
+                failed=self.finals[Status.FAILED],
                 retries=self.stats["retries"],
                 throttled=self.stats["throttled"],
+                last=last,
             )
         )
 

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -398,11 +399,16 @@ def test_token_never_reaches_journal_or_results(
 
 
 def test_progress_is_reported(api: FakeApi, clock: FakeClock, journal: Path) -> None:
-    """Progress arrives after every final row, ending with every row done."""
+    """Progress arrives after every final row, naming that row, ending with every row done."""
     api.script("429")
     seen: list[Progress] = []
-    run(api, clock, journal, rows(["A", "B"]), on_progress=seen.append)
-    assert Progress(total=2, done=2, provisioned=2, failed=0, retries=1, throttled=1) == seen[-1]
+    outcome = run(api, clock, journal, rows(["A", "B"]), on_progress=seen.append)
+    last = seen[-1]
+    assert Progress(total=2, done=2, provisioned=2, failed=0, retries=1, throttled=1) == replace(
+        last, last=None
+    )
+    finals = [p.last for p in seen if p.last is not None]
+    assert sorted(r.index for r in outcome.results) == sorted(r.index for r in finals)
 
 
 def test_journal_records_done_items(api: FakeApi, clock: FakeClock, journal: Path) -> None:

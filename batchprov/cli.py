@@ -1,0 +1,311 @@
+"""The command line: a thin shell over `batchprov.pipeline`.
+
+Every command parses its options, calls one library function and prints a summary. Errors are
+translated in one place (`Cli.invoke`): one line on stderr and the error's exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from batchprov import __version__
+from batchprov.errors import BatchprovError, ConfirmationRefused
+from batchprov.models import Report
+from batchprov.pipeline import run_file, validate_file
+from batchprov.plan import Plan
+from batchprov.runner import Progress, RunOptions
+from batchprov.template import write_template
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Cli(click.Group):
+    """The command group; turns a BatchprovError into one line on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BatchprovError as exc:
+            click.secho(f"Error: {exc}", fg="red", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="batchprov")
+def cli() -> None:
+    """Order call-tracking numbers for a spreadsheet of advertisers, exactly once."""
+
+
+def input_options(func: F) -> F:
+    """The options shared by `validate` and `run`."""
+    decorators = [
+        click.argument(
+            "input_path",
+            metavar="INPUT",
+            type=click.Path(dir_okay=False, path_type=Path),
+        ),
+        click.option(
+            "-o",
+            "--output",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Annotated output (.xlsx or .csv). Default: <input>.results.xlsx beside it.",
+        ),
+        click.option("--sheet", help="Sheet to read. Default: the first visible sheet."),
+        click.option(
+            "--group-id",
+            type=click.IntRange(min=1),
+            help="Group for rows whose group_id is blank (the column becomes optional).",
+        ),
+        click.option(
+            "--json", "as_json", is_flag=True, help="Print the summary as one JSON object."
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+@cli.command()
+@input_options
+def validate(
+    input_path: Path, output: Path | None, sheet: str | None, group_id: int | None, as_json: bool
+) -> None:
+    """Check every row of INPUT and write an annotated copy; orders nothing."""
+    report = validate_file(input_path, output=output, sheet=sheet, group_id=group_id)
+    _print_report(report, as_json=as_json)
+    sys.exit(report.exit_code)
+
+
+@cli.command()
+@input_options
+@click.option("--dry-run", is_flag=True, help="Check and show each request body; send nothing.")
+@click.option("--sandbox", is_flag=True, help="Order from a built-in simulated API (no token).")
+@click.option("--api-url", envvar="TELMETRICS_API_URL", help="API base URL.", show_envvar=True)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Requests in flight at once.",
+)
+@click.option(
+    "--rate",
+    default="auto",
+    show_default=True,
+    help="Requests per second, or 'auto' to find the API's limit.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for an answer before the outcome counts as unknown (then reconciled).",
+)
+@click.option(
+    "--journal",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="BATCHPROV_JOURNAL",
+    help="Journal file that makes runs resumable. Default: in your data directory.",
+)
+@click.option("--retry-failed", is_flag=True, help="Also re-attempt rows that failed before.")
+@click.option("--strict", is_flag=True, help="Order nothing if any row is invalid.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def run(
+    input_path: Path,
+    output: Path | None,
+    sheet: str | None,
+    group_id: int | None,
+    as_json: bool,
+    dry_run: bool,
+    sandbox: bool,
+    api_url: str | None,
+    concurrency: int,
+    rate: str,
+    timeout: float,
+    journal: Path | None,
+    retry_failed: bool,
+    strict: bool,
+    yes: bool,
+    quiet: bool,
+) -> None:
+    """Order a number for every valid row of INPUT and write the results into a copy."""
+    options = RunOptions(
+        concurrency=concurrency, rate=_parse_rate(rate), timeout=timeout, retry_failed=retry_failed
+    )
+    stop = threading.Event()
+    with _progress(quiet=quiet or as_json) as on_progress, _interrupts(stop):
+        report = run_file(
+            input_path,
+            output=output,
+            sheet=sheet,
+            group_id=group_id,
+            dry_run=dry_run,
+            sandbox=sandbox,
+            api_url=api_url,
+            journal=journal,
+            options=options,
+            strict=strict,
+            confirm=_confirmer(yes),
+            on_progress=on_progress,
+            stop=stop,
+        )
+    _print_report(report, as_json=as_json)
+    sys.exit(report.exit_code)
+
+
+@cli.command()
+@click.argument(
+    "out",
+    required=False,
+    default="advertisers_template.xlsx",
+    type=click.Path(dir_okay=False, path_type=Path),
+)
+def template(out: Path) -> None:
+    """Write a blank input template with explanations and drop-down lists."""
+    write_template(out)
+    click.echo(f"Template written to {out}")
+
+
+def _attach_server_commands() -> None:
+    from batchprov.sandbox.cli import sandbox_command
+    from batchprov.web.cli import serve_command
+
+    cli.add_command(sandbox_command)
+    cli.add_command(serve_command)
+
+
+_attach_server_commands()
+
+
+def _parse_rate(text: str) -> float | None:
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is neither a number nor 'auto'", param_hint="--rate"
+        ) from None
+    if value <= 0:
+        raise click.BadParameter("must be above 0", param_hint="--rate")
+    return value
+
+
+def _confirmer(yes: bool) -> Callable[[Plan], bool]:
+    """Ask before buying; refuse when there is no terminal to ask."""
+
+    def confirm(plan: Plan) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise ConfirmationRefused(
+                "Refusing to order without confirmation: no terminal to ask. "
+                "Re-run with --yes to confirm."
+            )
+        click.echo(plan.describe(), err=True)
+        return click.confirm("Order these numbers?", default=False, err=True)
+
+    return confirm
+
+
+@contextmanager
+def _interrupts(stop: threading.Event) -> Iterator[None]:
+    """First Ctrl-C: finish what is in flight and write the output. Second: quit at once."""
+
+    def handle(signum: int, frame: object) -> None:
+        if stop.is_set():
+            os._exit(3)  # the journal makes the next run safe
+        stop.set()
+        click.echo(
+            "\nStopping: finishing requests in flight, then writing the output "
+            "(Ctrl-C again to quit at once).",
+            err=True,
+        )
+
+    previous = signal.signal(signal.SIGINT, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def _progress(*, quiet: bool) -> Iterator[Callable[[Progress], None] | None]:
+    """A tqdm bar on a terminal; nothing when quiet or when stderr is not a terminal."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+
+    bar: tqdm[Any] | None = None
+
+    def update(p: Progress) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=p.total, unit="row", desc="Ordering", dynamic_ncols=True)
+        bar.n = p.done
+        bar.set_postfix(
+            provisioned=p.provisioned, failed=p.failed, retries=p.retries, refresh=False
+        )
+        bar.refresh()
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _print_report(report: Report, *, as_json: bool) -> None:
+    """The final summary on stdout."""
+    summary = _summary(report)
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    info = report.info
+    target = "SANDBOX (simulated; nothing was bought)" if info.sandbox else info.api_url
+    click.echo(f"batchprov {info.mode}: {len(report.results)} row(s) in {info.input_name}")
+    if target and info.mode != "validate":
+        click.echo(f"  API: {target}")
+    for status, count in summary["counts"].items():
+        click.echo(f"  {status:<20} {count:>7}")
+    warnings = summary["warnings"]
+    if warnings:
+        click.echo(f"  {'warnings':<20} {warnings:>7}")
+    if info.stopped_reason:
+        click.secho(f"Stopped early: {info.stopped_reason}", fg="yellow")
+    if report.output_path:
+        click.echo(f"Output: {report.output_path}")
+
+
+def _summary(report: Report) -> dict[str, Any]:
+    info = report.info
+    return {
+        "mode": info.mode,
+        "input": info.input_name,
+        "output": str(report.output_path) if report.output_path else None,
+        "api_url": None if info.sandbox else info.api_url,
+        "sandbox": info.sandbox,
+        "rows": len(report.results),
+        "counts": report.counts(),
+        "errors": sum(1 for i in report.issues if i.severity == "error"),
+        "warnings": sum(1 for i in report.issues if i.severity == "warning"),
+        "stopped_reason": info.stopped_reason,
+        "exit_code": report.exit_code,
+    }
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="batchprov")

@@ -1,0 +1,498 @@
+"""`batchprov serve`: upload a sheet, review it, order its numbers, download the results.
+
+Server-rendered pages (Starlette + Jinja2) over `batchprov.pipeline`; the ordering itself runs
+in `jobs.JobRunner`. Every defence lives in `security.py`; every page escapes what it shows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import jinja2
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import (
+    FileResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+from starlette.types import Receive, Scope, Send
+
+from batchprov import __version__
+from batchprov.errors import BatchprovError
+from batchprov.pipeline import check_file, validate_file
+from batchprov.web import jobs
+from batchprov.web.jobs import Job, JobRunner, JobStore
+from batchprov.web.security import (
+    ALLOWED_SUFFIXES,
+    CSRF_FIELD,
+    FORM_OVERHEAD,
+    Credentials,
+    SecurityMiddleware,
+    UploadRejected,
+    csrf_ok,
+    csrf_token,
+    display_name,
+    download_name,
+    sniff_upload,
+    suffix_of,
+)
+
+log = logging.getLogger("batchprov.web")
+
+HERE = Path(__file__).parent
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_JOB_ID = re.compile(r"[0-9a-f]{32}")
+_CHUNK = 1 << 20
+
+
+class Settings:
+    """The server's configuration and its shared objects (kept on `app.state.web`)."""
+
+    def __init__(
+        self, *, data_dir: Path, sandbox: bool, api_url: str | None, max_upload: int
+    ) -> None:
+        self.data_dir = data_dir
+        self.sandbox = sandbox
+        self.api_url = api_url
+        self.max_upload = max_upload
+        self.uploads = data_dir / "uploads"
+        self.results = data_dir / "results"
+        for folder in (self.uploads, self.results, data_dir / "sandbox-journals"):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.store = JobStore(data_dir / "jobs.sqlite")
+        self.runner = JobRunner(self.store, self.results)
+
+    def journal_for(self, job_id: str) -> Path:
+        """One journal for every real-API job (never buy twice across jobs).
+
+        A sandbox forgets its numbers when it stops, so each sandbox job keeps its own.
+        """
+        if self.sandbox:
+            return self.data_dir / "sandbox-journals" / f"{job_id}.sqlite"
+        return self.data_dir / "journal.sqlite"
+
+    def ordering_blocked(self) -> str | None:
+        """Why this server cannot order from a real API, or None when it can."""
+        if self.sandbox:
+            return None
+        if not self.api_url:
+            return (
+                "Ordering is switched off on this server: it was started without an API address. "
+                "Ask whoever runs it to restart it with --api-url (or TELMETRICS_API_URL), "
+                "or with --sandbox to try things out."
+            )
+        if not os.environ.get("TELMETRICS_TOKEN"):
+            return (
+                "Ordering is switched off on this server: it has no API token. Ask whoever runs "
+                "it to set TELMETRICS_TOKEN and restart it."
+            )
+        return None
+
+
+def create_app(
+    *,
+    data_dir: Path,
+    sandbox: bool,
+    api_url: str | None,
+    auth: str | None,
+    max_upload: int = 20 * 2**20,
+) -> Starlette:
+    """The web application; `auth` is `user:password` or None for no login."""
+    settings = Settings(
+        data_dir=Path(data_dir), sandbox=sandbox, api_url=api_url, max_upload=max_upload
+    )
+    templates = _templates(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        settings.runner.start()
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(settings.runner.close)
+
+    async def too_large(scope: Scope, receive: Receive, send: Send) -> None:
+        response = _too_large_page(templates, Request(scope, receive), settings.max_upload)
+        await response(scope, receive, send)
+
+    async def unauthorized(scope: Scope, receive: Receive, send: Send) -> None:
+        response = PlainTextResponse(
+            "Please sign in to use batchprov.",
+            status_code=401,
+            headers={"WWW-Authenticate": 'Basic realm="batchprov", charset="UTF-8"'},
+        )
+        await response(scope, receive, send)
+
+    security = Middleware(
+        SecurityMiddleware,
+        credentials=Credentials.parse(auth) if auth else None,
+        max_body=max_upload + FORM_OVERHEAD,
+        too_large=too_large,
+        unauthorized=unauthorized,
+    )
+    pages = Pages(settings, templates)
+    app = Starlette(
+        routes=pages.routes(),
+        middleware=[security],
+        lifespan=lifespan,
+        exception_handlers={HTTPException: pages.http_error, 500: pages.server_error},
+    )
+    app.state.web = settings
+    return app
+
+
+def _templates(settings: Settings) -> Jinja2Templates:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,  # every cell value is shown as text, never as markup
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["status_class"] = status_class
+    env.filters["public_url"] = jobs.public_url
+    env.filters["size"] = size_text
+    env.filters["when"] = when_text
+
+    def common(request: Request) -> dict[str, Any]:
+        return {
+            "csrf_field": CSRF_FIELD,
+            "csrf_token": csrf_token(request),
+            "server_mode": _mode(settings),
+            "server_api": jobs.public_url(settings.api_url),
+            "version": __version__,
+        }
+
+    return Jinja2Templates(env=env, context_processors=[common])
+
+
+def _mode(settings: Settings) -> str:
+    """The banner on every page: `sandbox`, `live` or `off` (checking only)."""
+    if settings.sandbox:
+        return "sandbox"
+    return "off" if settings.ordering_blocked() else "live"
+
+
+def when_text(stamp: str | None) -> str:
+    """`2026-11-27T12:53:27Z` → `2026-11-27 12:53 UTC`."""
+    if not stamp:
+        return ""
+    return f"{stamp[:10]} {stamp[11:16]} UTC" if len(stamp) >= 16 else stamp
+
+
+def size_text(size: int) -> str:
+    """`20 MB`, `512 KB`."""
+    if size >= 2**20:
+        return f"{size / 2**20:.3g} MB"
+    return f"{size / 2**10:.3g} KB"
+
+
+def status_class(status: str) -> str:
+    """The CSS class of a status, with the workbook's colours."""
+    return "st-" + re.sub(r"[^a-z]+", "-", status.lower()).strip("-")
+
+
+class Pages:
+    """The route handlers."""
+
+    def __init__(self, settings: Settings, templates: Jinja2Templates) -> None:
+        self.s = settings
+        self.t = templates
+
+    def routes(self) -> list[Route | Mount]:
+        return [
+            Route("/", self.upload_page, methods=["GET"]),
+            Route("/upload", self.upload, methods=["POST"]),
+            Route("/template.xlsx", self.template, methods=["GET"]),
+            Route("/jobs", self.job_list, methods=["GET"]),
+            Route("/jobs/{job_id}", self.job_page, methods=["GET"]),
+            Route("/jobs/{job_id}/confirm", self.confirm_page, methods=["GET"]),
+            Route("/jobs/{job_id}/order", self.order, methods=["POST"]),
+            Route("/jobs/{job_id}/stop", self.stop, methods=["POST"]),
+            Route("/jobs/{job_id}/progress.json", self.progress, methods=["GET"]),
+            Route("/jobs/{job_id}/checked.xlsx", self.download_check, methods=["GET"]),
+            Route("/jobs/{job_id}/results.xlsx", self.download_result, methods=["GET"]),
+            Route("/healthz", self.health, methods=["GET"]),
+            Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        ]
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def page(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        response = self.t.TemplateResponse(request, name, context, status_code=status)
+        response.headers["cache-control"] = "no-store"
+        return response
+
+    def message(self, request: Request, status: int, title: str, text: str) -> Response:
+        """A plain page explaining what went wrong and what to do."""
+        return self.page(request, "message.html", status, title=title, text=text)
+
+    def job_or_404(self, request: Request) -> Job:
+        job_id = request.path_params["job_id"]
+        job = self.s.store.get(job_id) if _JOB_ID.fullmatch(job_id) else None
+        if job is None:
+            raise HTTPException(404, "There is no such job. It may have been made elsewhere.")
+        return job
+
+    async def http_error(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        titles = {404: "Not found", 405: "Not allowed"}
+        title = titles.get(exc.status_code, "Something went wrong")
+        detail = exc.detail if exc.status_code == 404 else "That page cannot be used this way."
+        return self.message(request, exc.status_code, title, detail)
+
+    async def server_error(self, request: Request, exc: Exception) -> Response:
+        return self.message(
+            request,
+            500,
+            "Something went wrong on the server",
+            "Try again in a moment (an order already started carries on, and nothing is ever "
+            "bought twice). If it keeps happening, ask whoever runs batchprov to check its log.",
+        )
+
+    def forbidden(self, request: Request) -> Response:
+        return self.message(
+            request,
+            403,
+            "This form has expired",
+            "For your safety the form could not be accepted (its security token was missing "
+            "or out of date). Go back, reload the page and try again.",
+        )
+
+    # --- upload ------------------------------------------------------------------------------
+
+    async def upload_page(self, request: Request) -> Response:
+        return self.upload_form(request)
+
+    def upload_form(self, request: Request, status: int = 200, error: str = "") -> Response:
+        return self.page(
+            request,
+            "upload.html",
+            status,
+            error=error,
+            accept=",".join(ALLOWED_SUFFIXES),
+            max_upload=self.s.max_upload,
+            recent=self.s.store.all(limit=5),
+        )
+
+    async def upload(self, request: Request) -> Response:
+        try:
+            async with request.form(max_files=1, max_fields=10) as form:
+                if not csrf_ok(request, form.get(CSRF_FIELD)):
+                    return self.forbidden(request)
+                return await self._accept(request, form)
+        except MultiPartException:
+            return self.upload_form(request, 400, "The upload was incomplete; please try again.")
+
+    async def _accept(self, request: Request, form: FormData) -> Response:
+        """Store, sniff and check an uploaded file, then show its review."""
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return self.upload_form(request, 400, "Choose a spreadsheet to upload first.")
+        shown = display_name(upload.filename)
+        group_id, group_error = _group_id(form.get("group_id"))
+        if group_error:
+            return self.upload_form(request, 400, group_error)
+        job_id = jobs.new_id()
+        part = self.s.uploads / f"{job_id}.part"
+        try:
+            if not await _save(upload, part, self.s.max_upload):
+                return _too_large_page(self.t, request, self.s.max_upload)
+            kind = sniff_upload(part, suffix_of(shown), shown)
+            stored = part.rename(self.s.uploads / f"{job_id}.{kind}")
+        except UploadRejected as exc:
+            return self.upload_form(request, 400, str(exc))
+        finally:
+            part.unlink(missing_ok=True)
+        return await self._check(request, job_id, shown, stored, group_id)
+
+    async def _check(
+        self, request: Request, job_id: str, shown: str, stored: Path, group_id: int | None
+    ) -> Response:
+        try:
+            checked = await run_in_threadpool(
+                check_file, stored, group_id=group_id, input_name=shown
+            )
+        except BatchprovError as exc:
+            stored.unlink(missing_ok=True)
+            text = jobs.scrub(str(exc)).replace(stored.name, shown)
+            return self.upload_form(request, 400, text)
+        except Exception:
+            log.exception("could not check an upload")
+            stored.unlink(missing_ok=True)
+            text = f"“{shown}” could not be read. Open it in Excel, save it as .xlsx and retry."
+            return self.upload_form(request, 400, text)
+        review = jobs.review_view(checked, api_url=self.s.api_url, sandbox=self.s.sandbox)
+        job = jobs.new_job(
+            job_id=job_id,
+            original_name=shown,
+            input_path=stored,
+            group_id=group_id,
+            sandbox=self.s.sandbox,
+            api_url=self.s.api_url,
+            journal_path=self.s.journal_for(job_id),
+            review=review,
+        )
+        self.s.store.add(job)
+        return RedirectResponse(f"/jobs/{job_id}", status_code=303)
+
+    async def template(self, request: Request) -> Response:
+        from batchprov.template import write_template
+
+        path = self.s.data_dir / "advertisers_template.xlsx"
+        if not path.exists():
+            await run_in_threadpool(write_template, path)
+        return _download(path, "advertisers_template.xlsx")
+
+    # --- jobs --------------------------------------------------------------------------------
+
+    async def job_list(self, request: Request) -> Response:
+        return self.page(request, "jobs.html", jobs=self.s.store.all())
+
+    async def job_page(self, request: Request) -> Response:
+        job = self.job_or_404(request)
+        if job.status == jobs.CHECKED:
+            return self.page(
+                request, "review.html", job=job, r=job.review, blocked=self.blocked(job)
+            )
+        if job.status in jobs.ACTIVE:
+            live = self.s.runner.progress(job)
+            return self.page(request, "progress.html", job=job, live=live)
+        blocked = self.blocked(job) if job.status == jobs.FAILED or job.stopped_reason else None
+        return self.page(request, "result.html", job=job, r=job.result, blocked=blocked)
+
+    def blocked(self, job: Job) -> str | None:
+        """Why this job cannot be ordered, or None."""
+        if (job.sandbox, job.api_url) != (self.s.sandbox, self.s.api_url):
+            # Never order a file checked under another mode than the one the page now shows.
+            return (
+                "This file was checked while the server ordered from somewhere else "
+                "(sandbox or another API). Upload it again to order it from here."
+            )
+        if job.to_order == 0:
+            return (
+                "Nothing can be ordered yet: no row is ready. "
+                "Fix the rows in red and upload the file again."
+            )
+        return self.s.ordering_blocked()
+
+    async def confirm_page(self, request: Request) -> Response:
+        job = self.job_or_404(request)
+        if job.status != jobs.CHECKED or self.blocked(job):
+            return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+        return self.page(request, "confirm.html", job=job, r=job.review)
+
+    async def order(self, request: Request) -> Response:
+        job = self.job_or_404(request)
+        async with request.form(max_files=0, max_fields=10) as form:
+            if not csrf_ok(request, form.get(CSRF_FIELD)):
+                return self.forbidden(request)
+            confirmed = form.get("confirm") == "yes"
+        blocked = self.blocked(job)
+        if blocked:
+            return self.message(request, 409, "Cannot order", blocked)
+        if not confirmed:
+            return RedirectResponse(f"/jobs/{job.id}/confirm", status_code=303)
+        self.s.runner.submit(job)  # False on a double click: the job is already on its way
+        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+    async def stop(self, request: Request) -> Response:
+        job = self.job_or_404(request)
+        async with request.form(max_files=0, max_fields=10) as form:
+            if not csrf_ok(request, form.get(CSRF_FIELD)):
+                return self.forbidden(request)
+        self.s.runner.stop(job.id)
+        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+    async def progress(self, request: Request) -> Response:
+        job = self.job_or_404(request)
+        data = self.s.runner.progress(job)
+        data.update(status=job.status, finished=job.status not in jobs.ACTIVE)
+        return JSONResponse(data, headers={"cache-control": "no-store"})
+
+    async def download_check(self, request: Request) -> Response:
+        job = self.job_or_404(request)
+        path = job.check_path
+        if path is None or not path.exists():
+            path = self.s.results / f"{job.id}.checked.xlsx"
+            await run_in_threadpool(
+                validate_file,
+                job.input_path,
+                output=path,
+                group_id=job.group_id,
+                input_name=job.original_name,
+            )
+            self.s.store.update(job.id, check_path=path)
+        return _download(path, download_name(job.original_name, ".checked.xlsx"))
+
+    async def download_result(self, request: Request) -> Response:
+        job = self.job_or_404(request)
+        if job.output_path is None or not job.output_path.exists():
+            raise HTTPException(404, "The results of this job are not ready.")
+        return _download(job.output_path, download_name(job.original_name, ".results.xlsx"))
+
+    async def health(self, request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+
+async def _save(upload: UploadFile, target: Path, limit: int) -> bool:
+    """Copy an upload to `target`; False (and nothing kept) when it exceeds `limit` bytes."""
+    size = 0
+    with target.open("wb") as out:
+        while chunk := await upload.read(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                return False
+            out.write(chunk)
+    return True
+
+
+def _group_id(raw: object) -> tuple[int | None, str]:
+    """The optional default group id of the upload form."""
+    text = raw.strip() if isinstance(raw, str) else ""
+    if not text:
+        return None, ""
+    if text.isdigit() and int(text) > 0:
+        return int(text), ""
+    return None, "The default group id must be a whole number above 0, such as 11623282."
+
+
+def _download(path: Path, filename: str) -> Response:
+    return FileResponse(
+        path,
+        media_type=XLSX,
+        filename=filename,
+        content_disposition_type="attachment",
+        headers={"cache-control": "no-store"},
+    )
+
+
+def _too_large_page(templates: Jinja2Templates, request: Request, limit: int) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "message.html",
+        {
+            "title": "This file is too large",
+            "text": (
+                f"Files up to {size_text(limit)} can be uploaded. Remove unused sheets, "
+                "or split the advertisers into several files, and try again."
+            ),
+        },
+        status_code=413,
+    )

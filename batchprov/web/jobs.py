@@ -1,0 +1,602 @@
+"""Web jobs: their records in SQLite, their live progress, and the thread that runs them.
+
+A job is one uploaded file: checked at upload (`checked`), ordered in the background once the
+user confirms (`running`, `stopping`), then `done` or `failed`. Orders go through
+`pipeline.run_file` with a journal, so a job cut short by a server restart is simply run again
+on the next start: rows the journal shows as bought are not bought twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import uuid
+from collections import Counter, deque
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from batchprov.errors import BatchprovError
+from batchprov.models import CheckedRow, Issue, Report, RowResult, Severity, Status
+from batchprov.pipeline import Checked, run_file
+from batchprov.plan import Plan, format_duration, make_plan
+
+log = logging.getLogger("batchprov.web")
+
+#: Job statuses, in the order a job goes through them.
+CHECKED, RUNNING, STOPPING, DONE, FAILED = "checked", "running", "stopping", "done", "failed"
+ACTIVE = frozenset({RUNNING, STOPPING})
+#: A failed job may be tried again, a stopped one finished: the journal keeps either from
+#: buying anything twice.
+ORDERABLE = (CHECKED, FAILED)
+#: How much of a sheet is kept for display; the annotated workbook always holds everything.
+PREVIEW_ROWS = 100
+MAX_ISSUES_SHOWN = 1000
+MAX_RESULT_ROWS = 1000
+RECENT_ROWS = 12
+RECENT_ERRORS = 50
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    created TEXT NOT NULL,
+    original_name TEXT NOT NULL,
+    input_path TEXT NOT NULL,
+    group_id INTEGER,
+    status TEXT NOT NULL,
+    sandbox INTEGER NOT NULL,
+    api_url TEXT,
+    journal_path TEXT NOT NULL,
+    counts TEXT NOT NULL DEFAULT '{}',
+    review TEXT NOT NULL DEFAULT '{}',
+    result TEXT NOT NULL DEFAULT '{}',
+    output_path TEXT,
+    check_path TEXT,
+    stopped_reason TEXT,
+    error TEXT,
+    started TEXT,
+    ended TEXT
+)
+"""
+_JSON_FIELDS = frozenset({"counts", "review", "result"})
+_PATH_FIELDS = frozenset({"input_path", "journal_path", "output_path", "check_path"})
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One row of the jobs table. `original_name` is for display only, never a path."""
+
+    id: str
+    created: str
+    original_name: str
+    input_path: Path
+    group_id: int | None
+    status: str
+    sandbox: bool
+    api_url: str | None
+    journal_path: Path
+    counts: dict[str, int] = field(default_factory=dict)
+    review: dict[str, Any] = field(default_factory=dict)
+    result: dict[str, Any] = field(default_factory=dict)
+    output_path: Path | None = None
+    check_path: Path | None = None
+    stopped_reason: str | None = None
+    error: str | None = None
+    started: str | None = None
+    ended: str | None = None
+
+    @property
+    def to_order(self) -> int:
+        """Rows the review found ready to order."""
+        return int(self.review.get("plan", {}).get("to_order", 0))
+
+
+class JobStore:
+    """Job records in one SQLite file; a short-lived connection per call keeps threads apart."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        with self._db() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(_SCHEMA)
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, closing(sqlite3.connect(self.path, timeout=30)) as db:
+            db.row_factory = sqlite3.Row
+            with db:  # one transaction
+                yield db
+
+    def add(self, job: Job) -> None:
+        """Record a new job."""
+        values = {f.name: _to_db(f.name, getattr(job, f.name)) for f in fields(Job)}
+        names = ", ".join(values)
+        marks = ", ".join(f":{n}" for n in values)
+        with self._db() as db:
+            db.execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", values)
+
+    def get(self, job_id: str) -> Job | None:
+        """The job with this id, or None."""
+        with self._db() as db:
+            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return _from_db(row) if row else None
+
+    def all(self, limit: int = 500) -> list[Job]:
+        """The newest jobs first."""
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT * FROM jobs ORDER BY created DESC, rowid DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [_from_db(r) for r in rows]
+
+    def with_status(self, statuses: Sequence[str]) -> list[Job]:
+        """Jobs in any of these statuses, oldest first."""
+        marks = ", ".join("?" for _ in statuses)
+        with self._db() as db:
+            rows = db.execute(
+                f"SELECT * FROM jobs WHERE status IN ({marks}) ORDER BY created, rowid",
+                tuple(statuses),
+            ).fetchall()
+        return [_from_db(r) for r in rows]
+
+    def update(self, job_id: str, **values: Any) -> None:
+        """Set some fields of a job."""
+        sets = ", ".join(f"{name} = :{name}" for name in values)
+        params = {name: _to_db(name, value) for name, value in values.items()}
+        with self._db() as db:
+            db.execute(f"UPDATE jobs SET {sets} WHERE id = :_id", {**params, "_id": job_id})
+
+    def transition(self, job_id: str, before: Sequence[str], after: str) -> bool:
+        """Move a job from one of `before` to `after` atomically; False if it was not there.
+
+        This is what makes a double-clicked "Order" button order once.
+        """
+        marks = ", ".join("?" for _ in before)
+        with self._db() as db:
+            cursor = db.execute(
+                f"UPDATE jobs SET status = ? WHERE id = ? AND status IN ({marks})",
+                (after, job_id, *before),
+            )
+        return cursor.rowcount == 1
+
+
+def _to_db(name: str, value: Any) -> Any:
+    if name in _JSON_FIELDS:
+        return json.dumps(value)
+    if name in _PATH_FIELDS and value is not None:
+        return str(value)
+    if name == "sandbox":
+        return int(bool(value))
+    return value
+
+
+def _from_db(row: sqlite3.Row) -> Job:
+    data: dict[str, Any] = dict(row)
+    for name in _JSON_FIELDS:
+        data[name] = json.loads(data[name] or "{}")
+    for name in _PATH_FIELDS:
+        data[name] = Path(data[name]) if data[name] else None
+    data["sandbox"] = bool(data["sandbox"])
+    return Job(**data)
+
+
+# --- live progress ---------------------------------------------------------------------------
+
+
+class LiveProgress:
+    """What the progress page shows while a job runs; updated from the ordering threads."""
+
+    COUNTERS = ("total", "done", "provisioned", "failed", "retries", "throttled")
+
+    def __init__(self, total: int) -> None:
+        self._lock = threading.Lock()
+        self.counts: dict[str, int] = dict.fromkeys(self.COUNTERS, 0)
+        self.counts["total"] = total
+        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_ROWS)
+        self.errors: deque[dict[str, Any]] = deque(maxlen=RECENT_ERRORS)
+        self._seen: set[int] = set()
+
+    def update(self, progress: object) -> None:
+        """The `on_progress` callback of `run_file`."""
+        with self._lock:
+            for name in self.COUNTERS:
+                value = getattr(progress, name, None)
+                if isinstance(value, int):
+                    self.counts[name] = value
+            for result in _finished_rows(progress):
+                self._add_row(result)
+
+    def _add_row(self, result: RowResult) -> None:
+        if result.index in self._seen:
+            return
+        self._seen.add(result.index)
+        row = row_view(result)
+        self.recent.appendleft(row)
+        if result.error or result.status in (Status.FAILED, Status.INVALID):
+            self.errors.appendleft(row)
+
+    def snapshot(self) -> dict[str, Any]:
+        """A JSON-ready copy."""
+        with self._lock:
+            return {
+                **self.counts,
+                "recent": list(self.recent),
+                "errors": list(self.errors),
+            }
+
+
+def _finished_rows(progress: object) -> list[RowResult]:
+    """The row that just finished, when the runner reports it with its progress."""
+    last = getattr(progress, "last", None)
+    return [last] if isinstance(last, RowResult) else []
+
+
+# --- the worker ------------------------------------------------------------------------------
+
+
+class JobRunner:
+    """Runs confirmed jobs one at a time in a background thread.
+
+    One at a time because every real-API job shares one journal, which admits one run at once.
+    """
+
+    def __init__(self, store: JobStore, results_dir: Path) -> None:
+        self.store = store
+        self.results_dir = results_dir
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._stops: dict[str, threading.Event] = {}
+        self._live: dict[str, LiveProgress] = {}
+        self._closing = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._current: str | None = None  # the job being ordered now
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the worker and resume the jobs a previous server left running."""
+        self._ensure_worker()
+        for job in self.store.with_status(tuple(ACTIVE)):
+            log.warning("resuming job %s (%s) through its journal", job.id, job.status)
+            self._enqueue(job)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop the running job (in-flight requests finish) and wait for the worker.
+
+        A job cut short this way stays `running` in its record, so the next start resumes it.
+        """
+        self._closing.set()
+        with self._lock:
+            for event in self._stops.values():
+                event.set()
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _ensure_worker(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._work, name="batchprov-jobs", daemon=True
+                )
+                self._thread.start()
+
+    def submit(self, job: Job) -> bool:
+        """Queue a job for ordering; False when it is already on its way or done."""
+        before = (*ORDERABLE, DONE) if job.stopped_reason else ORDERABLE
+        if not self.store.transition(job.id, before, RUNNING):
+            return False
+        self._ensure_worker()
+        self._enqueue(job)
+        return True
+
+    def stop(self, job_id: str) -> bool:
+        """Ask a running job to stop, like Ctrl-C: no new requests, in-flight ones finish."""
+        if not self.store.transition(job_id, (RUNNING,), STOPPING):
+            return False
+        with self._lock:
+            event = self._stops.setdefault(job_id, threading.Event())
+        event.set()
+        return True
+
+    def progress(self, job: Job) -> dict[str, Any]:
+        """Live counters and rows of a job (zeros before it starts)."""
+        with self._lock:
+            live = self._live.get(job.id)
+            current = self._current
+        if live is None:
+            live = LiveProgress(job.to_order)
+        # Jobs run one at a time: say so rather than show a bar that does not move.
+        return {**live.snapshot(), "queued": job.status in ACTIVE and current != job.id}
+
+    def _enqueue(self, job: Job) -> None:
+        """Give the run a fresh stop event, then queue it (an earlier run's event is set)."""
+        with self._lock:
+            stop = threading.Event()
+            self._stops[job.id] = stop
+            self._live[job.id] = LiveProgress(job.to_order)
+        # Read after replacing the event: a Stop that came in meanwhile is not lost.
+        current = self.store.get(job.id)
+        if current is not None and current.status == STOPPING:
+            stop.set()
+        self._queue.put(job.id)
+
+    def _work(self) -> None:
+        while (job_id := self._queue.get()) is not None:
+            if self._closing.is_set():
+                return
+            with self._lock:
+                self._current = job_id
+            try:
+                self._run(job_id)
+            except Exception:  # the worker must survive anything one job does
+                log.exception("job %s: unexpected failure", job_id)
+            finally:
+                with self._lock:
+                    self._current = None
+
+    def _run(self, job_id: str) -> None:
+        job = self.store.get(job_id)
+        if job is None or job.status not in ACTIVE:
+            return
+        with self._lock:
+            stop = self._stops[job_id]
+            live = self._live[job_id]
+        self.store.update(job_id, started=job.started or _now(), error=None, stopped_reason=None)
+        try:
+            report = run_file(
+                job.input_path,
+                output=self.results_dir / f"{job.id}.results.xlsx",
+                group_id=job.group_id,
+                sandbox=job.sandbox,
+                api_url=job.api_url,
+                journal=job.journal_path,
+                confirm=_confirmed,
+                on_progress=live.update,
+                stop=stop,
+                input_name=job.original_name,
+            )
+        except BatchprovError as exc:
+            self._finish_failed(job, scrub(str(exc), job))
+        except Exception:
+            log.exception("job %s failed", job_id)
+            self._finish_failed(job, UNEXPECTED)
+        else:
+            self._finish_done(job, report)
+
+    def _finish_done(self, job: Job, report: Report) -> None:
+        current = self.store.get(job.id)
+        if self._closing.is_set() and current is not None and current.status == RUNNING:
+            # Cut short by a server shutdown, not by the user: resume at the next start.
+            return
+        result = result_view(report, job)
+        result["stopped_by_user"] = current is not None and current.status == STOPPING
+        self.store.update(
+            job.id,
+            status=DONE,
+            counts=report.counts(),
+            result=result,
+            output_path=report.output_path,
+            stopped_reason=report.info.stopped_reason,
+            ended=_now(),
+        )
+
+    def _finish_failed(self, job: Job, message: str) -> None:
+        self.store.update(job.id, status=FAILED, error=message, ended=_now())
+
+
+UNEXPECTED = (
+    "Something went wrong inside batchprov while ordering. Numbers already bought are kept in "
+    "the journal and will not be bought again; ask whoever runs batchprov to look at its log."
+)
+
+
+def _confirmed(plan: Plan) -> bool:
+    """The user confirmed on the page before the job was queued."""
+    return True
+
+
+def scrub(message: str, job: Job | None = None) -> str:
+    """A message fit for the page: no API token, no stored file names."""
+    token = os.environ.get("TELMETRICS_TOKEN")
+    if token:
+        message = message.replace(token, "[hidden]")
+    if job is not None:
+        message = message.replace(str(job.journal_path), "the journal")
+        message = message.replace(str(job.input_path), job.original_name)
+        message = message.replace(job.input_path.name, job.original_name)
+    return message
+
+
+# --- what the pages show ---------------------------------------------------------------------
+
+
+def public_url(url: str | None) -> str | None:
+    """An API URL without any user:password part, for display."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
+
+
+def review_view(checked: Checked, *, api_url: str | None, sandbox: bool) -> dict[str, Any]:
+    """Everything the review page shows about a checked file, as JSON-ready data."""
+    statuses = [_check_status(row.order is not None, _owned(row)) for row in checked.rows]
+    kinds = [row.match_type.value if row.match_type else "unknown" for row in checked.rows]
+    orders = [r.order for r, s in zip(checked.rows, statuses, strict=True) if s == "valid"]
+    plan = make_plan(
+        [o for o in orders if o is not None],
+        api_url=api_url or "",
+        sandbox=sandbox,
+        already=statuses.count("already provisioned"),
+        invalid=statuses.count("invalid"),
+        rate=None,
+    )
+    errors = [i for i in checked.issues if i.severity is Severity.ERROR]
+    warnings = [i for i in checked.issues if i.severity is Severity.WARNING]
+    names = _names(checked)
+    return {
+        "rows": len(checked.rows),
+        "sheet": checked.table.sheet,
+        "counts": dict(Counter(statuses)),
+        "matrix": _matrix(kinds, statuses),
+        "plan": {
+            "to_order": plan.to_order,
+            "already": plan.already,
+            "invalid": plan.invalid,
+            "per_group": [list(g) for g in plan.per_group],
+            "estimate": _estimate(plan.estimated_seconds),
+        },
+        "errors": [_issue_view(i, names) for i in errors[:MAX_ISSUES_SHOWN]],
+        "errors_total": len(errors),
+        "warnings": [_issue_view(i, names) for i in warnings[:MAX_ISSUES_SHOWN]],
+        "warnings_total": len(warnings),
+        "preview": _preview(checked, statuses),
+    }
+
+
+def _estimate(seconds: float) -> str:
+    """`about 3 min 5 s`; short runs are not worth a number."""
+    return "a few seconds" if seconds < 10 else f"about {format_duration(seconds)}"
+
+
+def _check_status(valid: bool, owned: bool) -> str:
+    if owned:
+        return Status.ALREADY_PROVISIONED.value
+    return Status.VALID.value if valid else Status.INVALID.value
+
+
+def _owned(row: CheckedRow) -> bool:
+    return row.previous is not None and row.previous.owned
+
+
+def _matrix(kinds: Sequence[str], statuses: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows per match type and status, for the review's summary table."""
+    counts = Counter(zip(kinds, statuses, strict=True))
+    order = ["localtonumber", "localtocity", "tollfree", "unknown"]
+    lines = []
+    for kind in order:
+        per = {s: counts[(kind, s)] for s in ("valid", "invalid", "already provisioned")}
+        if any(per.values()):
+            lines.append({"match_type": kind, **per, "total": sum(per.values())})
+    return lines
+
+
+def _names(checked: Checked) -> dict[int, str]:
+    """Excel row → advertiser name, so that a problem names the advertiser it is about."""
+    header = checked.columns.fields.get("name")
+    if header is None:
+        return {}
+    column = checked.table.frame[header]
+    return dict(zip(checked.table.excel_rows, map(str, column), strict=True))
+
+
+def _issue_view(issue: Issue, names: Mapping[int, str]) -> dict[str, Any]:
+    return {
+        "row": issue.row,
+        "name": names.get(issue.row, ""),
+        "column": issue.column,
+        "value": issue.value,
+        "message": issue.message,
+        "severity": issue.severity.value,
+    }
+
+
+def _preview(checked: Checked, statuses: Sequence[str]) -> dict[str, Any]:
+    """The first rows of the sheet, each cell flagged when it has a problem."""
+    table = checked.table
+    problems: dict[tuple[int, str], list[str]] = {}
+    for issue in checked.issues:
+        problems.setdefault((issue.row, issue.column), []).append(issue.message)
+    rows = []
+    frame = table.frame.head(PREVIEW_ROWS)
+    for position, values in enumerate(frame.itertuples(index=False, name=None)):
+        excel_row = table.excel_rows[position]
+        cells = [
+            {"value": str(v), "problem": " ".join(problems.get((excel_row, h), []))}
+            for h, v in zip(table.headers, values, strict=True)
+        ]
+        rows.append({"excel_row": excel_row, "status": statuses[position], "cells": cells})
+    return {"headers": list(table.headers), "rows": rows, "total": len(table)}
+
+
+def result_view(report: Report, job: Job) -> dict[str, Any]:
+    """What the result page shows after a run."""
+    info = report.info
+    rows = sorted(report.results, key=_problem_first)
+    return {
+        "rows": len(report.results),
+        "counts": report.counts(),
+        "sandbox": info.sandbox,
+        "api_url": public_url(info.api_url),
+        "started": info.started_at,
+        "ended": info.ended_at,
+        "exit_code": report.exit_code,
+        "issues": len(report.issues),
+        "results": [row_view(r, job) for r in rows[:MAX_RESULT_ROWS]],
+    }
+
+
+def _problem_first(result: RowResult) -> tuple[int, int]:
+    rank = {Status.FAILED: 0, Status.INVALID: 1, Status.NOT_ATTEMPTED: 2}
+    return rank.get(result.status, 3), result.excel_row
+
+
+def row_view(result: RowResult, job: Job | None = None) -> dict[str, Any]:
+    """One row's outcome for the pages."""
+    error = scrub(result.error, job) if result.error else ""
+    return {
+        "excel_row": result.excel_row,
+        "status": result.status.value,
+        "match_type": result.match_type or "",
+        "tracking_number": result.tracking_number or "",
+        "assigned_name": result.assigned_name or "",
+        "error": error,
+        "warnings": " ".join(result.warnings),
+    }
+
+
+def new_job(
+    *,
+    job_id: str,
+    original_name: str,
+    input_path: Path,
+    group_id: int | None,
+    sandbox: bool,
+    api_url: str | None,
+    journal_path: Path,
+    review: Mapping[str, Any],
+) -> Job:
+    """A freshly checked job."""
+    return Job(
+        id=job_id,
+        created=_now(),
+        original_name=original_name,
+        input_path=input_path,
+        group_id=group_id,
+        status=CHECKED,
+        sandbox=sandbox,
+        api_url=api_url,
+        journal_path=journal_path,
+        counts=dict(review.get("counts", {})),
+        review=dict(review),
+    )
+
+
+def new_id() -> str:
+    """A random job id, also the stored input's file name."""
+    return uuid.uuid4().hex
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

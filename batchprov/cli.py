@@ -144,6 +144,8 @@ def run(
         concurrency=concurrency, rate=_parse_rate(rate), timeout=timeout, retry_failed=retry_failed
     )
     stop = threading.Event()
+    if not (quiet or as_json) and sys.stderr.isatty():
+        click.echo(f"Reading and checking {input_path.name}…", err=True)
     with _progress(quiet=quiet or as_json) as on_progress, _interrupts(stop):
         report = run_file(
             input_path,
@@ -255,9 +257,8 @@ def _progress(*, quiet: bool) -> Iterator[Callable[[Progress], None] | None]:
         if bar is None:
             bar = tqdm(total=p.total, unit="row", desc="Ordering", dynamic_ncols=True)
         bar.n = p.done
-        bar.set_postfix(
-            provisioned=p.provisioned, failed=p.failed, retries=p.retries, refresh=False
-        )
+        counts = {"provisioned": p.provisioned, "failed": p.failed, "retries": p.retries}
+        bar.set_postfix(counts, refresh=False)
         bar.refresh()
 
     try:

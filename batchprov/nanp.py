@@ -15,8 +15,6 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import cache
 
-from phonenumbers.geodata import GEOCODE_DATA
-
 TOLLFREE_NPAS = ("800", "833", "844", "855", "866", "877", "888")
 
 STATES: dict[str, str] = {
@@ -113,6 +111,9 @@ def _parse(text: str) -> Place | None:
 @cache
 def _nanp_entries() -> tuple[tuple[str, str], ...]:
     """(prefix without the leading 1, English description), shortest prefix first."""
+    # Imported here: the geodata takes a second to load and most commands never need it.
+    from phonenumbers.geodata import GEOCODE_DATA
+
     entries = [
         (key[1:], names.get("en", ""))
         for key, names in GEOCODE_DATA.items()

@@ -24,6 +24,7 @@ from copy import copy
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import openpyxl
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
@@ -37,9 +38,12 @@ from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from batchprov.columns import OPTIONAL_RESULT_HEADERS, RESULT_HEADERS
+from batchprov.columns import OPTIONAL_RESULT_HEADERS, RESULT_HEADERS, result_span
 from batchprov.errors import ConfigError, InputError
 from batchprov.models import Issue, MatchType, RowResult, RunInfo, Severity, Status, Table
+
+if TYPE_CHECKING:
+    from batchprov.plan import Plan
 
 #: Author of every comment batchprov writes; how a re-run tells its own marks from the user's.
 AUTHOR = "batchprov"
@@ -55,9 +59,7 @@ ExtraValues = Mapping[str, Mapping[int, str]]
 
 _MAX_WIDTH = 50
 _EXCEL_TEXT_LIMIT = 32767
-_RESULT_SET = frozenset(RESULT_HEADERS) | frozenset(OPTIONAL_RESULT_HEADERS)
 _EARLIER = "\n\n--- earlier comment by "
-_COPY_SUFFIX = re.compile(r" \(\d+\)$")
 
 # --- looks ------------------------------------------------------------------------------------
 
@@ -114,7 +116,7 @@ _GETTERS: dict[str, Callable[[RowResult], Value]] = {
     "Warnings": lambda r: "\n".join(r.warnings) or None,
     "Attempts": lambda r: r.attempts or None,
     "Provisioned At": lambda r: r.provisioned_at,
-    "Expected Area": lambda r: None,
+    "Expected Area": lambda r: r.expected_area,
     "Request Body": lambda r: r.request_body,
 }
 
@@ -186,24 +188,6 @@ def result_headers(extra_columns: Sequence[str] = ()) -> list[str]:
     return [*RESULT_HEADERS, *(h for h in OPTIONAL_RESULT_HEADERS if h in extra_columns)]
 
 
-def result_span(headers: Sequence[str]) -> range:
-    """Positions (0-based) of batchprov's own result columns among ``headers``.
-
-    They are the run of exact result headers that starts at a ``Status`` header immediately
-    followed by ``Tracking Number``; the range is empty when there is none.
-    """
-    # A reader may have renamed a repeated header "Match Type" to "Match Type (2)".
-    texts = [_COPY_SUFFIX.sub("", h.strip()) for h in headers]
-    for start in range(len(texts) - 1):
-        if texts[start] == "Status" and texts[start + 1] == "Tracking Number":
-            end, seen = start, set()
-            while end < len(texts) and texts[end] in _RESULT_SET and texts[end] not in seen:
-                seen.add(texts[end])
-                end += 1
-            return range(start, end)
-    return range(0)
-
-
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while a workbook is loaded, filled and saved.
@@ -252,15 +236,7 @@ def _fill_texts(result: RowResult, found: list[Issue]) -> RowResult:
 
 def _getters(headers: Sequence[str], extra: ExtraValues) -> list[Callable[[RowResult], Value]]:
     """One function per result column giving a row's value (extra values win)."""
-    getters = []
-    for header in headers:
-        base = _GETTERS[header]
-        given = extra.get(header)
-        if given:
-            getters.append(_overlay(base, given))
-        else:
-            getters.append(base)
-    return getters
+    return [_overlay(_GETTERS[h], extra[h]) if extra.get(h) else _GETTERS[h] for h in headers]
 
 
 def _overlay(
@@ -675,17 +651,19 @@ def _write_summary(
     ws["A2"].font = _ALERT_FONT if info.sandbox else _NOTE_FONT
     row = _write_facts(ws, 4, _facts(info, len(results), note))
     row = _write_status_counts(ws, row + 1, results)
-    _write_match_type_counts(ws, row + 1, results)
+    row = _write_match_type_counts(ws, row + 1, results)
+    if info.plan is not None:
+        _write_plan(ws, row + 1, info.plan)
     ws.column_dimensions["A"].width = 22
     for letter in "BCDEFGHI":
         ws.column_dimensions[letter].width = 16
     ws.sheet_properties.tabColor = "C00000" if info.sandbox else "1F3864"
 
 
-def _facts(info: RunInfo, rows: int, note: str | None) -> list[tuple[str, str, bool]]:
+def _facts(info: RunInfo, rows: int, note: str | None) -> list[tuple[str, str | int, bool]]:
     """(label, value, alert) lines of the Summary's first table."""
     api = SANDBOX_NOTE if info.sandbox else info.api_url or "none (nothing was sent)"
-    facts = [
+    facts: list[tuple[str, str | int, bool]] = [
         ("Mode", info.mode, False),
         ("Input file", info.input_name, False),
         ("Input SHA-256", info.input_sha256, False),
@@ -694,7 +672,7 @@ def _facts(info: RunInfo, rows: int, note: str | None) -> list[tuple[str, str, b
         ("Ended", info.ended_at, False),
         ("Duration", _duration(info.started_at, info.ended_at), False),
         ("Tool version", f"batchprov {info.tool_version}", False),
-        ("Rows", str(rows), False),
+        ("Rows", rows, False),
     ]
     if info.stopped_reason:
         facts.append(("Stopped early", info.stopped_reason, True))
@@ -712,7 +690,7 @@ def _duration(started: str, ended: str) -> str:
     return f"{int(minutes)} min {rest:.1f} s" if minutes else f"{rest:.1f} s"
 
 
-def _write_facts(ws: Worksheet, row: int, facts: Iterable[tuple[str, str, bool]]) -> int:
+def _write_facts(ws: Worksheet, row: int, facts: Iterable[tuple[str, str | int, bool]]) -> int:
     for label, value, alert in facts:
         ws.cell(row=row, column=1, value=label).font = _LABEL_FONT
         cell = _cell(ws, row, 2)
@@ -762,6 +740,28 @@ def _write_match_type_counts(ws: Worksheet, row: int, results: Sequence[RowResul
     totals = [sum(grid[(k, s)] for k in kinds) for s in statuses]
     _total_row(ws, row, ["Total", *totals, len(results)])
     return row + 1
+
+
+def _write_plan(ws: Worksheet, row: int, plan: Plan) -> int:
+    """The plan shown before ordering: its facts, rows per area code, rows likely to fail."""
+    ws.cell(row=row, column=1, value="Plan").font = Font(bold=True, size=12, color="1F3864")
+    row = _write_facts(ws, row + 1, [(label, value, False) for label, value in plan.facts()])
+    areas = ("Group", "Match type", "Area codes", "Rows")
+    row = _write_lines(ws, _table_header(ws, row + 1, areas, "Plan by area code"), plan.per_area)
+    if plan.at_risk:
+        risks = ("Row", "Why no number is likely", "Fallbacks")
+        row = _table_header(ws, row + 1, risks, "Rows likely to find no number")
+        row = _write_lines(ws, row, plan.at_risk)
+    return row
+
+
+def _write_lines(ws: Worksheet, row: int, lines: Iterable[Sequence[str | int]]) -> int:
+    for line in lines:
+        for column, value in enumerate(line, start=1):
+            if value != "":
+                _put(_cell(ws, row, column), value)
+        row += 1
+    return row
 
 
 def _total_row(ws: Worksheet, row: int, values: Sequence[str | int]) -> None:
@@ -866,9 +866,10 @@ def _atomic_write(out: Path, source: Path, write: Callable[[Path], None]) -> Non
 
 
 def _mode_for(out: Path, source: Path) -> int:
+    """Permissions of the file replaced, else of the input; always writable by its owner."""
     for path in (out, source):
         try:
-            return stat.S_IMODE(path.stat().st_mode)
+            return stat.S_IMODE(path.stat().st_mode) | stat.S_IWUSR
         except OSError:
             continue
     return 0o644

@@ -24,6 +24,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from batchprov import nanp
+from batchprov.fallback import fallback_notes, parse_fallback
 from batchprov.mapping import NormalisedRow, to_order
 from batchprov.models import CheckedRow, Issue, MatchType, Severity, Table
 from batchprov.normalize import (
@@ -61,6 +62,7 @@ FIELDS: tuple[str, ...] = (
     "record_calls",
     "recording_message",
     "whisper_message",
+    "fallback",
 )
 
 LTN, LTC, TF = MatchType.LOCAL_TO_NUMBER, MatchType.LOCAL_TO_CITY, MatchType.TOLLFREE
@@ -121,6 +123,8 @@ class _Values:
     record_problem: pd.Series
     recording: pd.Series
     whisper: pd.Series
+    fallback: pd.Series
+    fallback_problem: pd.Series
 
 
 def check_table(
@@ -166,6 +170,7 @@ def _normalise(table: Table, fields: Mapping[str, str], default: int | None) -> 
     filter_, filter_format = per_distinct(raw["number_match_filter"], parse_filter)
     route_type, route_problem = per_distinct(raw["route_type"], parse_route_type)
     record_calls, record_problem = per_distinct(raw["record_calls"], parse_yes_no)
+    fallback, fallback_problem = per_distinct(raw["fallback"], parse_fallback)
     return _Values(
         raw=raw,
         blank=blank,
@@ -191,6 +196,8 @@ def _normalise(table: Table, fields: Mapping[str, str], default: int | None) -> 
         record_problem=record_problem,
         recording=clean_texts(raw["recording_message"]),
         whisper=clean_texts(raw["whisper_message"]),
+        fallback=fallback,
+        fallback_problem=fallback_problem,
     )
 
 
@@ -272,6 +279,7 @@ def _rules(values: _Values, default: int | None) -> list[_Rule]:
         *_termination_rules(values),
         *_option_rules(values),
         *_ignored_rules(values),
+        *_fallback_rules(values),
     ]
 
 
@@ -442,6 +450,24 @@ def _ignored_rules(values: _Values) -> list[_Rule]:
     return rules
 
 
+def _fallback_rules(values: _Values) -> list[_Rule]:
+    """Unknown fallback words are errors; fallbacks that can never apply are warnings."""
+    index = values.fallback.index
+    idle = pd.Series("", index=index, dtype=object)
+    if values.fallback.notna().any():  # most sheets have no fallback column: skip the loop
+        notes = [
+            fallback_notes(kinds, match_type, digits or "") if kinds and match_type else ""
+            for kinds, match_type, digits in _zipped(
+                values.fallback, values.match_type, values.filter
+            )
+        ]
+        idle = pd.Series(notes, index=index, dtype=object)
+    return [
+        _Rule("fallback", "known", values.fallback_problem),
+        _Rule("fallback", "used", idle, Severity.WARNING),
+    ]
+
+
 # --- issues -------------------------------------------------------------------------------
 
 _Found = list[tuple[tuple[int, int], Issue]]  # ((frame position, rule order), issue)
@@ -547,9 +573,14 @@ def _checked_rows(values: _Values, invalid: set[int]) -> tuple[CheckedRow, ...]:
         values.whisper,
     )
     rows = []
+    fallbacks = values.fallback.tolist()
     for position, (excel_row, cells) in enumerate(zip(values.excel_rows, columns, strict=True)):
         order = None if position in invalid else to_order(NormalisedRow._make(cells))
-        rows.append(CheckedRow(position, excel_row, order, match_type=cells[2]))
+        rows.append(
+            CheckedRow(
+                position, excel_row, order, match_type=cells[2], fallback=fallbacks[position]
+            )
+        )
     return tuple(rows)
 
 

@@ -118,6 +118,17 @@ def validate(
     help="Journal file that makes runs resumable. Default: in your data directory.",
 )
 @click.option("--retry-failed", is_flag=True, help="Also re-attempt rows that failed before.")
+@click.option(
+    "--fallback",
+    metavar="LIST",
+    help="When no number matches a row, try these in order: drop_filter, overlay, tollfree "
+    "(comma-separated). A row's own fallback column wins.",
+)
+@click.option(
+    "--price-per-number",
+    type=click.FloatRange(min=0),
+    help="Monthly price of one number, for the plan's cost estimate.",
+)
 @click.option("--strict", is_flag=True, help="Order nothing if any row is invalid.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -135,6 +146,8 @@ def run(
     timeout: float,
     journal: Path | None,
     retry_failed: bool,
+    fallback: str | None,
+    price_per_number: float | None,
     strict: bool,
     yes: bool,
     quiet: bool,
@@ -144,6 +157,7 @@ def run(
         concurrency=concurrency, rate=_parse_rate(rate), timeout=timeout, retry_failed=retry_failed
     )
     stop = threading.Event()
+    on_plan = _plan_printer(dry_run=dry_run, quiet=quiet, as_json=as_json)
     if not (quiet or as_json) and sys.stderr.isatty():
         click.echo(f"Reading and checking {input_path.name}…", err=True)
     with _progress(quiet=quiet or as_json) as on_progress, _interrupts(stop):
@@ -158,9 +172,12 @@ def run(
             journal=journal,
             options=options,
             strict=strict,
-            confirm=_confirmer(yes),
+            confirm=_confirmer(yes, shown=on_plan is not None),
             on_progress=on_progress,
             stop=stop,
+            fallback=fallback,
+            price_per_number=price_per_number,
+            on_plan=on_plan,
         )
     _print_report(report, as_json=as_json)
     sys.exit(report.exit_code)
@@ -204,8 +221,21 @@ def _parse_rate(text: str) -> float | None:
     return value
 
 
-def _confirmer(yes: bool) -> Callable[[Plan], bool]:
-    """Ask before buying; refuse when there is no terminal to ask."""
+def _plan_printer(*, dry_run: bool, quiet: bool, as_json: bool) -> Callable[[Plan], None] | None:
+    """Show the plan: a dry run's main output (stdout), or on stderr before a run orders."""
+    if as_json or (quiet and not dry_run):
+        return None
+
+    def show(plan: Plan) -> None:
+        click.echo(plan.describe(), err=not dry_run)
+        if dry_run:
+            click.echo()
+
+    return show
+
+
+def _confirmer(yes: bool, *, shown: bool = False) -> Callable[[Plan], bool]:
+    """Ask before buying (showing the plan unless it was shown); refuse without a terminal."""
 
     def confirm(plan: Plan) -> bool:
         if yes:
@@ -215,7 +245,8 @@ def _confirmer(yes: bool) -> Callable[[Plan], bool]:
                 "Refusing to order without confirmation: no terminal to ask. "
                 "Re-run with --yes to confirm."
             )
-        click.echo(plan.describe(), err=True)
+        if not shown:
+            click.echo(plan.describe(), err=True)
         return click.confirm("Order these numbers?", default=False, err=True)
 
     return confirm
@@ -304,6 +335,7 @@ def _summary(report: Report) -> dict[str, Any]:
         "warnings": sum(1 for i in report.issues if i.severity == "warning"),
         "stopped_reason": info.stopped_reason,
         "exit_code": report.exit_code,
+        "plan": info.plan.as_dict() if info.plan else None,
     }
 
 

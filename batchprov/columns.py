@@ -111,6 +111,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "State",
         "Province",
         "State/Province",
+        "Province/State",
         "State/Prov",
         "Prov",
         "Region",
@@ -173,7 +174,16 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "Whisper Prompt",
         "Call Whisper",
     ),
-    "fallback": ("Fallback", "Fall Back", "Fallback Match", "Fallback Match Type"),
+    "fallback": (
+        "Fallback",
+        "Fallbacks",
+        "If No Match",
+        "Fall Back",
+        "Fallback Match",
+        "Fallback Match Type",
+        "On No Match",
+        "If Unavailable",
+    ),
 }
 
 _NOT_WORD = re.compile(r"[\W_]+")
@@ -198,6 +208,7 @@ def _build_lookup() -> dict[str, str]:
 #: normalised header text → canonical field.
 LOOKUP: dict[str, str] = _build_lookup()
 _RESULT_SET = frozenset(RESULT_HEADERS) | frozenset(OPTIONAL_RESULT_HEADERS)
+_COPY_SUFFIX = re.compile(r" \(\d+\)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +244,7 @@ def map_columns(headers: Sequence[str], *, group_id_given: bool = False) -> Colu
     other: list[str] = []
     for position, header in enumerate(headers):
         if position in span:
-            results[header.strip()] = header
+            results[result_header(header)] = header
             continue
         field = LOOKUP.get(normalize_header(header))
         if field is None or field in fields:
@@ -247,13 +258,22 @@ def map_columns(headers: Sequence[str], *, group_id_given: bool = False) -> Colu
     return ColumnMap(fields=fields, results=results, other=tuple(other))
 
 
+def result_header(header: str) -> str:
+    """A header as a result header: trimmed, without the `` (2)`` a reader adds to a repeat.
+
+    The user's own "Match Type" column and our "Match Type" result column share a text, so a
+    reader tells them apart as "Match Type" and "Match Type (2)".
+    """
+    return _COPY_SUFFIX.sub("", header.strip())
+
+
 def result_span(headers: Sequence[str]) -> range:
     """Positions (0-based) of batchprov's own result columns among ``headers``.
 
     They are the run of exact result headers (trimmed, case-sensitive) that starts at a
     ``Status`` header immediately followed by ``Tracking Number``; empty when there is none.
     """
-    texts = [h.strip() for h in headers]
+    texts = [result_header(h) for h in headers]
     for start in range(len(texts) - 1):
         if texts[start] == "Status" and texts[start + 1] == "Tracking Number":
             end = start

@@ -14,10 +14,11 @@ import heapq
 
 from batchprov.client import CreateResult, Kind, ListingFailed, ListingRefused, TokenRejected
 from batchprov.crashpoints import crashpoint
+from batchprov.fallback import is_no_match
 from batchprov.journal import State
 from batchprov.ratelimit import backoff
 from batchprov.recovery import refresh_baseline
-from batchprov.results import RowState
+from batchprov.results import RowState, refused_text
 from batchprov.runstate import RunState
 
 #: A 429 is the server's pacing, not the row's fault: it has its own, larger budget.
@@ -55,26 +56,37 @@ class Dispatcher:
     async def _send_next(self) -> None:
         s = self.state
         await s.sem.acquire()
-        try:
-            sent_at = await s.limiter.acquire()
-        except BaseException:
-            s.sem.release()
-            raise
+        sent_at: float | None = None
+        if s.queue and s.queue[0][2].group in self._baselined:
+            try:
+                sent_at = await s.limiter.acquire()
+            except BaseException:
+                s.sem.release()
+                raise
+        # else: the group is still to be listed. The row takes its rate slot once the listing
+        # is done: a slot taken now would go by during the listing, and the rows queued behind
+        # it would then reach the server in one clump, over its rate.
         if s.halted() or not s.queue:
             s.sem.release()
             return
         row = heapq.heappop(s.queue)[2]
+        if row.group not in self._baselined:
+            sent_at = None  # (the queue changed while waiting for the slot)
         task = asyncio.create_task(self._send(row, sent_at))
         s.inflight.add(task)
         task.add_done_callback(s.inflight.discard)
 
-    async def _send(self, row: RowState, sent_at: float) -> None:
+    async def _send(self, row: RowState, sent_at: float | None) -> None:
         """One attempt: baseline, durable intent, POST, durable outcome."""
         s = self.state
         try:
             if await self._ensure_baseline(row) and not s.halted():
-                await self._attempt(row, sent_at)
-            elif row.result is None and row.key not in s.unknown.get(row.group, {}):
+                if sent_at is None:
+                    sent_at = await s.limiter.acquire()
+                if not s.halted():
+                    await self._attempt(row, sent_at)
+                    return
+            if row.result is None and row.key not in s.unknown.get(row.group, {}):
                 s.enqueue(row, row.not_before)
         except Exception as exc:
             s.abort(exc)
@@ -84,14 +96,16 @@ class Dispatcher:
 
     async def _attempt(self, row: RowState, sent_at: float) -> None:
         s = self.state
+        # The item keeps the row's own order; the attempt, the body sent (maybe a fallback).
+        payload, body = row.primary.body_json(), row.order.body_json()
         if row.item is not None and row.item.state is State.FAILED:
-            await s.jx(s.journal.reopen, row.key, row.order.body_json())
-        item = await s.jx(s.journal.begin_attempt, row.key, s.run_id, row.order.body_json())
+            await s.jx(s.journal.reopen, row.key, payload)
+        item = await s.jx(s.journal.begin_attempt, row.key, s.run_id, payload, sent=body)
         row.item = item
         crashpoint("after_intent_commit")
         if item.attempts > 1:
             s.stats["retries"] += 1
-        result = await s.client.create_number(row.group, row.order.body_json())
+        result = await s.client.create_number(row.group, body)
         crashpoint("after_send_before_commit")
         await self._handle(row, result, sent_at)
         crashpoint("after_result_commit")
@@ -160,7 +174,7 @@ class Dispatcher:
         if res.kind is Kind.CREATED and res.number is not None:
             await s.record_bought(row, res.number, resolved_by="answer", status=res.status)
         elif res.kind is Kind.PERMANENT:
-            await s.record_failed(row, res.detail, status=res.status)
+            await self._refused(row, res)
         elif res.kind is Kind.AUTH:
             await s.jx(s.journal.record_pending, row.key, "auth", res.detail, status=res.status)
             s.stop_run(f"token rejected ({res.detail})")
@@ -170,6 +184,21 @@ class Dispatcher:
             await self._not_sent(row, res)
         else:
             await self._ambiguous(row, res)
+
+    async def _refused(self, row: RowState, res: CreateResult) -> None:
+        """The row fails for good, unless no number matched and a fallback is left to try."""
+        s = self.state
+        no_match = is_no_match(res.status, res.detail)
+        if no_match and row.has_fallback():
+            s.stats["fallbacks"] += 1
+            row.item = await s.jx(
+                s.journal.record_pending, row.key, "no match", res.detail, status=res.status
+            )
+            row.advance()
+            s.retry(row, s.clock())  # nothing was bought: the fallback may go at once
+            return
+        text = refused_text(row, res.detail, no_match=no_match)
+        await s.record_failed(row, text, status=res.status)
 
     def _note_transport(self, res: CreateResult) -> None:
         if res.kind is not Kind.THROTTLED and res.status is not None:

@@ -7,6 +7,8 @@ sheet finds its rows again. The protocol (reliability.md §3):
 * its outcome is committed right after the answer: DONE (with the number), UNKNOWN (may have
   bought: reconcile before anything is re-sent), PENDING (provably not bought), FAILED, REVIEW;
 * ``number_id`` is UNIQUE: one number can never satisfy two rows;
+* each attempt keeps the body it sent: a row's fallbacks (`batchprov.fallback`) send other
+  bodies under the same item, one attempt after another, never two at once;
 * a group's existing numbers (the baseline) are recorded before our first POST to it, so a
   number that was there before is never taken for ours.
 
@@ -48,11 +50,13 @@ CREATE TABLE IF NOT EXISTS item(
   state TEXT NOT NULL CHECK (state IN ('PENDING','INTENT','UNKNOWN','DONE','FAILED','REVIEW')),
   intent_id TEXT, intent_at TEXT, intent_epoch REAL, attempts INTEGER NOT NULL DEFAULT 0,
   number_id TEXT UNIQUE, phone TEXT, actual_name TEXT, route_id TEXT, provisioned_at TEXT,
-  resolved_by TEXT, last_error TEXT, review_numbers TEXT, updated_at TEXT NOT NULL);
+  resolved_by TEXT, last_error TEXT, review_numbers TEXT, updated_at TEXT NOT NULL,
+  sent TEXT);
 CREATE INDEX IF NOT EXISTS item_group ON item(api_url, group_id, state);
 CREATE TABLE IF NOT EXISTS attempt(
   intent_id TEXT PRIMARY KEY, item_key TEXT NOT NULL REFERENCES item(item_key), run_id TEXT,
-  sent_at TEXT NOT NULL, finished_at TEXT, outcome TEXT, http_status INTEGER, detail TEXT);
+  sent_at TEXT NOT NULL, finished_at TEXT, outcome TEXT, http_status INTEGER, detail TEXT,
+  payload TEXT);
 """
 
 
@@ -91,6 +95,8 @@ class Item:
     resolved_by: str | None
     last_error: str | None
     review_numbers: str | None
+    #: The body the latest attempt sent: ``payload``, or one of the row's fallbacks.
+    sent: str | None = None
 
     @property
     def unresolved(self) -> bool:
@@ -101,8 +107,12 @@ class Item:
 _ITEM_COLUMNS = (
     "item_key, api_url, group_id, name, payload, state, intent_id, intent_epoch, attempts, "
     "number_id, phone, actual_name, route_id, provisioned_at, resolved_by, last_error, "
-    "review_numbers"
+    "review_numbers, sent"
 )
+
+
+#: Keys per ``IN (...)`` query: well under SQLite's limit on bound parameters.
+_KEYS_PER_QUERY = 500
 
 
 def normalize_url(api_url: str) -> str:
@@ -229,29 +239,74 @@ class Journal:
             )
         return self._must(key)
 
+    def ensure_items(self, api_url: str, rows: Iterable[tuple[int, str, str]]) -> dict[str, Item]:
+        """`ensure_item` for many rows at once, in one transaction: {item key: item}.
+
+        ``rows`` holds (group_id, name, payload). One commit instead of one per row keeps the
+        planning of a 100k-row sheet to seconds.
+        """
+        url, stamp = normalize_url(api_url), now_iso()
+        wanted = {item_key(url, gid, name): (gid, name, payload) for gid, name, payload in rows}
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO item(item_key, api_url, group_id, name, payload, state,"
+                " updated_at) VALUES (?,?,?,?,?,'PENDING',?)",
+                [
+                    (key, url, gid, name.strip(), body, stamp)
+                    for key, (gid, name, body) in wanted.items()
+                ],
+            )
+        return self.get_many(wanted)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Item]:
+        """The items with these keys (those the journal has), by key."""
+        wanted, found = list(keys), {}
+        for start in range(0, len(wanted), _KEYS_PER_QUERY):
+            chunk = wanted[start : start + _KEYS_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT {_ITEM_COLUMNS} FROM item WHERE item_key IN ({marks})"
+            for row in self._conn.execute(sql, chunk):
+                item = _item(row)
+                found[item.key] = item
+        return found
+
     def reopen(self, key: str, payload: str) -> Item:
         """Make a FAILED or PENDING item orderable again with the row's current payload."""
         return self._update(
             key, {State.PENDING, State.FAILED}, state=State.PENDING, payload=payload
         )
 
-    def begin_attempt(self, key: str, run_id: str, payload: str) -> Item:
-        """Commit an intent (new intent id, attempts + 1) before the POST of ``payload``."""
-        intent_id = uuid.uuid4().hex
+    def begin_attempt(
+        self, key: str, run_id: str, payload: str, *, sent: str | None = None
+    ) -> Item:
+        """Commit an intent (new intent id, attempts + 1) before the POST of ``sent``.
+
+        ``payload`` is the row's request as written; ``sent`` the body this attempt sends
+        when it differs (a fallback). Both the item and the attempt keep what was sent.
+        """
+        intent_id, body = uuid.uuid4().hex, sent or payload
         with self._tx() as db:
             cur = db.execute(
                 "UPDATE item SET state='INTENT', intent_id=?, intent_at=?, intent_epoch=?,"
-                " attempts=attempts+1, payload=?, updated_at=?"
+                " attempts=attempts+1, payload=?, sent=?, updated_at=?"
                 " WHERE item_key=? AND state='PENDING'",
-                (intent_id, now_iso(), time.time(), payload, now_iso(), key),
+                (intent_id, now_iso(), time.time(), payload, body, now_iso(), key),
             )
             if cur.rowcount != 1:
                 raise RuntimeError(f"item {key!r} is not PENDING; no second intent is allowed")
             db.execute(
-                "INSERT INTO attempt(intent_id, item_key, run_id, sent_at) VALUES (?,?,?,?)",
-                (intent_id, key, run_id, now_iso()),
+                "INSERT INTO attempt(intent_id, item_key, run_id, sent_at, payload)"
+                " VALUES (?,?,?,?,?)",
+                (intent_id, key, run_id, now_iso(), body),
             )
         return self._must(key)
+
+    def attempts(self, key: str) -> list[tuple[str, str | None]]:
+        """(body sent, outcome) of each attempt of an item, oldest first."""
+        rows = self._conn.execute(
+            "SELECT payload, outcome FROM attempt WHERE item_key=? ORDER BY rowid", (key,)
+        )
+        return [(str(body), _opt(outcome)) for body, outcome in rows]
 
     def record_done(
         self,
@@ -400,7 +455,16 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.executescript(SCHEMA)
+    _migrate(conn)
     return conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add the columns this version writes to a journal an older version made."""
+    for table, column in (("item", "sent"), ("attempt", "payload")):
+        names = {str(info[1]) for info in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in names:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
 
 
 def _item(row: tuple[object, ...]) -> Item:
@@ -422,6 +486,7 @@ def _item(row: tuple[object, ...]) -> Item:
         resolved,
         error,
         review,
+        sent,
     ) = row
     return Item(
         key=str(key),
@@ -441,6 +506,7 @@ def _item(row: tuple[object, ...]) -> Item:
         resolved_by=_opt(resolved),
         last_error=_opt(error),
         review_numbers=_opt(review),
+        sent=_opt(sent),
     )
 
 

@@ -11,9 +11,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:  # plan.py imports this module; the annotation alone needs Plan
+    from batchprov.plan import Plan
 
 
 class Status(StrEnum):
@@ -47,6 +50,14 @@ class MatchType(StrEnum):
     LOCAL_TO_NUMBER = "localtonumber"
     LOCAL_TO_CITY = "localtocity"
     TOLLFREE = "tollfree"
+
+
+class Fallback(StrEnum):
+    """What to try when the API answers that no number matches a row's request."""
+
+    DROP_FILTER = "drop_filter"  # the same request without number_match_filter
+    OVERLAY = "overlay"  # another area code serving the same place, as a 3-digit filter
+    TOLLFREE = "tollfree"  # a toll-free number instead
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +172,21 @@ class OrderRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class FallbackOrder:
+    """An order to send, for the same row, when the orders before it found no number."""
+
+    kind: Fallback
+    order: OrderRequest
+
+    @property
+    def label(self) -> str:
+        """``overlay 905``, ``drop_filter``, ``tollfree``: how messages name this fallback."""
+        if self.kind is Fallback.OVERLAY:
+            return f"overlay {self.order.number_match_filter}"
+        return self.kind.value
+
+
+@dataclass(frozen=True, slots=True)
 class PreviousResult:
     """A result a row already shows in the input's own result columns (a re-run output)."""
 
@@ -187,6 +213,8 @@ class CheckedRow:
         order: the order to send, or None when the row is invalid.
         match_type: the match type given or inferred (None when it could not be told).
         previous: what the input's own result columns already say about this row.
+        fallback: the row's own ``fallback`` cell, parsed (None when blank: the run's applies).
+        fallbacks: the orders to try, in turn, when ``order`` finds no number.
     """
 
     index: int
@@ -194,6 +222,8 @@ class CheckedRow:
     order: OrderRequest | None
     match_type: MatchType | None = None
     previous: PreviousResult | None = None
+    fallback: tuple[Fallback, ...] | None = None
+    fallbacks: tuple[FallbackOrder, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +231,8 @@ class RowResult:
     """The outcome of one row, written into the result columns.
 
     ``request_body`` is set on dry runs only: the exact JSON each row would send.
+    ``expected_area`` is where the numbering plan places the row's number, e.g.
+    ``Burlington, ON (289, 905)``.
     """
 
     index: int
@@ -216,6 +248,7 @@ class RowResult:
     attempts: int = 0
     provisioned_at: str | None = None
     request_body: str | None = None
+    expected_area: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +264,7 @@ class RunInfo:
     ended_at: str
     tool_version: str
     stopped_reason: str | None = None
+    plan: Plan | None = None  # what the run set out to order (dry runs and runs)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,8 @@ from batchprov.annotate import write_output
 from batchprov.checks import check_table
 from batchprov.columns import ColumnMap, map_columns
 from batchprov.errors import ConfirmationRefused, NoTokenError
+from batchprov.fallback import parse_run_fallback, with_fallbacks
+from batchprov.locality import locality_of
 from batchprov.models import (
     CheckedRow,
     Issue,
@@ -41,7 +43,11 @@ from batchprov.runner import OrderOutcome, Progress, RunOptions, order_rows
 DEFAULT_API_URL = "https://api.telmetrics.com/v3/api"
 
 ConfirmFn = Callable[[Plan], bool]
+PlanFn = Callable[[Plan], None]
 ProgressFn = Callable[[Progress], None]
+#: Result columns beyond the standard ones, per mode.
+_CHECK_COLUMNS = ("Expected Area",)
+_DRY_RUN_COLUMNS = ("Expected Area", "Request Body")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +108,7 @@ def validate_file(
     checked = check_file(path, sheet=sheet, group_id=group_id, input_name=input_name)
     results = [_check_result(row, checked, Status.VALID) for row in checked.rows]
     info = _info("validate", checked, api_url=None, sandbox=False, started=started)
-    return _finish(checked, results, info, output, path, write=write)
+    return _finish(checked, results, info, output, path, extra_columns=_CHECK_COLUMNS, write=write)
 
 
 def run_file(
@@ -123,24 +129,34 @@ def run_file(
     stop: threading.Event | None = None,
     sandbox_config: object | None = None,
     input_name: str | None = None,
+    fallback: str | Sequence[str] | None = None,
+    price_per_number: float | None = None,
+    on_plan: PlanFn | None = None,
 ) -> Report:
     """Check every row, order a number for each valid one, and write the annotated output.
 
     Against a real API the order goes ahead only when ``confirm(plan)`` returns True; without
-    ``confirm`` nothing is bought. ``token`` defaults to ``TELMETRICS_TOKEN``; ``api_url`` to
-    ``TELMETRICS_API_URL`` and then the public API.
+    ``confirm`` nothing is bought. ``on_plan(plan)`` sees the plan first, dry runs included.
+    ``fallback`` (``"drop_filter,overlay,tollfree"`` or a list of those words) applies to
+    rows whose own ``fallback`` cell is blank. ``token`` defaults to ``TELMETRICS_TOKEN``;
+    ``api_url`` to ``TELMETRICS_API_URL`` and then the public API.
     """
     started = _now()
     options = options or RunOptions()
+    default_fallback = parse_run_fallback(fallback)
     checked = check_file(path, sheet=sheet, group_id=group_id, input_name=input_name)
-    mode = "dry-run" if dry_run else "run"
+    checked = replace(checked, rows=with_fallbacks(checked.rows, default_fallback))
     url = api_url or os.environ.get("TELMETRICS_API_URL") or DEFAULT_API_URL
     if dry_run:
+        plan = _make_plan(checked, url, sandbox, options, price_per_number, dry_run=True)
+        if on_plan is not None:
+            on_plan(plan)
         results = [_check_result(row, checked, Status.PLANNED) for row in checked.rows]
-        info = _info(
-            mode, checked, api_url=None if sandbox else url, sandbox=sandbox, started=started
-        )
-        return _finish(checked, results, info, output, path, extra_columns=("Request Body",))
+        shown = None if sandbox else url
+        info = _info("dry-run", checked, api_url=shown, sandbox=sandbox, started=started)
+        info = replace(info, plan=plan)
+        report = _finish(checked, results, info, output, path, extra_columns=_DRY_RUN_COLUMNS)
+        return replace(report, extra={"plan": plan})
     token = token if token is not None else os.environ.get("TELMETRICS_TOKEN")
     if not sandbox and not token:
         raise NoTokenError(
@@ -161,7 +177,33 @@ def run_file(
             on_progress=on_progress,
             stop=stop,
             started=started,
+            plan=_make_plan(checked, target, sandbox, options, price_per_number),
+            on_plan=on_plan,
         )
+
+
+def _make_plan(
+    checked: Checked,
+    api_url: str,
+    sandbox: bool,
+    options: RunOptions,
+    price_per_number: float | None,
+    *,
+    dry_run: bool = False,
+) -> Plan:
+    """The plan of the rows to order: valid rows that do not own a number yet."""
+    to_order = [r for r in checked.rows if r.order and not _owned(r)]
+    return make_plan(
+        [r.order for r in to_order if r.order],
+        api_url=api_url,
+        sandbox=sandbox,
+        already=sum(1 for r in checked.rows if _owned(r)),
+        invalid=sum(1 for r in checked.rows if r.order is None and not _owned(r)),
+        rate=options.rate,
+        rows=to_order,
+        price_per_number=price_per_number,
+        dry_run=dry_run,
+    )
 
 
 def _order(
@@ -179,18 +221,14 @@ def _order(
     on_progress: ProgressFn | None,
     stop: threading.Event | None,
     started: str,
+    plan: Plan,
+    on_plan: PlanFn | None,
 ) -> Report:
-    """Plan, confirm, order the valid rows, and merge every row's result."""
+    """Show the plan, confirm, order the valid rows, and merge every row's result."""
+    if on_plan is not None:
+        on_plan(plan)
     to_order = [r for r in checked.rows if r.order and not _owned(r)]
-    invalid = sum(1 for r in checked.rows if r.order is None and not _owned(r))
-    plan = make_plan(
-        [r.order for r in to_order if r.order],
-        api_url=api_url,
-        sandbox=sandbox,
-        already=sum(1 for r in checked.rows if _owned(r)),
-        invalid=invalid,
-        rate=options.rate,
-    )
+    invalid = plan.invalid
     held = strict and invalid > 0
     if to_order and not held and not sandbox and not (confirm and confirm(plan)):
         raise ConfirmationRefused("Nothing was ordered: the order was not confirmed.")
@@ -214,8 +252,8 @@ def _order(
     info = _info(
         "run", checked, api_url=None if sandbox else api_url, sandbox=sandbox, started=started
     )
-    info = replace(info, stopped_reason=stopped)
-    report = _finish(checked, results, info, output, path)
+    info = replace(info, stopped_reason=stopped, plan=plan)
+    report = _finish(checked, results, info, output, path, extra_columns=_CHECK_COLUMNS)
     return replace(report, extra={"plan": plan})
 
 
@@ -257,6 +295,7 @@ def _check_result(row: CheckedRow, checked: Checked, ok: Status) -> RowResult:
     issues = _row_issues(checked, row.excel_row)
     errors = _messages(issues, Severity.ERROR)
     body = row.order.body_json() if row.order and ok is Status.PLANNED else None
+    area = locality_of(row.order).text() if row.order else None
     return RowResult(
         index=row.index,
         excel_row=row.excel_row,
@@ -265,6 +304,7 @@ def _check_result(row: CheckedRow, checked: Checked, ok: Status) -> RowResult:
         error="\n".join(errors) or None,
         warnings=tuple(_messages(issues, Severity.WARNING)),
         request_body=body,
+        expected_area=area,
     )
 
 
@@ -300,7 +340,9 @@ def _run_result(
     result = ordered.get(row.index)
     if result is None:
         return replace(base, error="not ordered")
-    return replace(result, warnings=base.warnings + result.warnings)
+    return replace(
+        result, warnings=base.warnings + result.warnings, expected_area=base.expected_area
+    )
 
 
 def _finish(

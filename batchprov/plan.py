@@ -1,15 +1,32 @@
-"""What a run is about to order, shown before anything is bought."""
+"""What a run is about to order, shown before anything is bought.
+
+The plan counts the orders per group, match type and expected area code (`batchprov.locality`),
+lists the rows predicted to fail — invalid ones, and those the numbering-plan data says will
+likely find no number — with the fallbacks they may use, and estimates the time (and, given a
+price per number, the monthly cost). The terminal shows `Plan.describe`; the Summary sheet
+shows `Plan.facts` and the two tables; ``--json`` shows `Plan.as_dict`.
+"""
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from batchprov.models import OrderRequest
+from batchprov.locality import locality_of
+from batchprov.models import CheckedRow, OrderRequest
 
 #: Request rate assumed for estimates when the rate is found adaptively.
 ASSUMED_AUTO_RATE = 10.0
+#: Lines of each list the terminal shows; the Summary sheet shows them all.
+SHOWN_LINES = 12
+
+#: (group_id, match type, expected area codes, rows)
+AreaLine = tuple[int, str, str, int]
+#: (Excel row, why no number is likely, the fallbacks it may use: '' when none)
+RiskLine = tuple[int, str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +41,12 @@ class Plan:
         already: rows skipped because they already have a number.
         invalid: rows that will not be ordered because they are invalid.
         rate: requests per second assumed for the estimate.
+        per_area: rows to order per group, match type and expected area code(s), sorted.
+        at_risk: rows the numbering-plan data says will likely find no number.
+        with_fallback: rows to order that have fallbacks.
+        rate_auto: True when ``rate`` is assumed (the run finds the API's rate itself).
+        price_per_number: the monthly price of one number, for the cost estimate.
+        dry_run: True when nothing will be sent at all.
     """
 
     api_url: str
@@ -33,24 +56,130 @@ class Plan:
     already: int
     invalid: int
     rate: float
+    per_area: tuple[AreaLine, ...] = ()
+    at_risk: tuple[RiskLine, ...] = ()
+    with_fallback: int = 0
+    rate_auto: bool = False
+    price_per_number: float | None = None
+    dry_run: bool = False
+
+    @property
+    def rescued(self) -> int:
+        """Rows likely to find no number that have a fallback to try."""
+        return sum(1 for _, _, fallbacks in self.at_risk if fallbacks)
+
+    @property
+    def predicted_failures(self) -> int:
+        """Invalid rows plus rows likely to find no number (some may have a fallback)."""
+        return self.invalid + len(self.at_risk)
 
     @property
     def estimated_seconds(self) -> float:
-        """Time to send every order at the chosen rate."""
-        return self.to_order / self.rate if self.rate > 0 else 0.0
+        """Time to send every order at the chosen rate (a fallback costs one more request)."""
+        return (self.to_order + self.rescued) / self.rate if self.rate > 0 else 0.0
+
+    @property
+    def estimated_cost(self) -> float | None:
+        """The monthly cost of every order, at ``price_per_number`` (None without a price)."""
+        return None if self.price_per_number is None else self.to_order * self.price_per_number
+
+    def target(self) -> str:
+        return "SANDBOX (simulated; nothing is bought)" if self.sandbox else self.api_url
 
     def describe(self) -> str:
         """A few plain lines for the terminal."""
-        target = "SANDBOX (simulated; nothing is bought)" if self.sandbox else self.api_url
-        lines = [f"About to order {self.to_order} number(s) from {target}"]
-        for group_id, match_type, count in self.per_group:
-            lines.append(f"  group {group_id:<10} {match_type:<14} {count:>6}")
+        verb = "Would order" if self.dry_run else "About to order"
+        lines = [f"{verb} {self.to_order} number(s) from {self.target()}"]
+        lines += self._order_lines()
         if self.already:
             lines.append(f"  {self.already} row(s) already have a number and will be skipped")
-        if self.invalid:
-            lines.append(f"  {self.invalid} invalid row(s) will not be ordered")
-        lines.append(f"  estimated time: {format_duration(self.estimated_seconds)}")
+        lines += self._risk_lines()
+        if self.with_fallback:
+            lines.append(f"  {self.with_fallback} row(s) have fallbacks if no number matches")
+        lines.append(f"  estimated time: {self.time_text()}")
+        if self.estimated_cost is not None:
+            lines.append(f"  estimated monthly cost: {self.cost_text()}")
         return "\n".join(lines)
+
+    def time_text(self) -> str:
+        """``3 s at 10 requests/s``."""
+        seconds = self.estimated_seconds
+        took = format_duration(seconds) if seconds >= 0.5 else "under 1 s"
+        text = f"{took} at {self.rate:g} requests/s"
+        return text + " (assumed; --rate auto finds the API's own)" if self.rate_auto else text
+
+    def cost_text(self) -> str:
+        """``up to 65.00 (26 × 2.50)``."""
+        price = self.price_per_number or 0.0
+        return f"up to {self.estimated_cost or 0.0:,.2f} ({self.to_order} × {price:,.2f})"
+
+    def facts(self) -> list[tuple[str, str | int]]:
+        """(label, value) lines for the Summary sheet's Plan block."""
+        facts: list[tuple[str, str | int]] = [
+            ("Orders to send", self.to_order),
+            ("Already provisioned", self.already),
+            ("Invalid (not ordered)", self.invalid),
+            ("Likely no number", len(self.at_risk)),
+            ("… with a fallback", self.rescued),
+            ("Predicted to fail", self.predicted_failures),
+            ("Rows with fallbacks", self.with_fallback),
+            ("Estimated time", self.time_text()),
+        ]
+        if self.estimated_cost is not None:
+            facts.append(("Estimated monthly cost", self.cost_text()))
+        return facts
+
+    def as_dict(self) -> dict[str, Any]:
+        """The plan as JSON-ready data (``--json``)."""
+        return {
+            "to_order": self.to_order,
+            "already": self.already,
+            "invalid": self.invalid,
+            "per_area": [_named(_AREA_KEYS, line) for line in self.per_area],
+            "at_risk": [_named(_RISK_KEYS, line) for line in self.at_risk],
+            "with_fallback": self.with_fallback,
+            "predicted_failures": self.predicted_failures,
+            "estimated_seconds": round(self.estimated_seconds, 1),
+            "rate": self.rate,
+            "estimated_monthly_cost": self.estimated_cost,
+        }
+
+    def _order_lines(self) -> list[str]:
+        """One line per group and match type, with its expected area codes (most rows first)."""
+        lines = []
+        for group, match_type, count in self.per_group:
+            head = f"  group {group:<10} {match_type:<14} {count:>6}"
+            areas = sorted(
+                ((-n, a) for g, m, a, n in self.per_area if (g, m) == (group, match_type))
+            )
+            if not areas:
+                lines.append(head)
+                continue
+            shown = [a if n == -1 else f"{a} ×{-n}" for n, a in areas[:SHOWN_LINES]]
+            if len(areas) > SHOWN_LINES:
+                shown.append(f"… {len(areas) - SHOWN_LINES} more")
+            head += "   area codes: "
+            indent = " " * len(head)
+            lines += textwrap.wrap(
+                ", ".join(shown), width=96, initial_indent=head, subsequent_indent=indent
+            )
+        return lines
+
+    def _risk_lines(self) -> list[str]:
+        if not self.invalid and not self.at_risk:
+            return []
+        lines = [f"  predicted to fail: {self.predicted_failures} row(s)"]
+        if self.invalid:
+            lines.append(f"    {self.invalid} invalid row(s) will not be ordered")
+        if self.at_risk:
+            lines.append(
+                f"    {len(self.at_risk)} row(s) will likely find no number, by the "
+                f"numbering-plan data ({self.rescued} with a fallback):"
+            )
+        for row, why, fallbacks in self.at_risk:
+            then = f" — fallback: {fallbacks}" if fallbacks else ""
+            lines.append(f"    row {row}: {why}{then}")
+        return _shortened(lines, 3 + SHOWN_LINES)
 
 
 def make_plan(
@@ -61,8 +190,12 @@ def make_plan(
     already: int,
     invalid: int,
     rate: float | None,
+    rows: Sequence[CheckedRow] = (),
+    price_per_number: float | None = None,
+    dry_run: bool = False,
 ) -> Plan:
-    """Count the orders per group and match type."""
+    """Count the orders per group and match type; ``rows`` (the rows to order) add the areas,
+    the rows likely to find no number, and their fallbacks."""
     counts = Counter((o.group_id, o.match_type.value) for o in orders)
     per_group = tuple((g, m, n) for (g, m), n in sorted(counts.items()))
     return Plan(
@@ -73,7 +206,47 @@ def make_plan(
         already=already,
         invalid=invalid,
         rate=rate or ASSUMED_AUTO_RATE,
+        per_area=_per_area(rows),
+        at_risk=_at_risk(rows),
+        with_fallback=sum(1 for row in rows if row.fallbacks),
+        rate_auto=rate is None,
+        price_per_number=price_per_number,
+        dry_run=dry_run,
     )
+
+
+def _per_area(rows: Sequence[CheckedRow]) -> tuple[AreaLine, ...]:
+    counts = Counter(
+        (row.order.group_id, row.order.match_type.value, locality_of(row.order).area_codes())
+        for row in rows
+        if row.order is not None
+    )
+    return tuple((g, m, a, n) for (g, m, a), n in sorted(counts.items()))
+
+
+def _at_risk(rows: Sequence[CheckedRow]) -> tuple[RiskLine, ...]:
+    risks = []
+    for row in rows:
+        problem = locality_of(row.order).problem if row.order is not None else ""
+        if problem:
+            fallbacks = ", ".join(f.label for f in row.fallbacks)
+            risks.append((row.excel_row, problem, fallbacks))
+    return tuple(risks)
+
+
+_AREA_KEYS = ("group_id", "match_type", "area_codes", "rows")
+_RISK_KEYS = ("row", "why", "fallbacks")
+
+
+def _named(keys: tuple[str, ...], line: tuple[Any, ...]) -> dict[str, Any]:
+    return dict(zip(keys, line, strict=True))
+
+
+def _shortened(lines: list[str], keep: int) -> list[str]:
+    """At most ``keep`` lines, then how many more there are."""
+    if len(lines) <= keep:
+        return lines
+    return [*lines[:keep], f"    … and {len(lines) - keep} more (see the Summary sheet)"]
 
 
 def format_duration(seconds: float) -> str:

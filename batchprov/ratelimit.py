@@ -26,6 +26,14 @@ ADAPTIVE_START = 5.0
 MIN_RATE = 0.5
 #: Longest pause a Retry-After may impose; longer values are clamped.
 MAX_RETRY_AFTER = 120.0
+#: A fixed rate is paced this much under the rate given. A server counts requests as they
+#: arrive, and network jitter bunches requests that left evenly spaced: sent at exactly its
+#: limit, some are refused, and each 429 costs a whole Retry-After pause. 5% absorbs about
+#: 50 ms of jitter per second of requests.
+FIXED_HEADROOM = 0.05
+#: A 429 answered within this many seconds comes with a trustworthy count of what the server
+#: accepted over the last second.
+QUICK_ANSWER = 0.5
 
 
 class CubicRate:
@@ -90,6 +98,7 @@ class RateLimiter:
         self._paused_until = 0.0
         self._last_cut = float("-inf")
         self._starts: deque[float] = deque()
+        self._first_start: float | None = None
         self._answers: deque[float] = deque()
         self._lock = asyncio.Lock()
 
@@ -107,6 +116,12 @@ class RateLimiter:
         # but never below the post-cut floor (a Retry-After pause empties the window).
         used = max(self._cubic.floor, 2 * self.measured(now))
         return min(self._cubic.rate(now), used)
+
+    def _pace(self) -> float:
+        """The rate starts are spaced at: a fixed rate less its headroom, or the adaptive rate."""
+        if self._fixed is not None:
+            return self._fixed * (1.0 - FIXED_HEADROOM)
+        return self.rate()
 
     def measured(self, now: float) -> float:
         """Requests started in the last second."""
@@ -126,10 +141,14 @@ class RateLimiter:
                 if wait <= 0:
                     break
                 await self._sleep(wait)
-            interval = 1.0 / self.rate()
+            if self._first_start is None:
+                self._first_start = now
+            # This start counts in the rate measured: below 1/s, a one-second window would
+            # otherwise hold no start at all and the growth cap would pin the rate down.
+            self._starts.append(now)
+            interval = 1.0 / self._pace()
             # Allow one interval of catch-up so oversleeping does not lower the rate.
             self._next = max(self._next, now - interval) + interval
-            self._starts.append(now)
             return now
 
     def pause(self, seconds: float) -> None:
@@ -142,12 +161,12 @@ class RateLimiter:
         """A 429 answered a request started at ``sent_at``: pause, and slow down if adaptive."""
         if self._fixed is None and sent_at > self._last_cut:
             now = self._clock()
-            self._cubic.cut(now, self._throttled_rate(now))
+            self._cubic.cut(now, self._throttled_rate(now, now - sent_at))
             self._last_cut = now
         if retry_after is not None:
             self.pause(retry_after)
 
-    def _throttled_rate(self, now: float) -> float:
+    def _throttled_rate(self, now: float, round_trip: float) -> float:
         """Best estimate of the rate that was refused: what the server accepted, when known.
 
         The accepted count is only trusted over a full second without a pause in it.
@@ -156,7 +175,13 @@ class RateLimiter:
         if now - self._paused_until < 1.0:
             return rate
         accepted = _count_recent(self._answers, now)
-        # Few answers in the window (slow answers, a quiet start) say little: cap the cut.
+        sending = now - (self._first_start if self._first_start is not None else now)
+        if round_trip <= QUICK_ANSWER and sending >= 1.0:
+            # Quick answers over a whole second of sending: they count what the server took
+            # at the rate that was refused. (Slow start overshoots the limit up to 2x before
+            # the first 429 comes back, so half the allowed rate would still be above it.)
+            return min(rate, max(accepted, MIN_RATE))
+        # Slow answers, or a quiet start, say little: cap the cut.
         return min(rate, max(accepted, rate / 2, MIN_RATE))
 
     @property

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from batchprov.journal import Item, State
-from batchprov.models import CheckedRow, OrderRequest, RowResult, Status
+from batchprov.fallback import unavailable_text
+from batchprov.journal import UNRESOLVED, Item, State
+from batchprov.models import CheckedRow, FallbackOrder, OrderRequest, RowResult, Status
 
 #: Ends every "outcome unknown" message: the next run reconciles before sending.
 RUN_AGAIN = "run again to reconcile — it will not be bought twice"
@@ -17,7 +18,11 @@ RUN_AGAIN = "run again to reconcile — it will not be bought twice"
 
 @dataclass(slots=True, eq=False)
 class RowState:
-    """One row's progress through this run."""
+    """One row's progress through this run.
+
+    ``order`` is the order being tried: the row's own, then, each time the API answers that
+    no number matches, its next fallback (``step`` of them used so far).
+    """
 
     row: CheckedRow
     order: OrderRequest
@@ -32,10 +37,39 @@ class RowState:
     unknown_detail: str = ""
     recovering: bool = False
     warnings: list[str] = field(default_factory=list)
+    step: int = 0  # fallbacks used: 0 while the row's own order is tried
 
     @property
     def group(self) -> int:
         return self.order.group_id
+
+    @property
+    def primary(self) -> OrderRequest:
+        """The row's own order, as written in the sheet."""
+        return self.row.order or self.order
+
+    @property
+    def fallback(self) -> FallbackOrder | None:
+        """The fallback being tried (None while the row's own order is)."""
+        return self.row.fallbacks[self.step - 1] if self.step else None
+
+    def has_fallback(self) -> bool:
+        """True while a fallback is left to try."""
+        return self.step < len(self.row.fallbacks)
+
+    def advance(self) -> None:
+        """Try the next fallback: the order before it found no number."""
+        self.order = self.row.fallbacks[self.step].order
+        self.step += 1
+
+    def resume(self, item: Item) -> None:
+        """Pick up at the order an earlier attempt sent, if it bought or may have bought."""
+        if item.sent is None or (item.state is not State.DONE and item.state not in UNRESOLVED):
+            return  # nothing bought: start again from the row's own order
+        for step, fallback in enumerate(self.row.fallbacks, start=1):
+            if fallback.order.body_json() == item.sent:
+                self.order, self.step = fallback.order, step
+                return
 
 
 def owned_result(row: RowState, item: Item, status: Status) -> RowResult:
@@ -43,6 +77,8 @@ def owned_result(row: RowState, item: Item, status: Status) -> RowResult:
     if item.state is not State.DONE:  # the journal refused the number (already owned)
         return failed_result(row, item, item.last_error or "number already owned")
     warnings = list(row.warnings)
+    if row.fallback is not None:
+        warnings.append(fallback_text(row))
     actual = (item.actual_name or "").strip()
     if actual and actual != row.order.name.strip():
         warnings.append(f'name already in use in group {row.group}; the API assigned "{actual}"')
@@ -85,6 +121,24 @@ def stopped_result(row: RowState, item: Item | None, halt: str | None) -> RowRes
         f"not bought ({item.last_error}); the run stopped "
         f"({why}) before it was sent again — run again to finish",
     )
+
+
+def fallback_text(row: RowState) -> str:
+    """``no 289 number available; ordered with fallback overlay 905``."""
+    assert row.fallback is not None
+    text = f"{unavailable_text(row.primary)}; ordered with fallback {row.fallback.label}"
+    tried = [f.label for f in row.row.fallbacks[: row.step - 1]]
+    return f"{text} ({', '.join(tried)} found none either)" if tried else text
+
+
+def refused_text(row: RowState, detail: str, *, no_match: bool) -> str:
+    """The error of a row refused for good: the API's text, and the fallbacks it tried."""
+    if row.fallback is None:
+        return detail
+    if not no_match:
+        return f"{detail} (sent with fallback {row.fallback.label})"
+    tried = ", ".join(f.label for f in row.row.fallbacks[: row.step])
+    return f"{unavailable_text(row.primary)}, nor with fallback {tried}; last answer: {detail}"
 
 
 def review_text(item: Item) -> str:

@@ -5,6 +5,7 @@ run left in flight, then sends the rest under a concurrency bound and a shared r
 create is sent once per intent; what happens next depends on the answer (reliability.md §1):
 
 * created → DONE; a permanent 4xx → failed; 401/403 → the whole run stops at once;
+* a 4xx saying no number matches → the row's next fallback (`batchprov.fallback`), if any;
 * never sent (connect errors) and 429 → sent again later, with backoff or ``Retry-After``;
 * anything ambiguous (timeouts, dropped connections, 5xx, 408/409, unreadable 2xx) → the
   group is listed once the settle delay has passed: exactly one matching new number is
@@ -89,6 +90,14 @@ def order_rows(
         return asyncio.run(run())
 
 
+def _new_items(rows: Sequence[RowState]) -> list[tuple[int, str, str]]:
+    """(group, name, payload) of each distinct item, for the journal to create on first sight."""
+    first: dict[str, RowState] = {}
+    for row in rows:
+        first.setdefault(row.key, row)  # a repeated name is refused by the plan, not journaled
+    return [(row.group, row.order.name, row.order.body_json()) for row in first.values()]
+
+
 def _row_state(api_url: str, row: CheckedRow) -> RowState:
     if row.order is None:
         raise ValueError(f"row {row.excel_row} has no order; only valid rows can be ordered")
@@ -149,6 +158,7 @@ class _Run:
     async def _plan(self) -> None:
         """Look every row up in the journal: done, failed, to recover, or to order."""
         s = self.state
+        items = await s.jx(s.journal.ensure_items, s.api_url, _new_items(s.rows))
         seen: dict[str, RowState] = {}
         for row in s.rows:
             first = seen.setdefault(row.key, row)
@@ -159,21 +169,13 @@ class _Run:
                 )
                 s.final(row, failed_result(row, None, text))
                 continue
-            self._plan_row(row, await self._item(row))
-
-    async def _item(self, row: RowState) -> Item:
-        """The row's journal item, created on first sight."""
-        s = self.state
-        item = await s.jx(s.journal.get, row.key)
-        if item is None:
-            payload = row.order.body_json()
-            item = await s.jx(s.journal.ensure_item, s.api_url, row.group, row.order.name, payload)
-        return item
+            self._plan_row(row, items[row.key])
 
     def _plan_row(self, row: RowState, item: Item) -> None:
         s = self.state
         row.item = item
         changed = item.payload != row.order.body_json()
+        row.resume(item)  # a fallback an earlier run sent is what the row reports, or resends
         if item.state is State.DONE:
             if changed:
                 row.warnings.append("row changed since it was provisioned; not re-ordered")

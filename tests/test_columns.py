@@ -241,3 +241,13 @@ def test_header_score_counts_distinct_known_fields() -> None:
     assert header_score(["Name", "Company"]) == 1
     assert header_score(["Advertiser list — March", "", ""]) == 0
     assert header_score(["ABC Plumbing", "1234", "9056372046"]) == 0
+
+
+def test_result_columns_found_when_a_reader_suffixed_a_repeated_header() -> None:
+    """Our "Match Type" result column read back as "Match Type (2)" is still a result column."""
+    headers = ["Advertiser", "Match Type", "Forward To", "Group", *RESULT_HEADERS]
+    headers[4 + RESULT_HEADERS.index("Match Type")] = "Match Type (2)"
+    mapped = map_columns(headers)
+    assert set(RESULT_HEADERS) == set(mapped.results)
+    assert "Match Type (2)" == mapped.results["Match Type"]
+    assert "Match Type" == mapped.fields["match_type"]

@@ -8,7 +8,6 @@ import datetime as dt
 import hashlib
 import io
 import random
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -587,38 +586,3 @@ def test_any_csv_cells_read_or_fail_cleanly(
     except InputError:
         return
     _check_invariants(table)
-
-
-# --- speed -----------------------------------------------------------------------------------
-
-
-@pytest.mark.perf
-def test_100k_rows_read_about_as_fast_as_pandas(tmp_path: Path) -> None:
-    """100,000 rows x 12 columns read in at most 1.5x the time pandas' calamine engine takes."""
-    pandas = pytest.importorskip("pandas")
-    path = tmp_path / "big.xlsx"
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet("Advertisers")
-    sheet.append(
-        [*HEADER, "Match Type", "City", "State", "Filter", "Route", "Record", "Notes", "Rep"]
-    )
-    for i in range(100_000):
-        sheet.append(
-            [f"Advertiser {i}", 1000 + i % 50, 4165550000.0 + i, 9056370000 + i, "localtonumber"]
-            + ["Burlington", "ON", 289 if i % 2 else None, "Basic", "yes", f"note {i}", "Ann"]
-        )
-    book.save(path)
-
-    def best_of_three(read: object) -> float:
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            read()  # type: ignore[operator]
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    ours = best_of_three(lambda: read_table(path))
-    theirs = best_of_three(lambda: pandas.read_excel(path, dtype=str, engine="calamine"))
-    print(f"read_table {ours:.2f}s, pandas.read_excel {theirs:.2f}s, ratio {ours / theirs:.2f}")
-    assert len(read_table(path)) == 100_000
-    assert ours <= 1.5 * theirs

@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import openpyxl
 import pytest
+from test_run_crash import write_rows
 
 from batchprov.sandbox import Faults, SandboxConfig, serve_in_thread
-from tests.test_run_crash import write_rows
 
 TOKEN = {"x-organization-token": "sandbox"}
 

@@ -1,0 +1,206 @@
+"""The plan shown before anything is bought: terminal text, JSON, confirmation, Summary sheet."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from batchprov.cli import _confirmer, cli
+from batchprov.errors import ConfirmationRefused
+from batchprov.pipeline import run_file
+from batchprov.plan import Plan
+from batchprov.runner import RunOptions
+
+ROWS = """\
+name,group_id,match_type,local_to_number,city,state,number_match_filter,termination_number,fallback
+Burlington Bakery,11623282,,9056372046,,,289,4165551234,
+Wrong Area Code,11623282,,9056372046,,,212,4165551234,overlay
+Typo City,11623282,,,Missisauga,ON,,4165551234,
+Freephone,11623283,tollfree,,,,888,4165551234,
+Broken,11623283,tollfree,,,,,411,
+Toronto Tiles,11623282,,,Toronto,ON,,4165551234,none
+"""
+
+PLAN_TEXT = """\
+Would order 5 number(s) from https://api.telmetrics.com/v3/api
+  group 11623282   localtocity         2   area codes: 416/437/942, unknown
+  group 11623282   localtonumber       2   area codes: 212, 289
+  group 11623283   tollfree            1   area codes: 888
+  predicted to fail: 3 row(s)
+    1 invalid row(s) will not be ordered
+    2 row(s) will likely find no number, by the numbering-plan data (2 with a fallback):
+    row 3: filter 212 is not an area code of Burlington, ON (289, 905) — fallback: overlay 905, \
+overlay 289
+    row 4: city 'Missisauga' not found in ON in the numbering-plan data (did you mean \
+Mississauga?) — fallback: tollfree
+  3 row(s) have fallbacks if no number matches
+  estimated time: 1 s at 5 requests/s
+  estimated monthly cost: up to 15.00 (5 × 3.00)"""
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    path = tmp_path / "plan.csv"
+    path.write_text(ROWS, encoding="utf-8")
+    return path
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def dry_plan(source: Path, tmp_path: Path) -> Plan:
+    """The plan of a dry run with --fallback tollfree, 5 requests/s and a price of 3."""
+    report = run_file(
+        source,
+        output=tmp_path / "out.xlsx",
+        dry_run=True,
+        fallback="tollfree",
+        price_per_number=3,
+        options=RunOptions(rate=5),
+    )
+    plan = report.extra["plan"]
+    assert isinstance(plan, Plan) and report.info.plan is plan
+    return plan
+
+
+def test_plan_counts_areas_risks_and_fallbacks(source: Path, tmp_path: Path) -> None:
+    """Rows per group, match type and area code; rows likely to fail; fallbacks; estimates."""
+    plan = dry_plan(source, tmp_path)
+    assert plan.per_area == (
+        (11623282, "localtocity", "416/437/942", 1),
+        (11623282, "localtocity", "unknown", 1),
+        (11623282, "localtonumber", "212", 1),
+        (11623282, "localtonumber", "289", 1),
+        (11623283, "tollfree", "888", 1),
+    )
+    assert [(row, fallbacks) for row, _, fallbacks in plan.at_risk] == [
+        (3, "overlay 905, overlay 289"),
+        (4, "tollfree"),
+    ]
+    assert (plan.invalid, plan.predicted_failures, plan.rescued, plan.with_fallback) == (1, 3, 2, 3)
+    assert plan.estimated_seconds == pytest.approx((5 + 2) / 5)
+    assert plan.estimated_cost == pytest.approx(15.0)
+
+
+def test_dry_run_prints_the_plan(source: Path, tmp_path: Path) -> None:
+    """`run --dry-run` prints the plan on stdout, then the usual summary."""
+    code, out, _ = invoke(
+        "run", str(source), "--dry-run", "-o", str(tmp_path / "o.xlsx"), "--rate", "5",
+        "--fallback", "tollfree", "--price-per-number", "3",
+    )  # fmt: skip
+    assert code == 1
+    assert out.startswith(PLAN_TEXT + "\n\nbatchprov dry-run: 6 row(s) in plan.csv\n")
+
+
+def test_json_summary_carries_the_plan(source: Path, tmp_path: Path) -> None:
+    """--json prints only JSON, with the plan as an object."""
+    code, out, _ = invoke("run", str(source), "--dry-run", "-o", str(tmp_path / "o.xlsx"), "--json")
+    plan = json.loads(out)["plan"]
+    assert (plan["to_order"], plan["invalid"], plan["predicted_failures"]) == (5, 1, 3)
+    assert plan["at_risk"][0] == {
+        "row": 3,
+        "why": "filter 212 is not an area code of Burlington, ON (289, 905)",
+        "fallbacks": "overlay 905, overlay 289",
+    }
+    assert plan["estimated_monthly_cost"] is None
+
+
+def test_unknown_run_fallback_exits_2(source: Path, tmp_path: Path) -> None:
+    """--fallback with an unknown word stops before anything is read or written."""
+    out = tmp_path / "o.xlsx"
+    code, _, err = invoke("run", str(source), "--dry-run", "-o", str(out), "--fallback", "cheap")
+    assert code == 2
+    assert "unknown fallback 'cheap'" in err and "drop_filter, overlay, tollfree" in err
+    assert not out.exists()
+
+
+def test_sandbox_run_shows_the_plan_before_ordering(source: Path, tmp_path: Path) -> None:
+    """A run prints the plan on stderr before it orders; --quiet keeps it quiet."""
+    out = str(tmp_path / "o.xlsx")
+    code, stdout, err = invoke("run", str(source), "--sandbox", "-o", out)
+    assert code == 1
+    assert err.startswith("About to order 5 number(s) from SANDBOX (simulated; nothing is bought)")
+    assert "About to order" not in stdout
+    _, _, quiet = invoke("run", str(source), "--sandbox", "-o", out, "--quiet")
+    assert "About to order" not in quiet
+
+
+def test_confirmation_is_asked_with_the_plan(source: Path, tmp_path: Path) -> None:
+    """Against a real API, confirm() gets the plan; refusing buys nothing."""
+    seen: list[Plan] = []
+
+    def refuse(plan: Plan) -> bool:
+        seen.append(plan)
+        return False
+
+    with pytest.raises(ConfirmationRefused):
+        run_file(
+            source,
+            output=tmp_path / "o.xlsx",
+            api_url="http://127.0.0.1:9/v3/api",
+            token="secret-token-value",
+            journal=tmp_path / "j.sqlite",
+            confirm=refuse,
+            price_per_number=2.5,
+        )
+    (plan,) = seen
+    assert plan.describe().startswith("About to order 5 number(s) from http://127.0.0.1:9/v3/api")
+    assert "estimated monthly cost: up to 12.50 (5 × 2.50)" in plan.describe()
+    assert "assumed; --rate auto finds the API's own" in plan.describe()
+
+
+class Terminal(io.StringIO):
+    """Typed answers on a standard input that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("shown", [True, False])
+def test_confirmation_prompt_shows_the_plan_once(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any, shown: bool
+) -> None:
+    """The question comes with the plan, unless the run printed it just before; 'n' refuses."""
+    plan = dry_plan(source, tmp_path)
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stdin", Terminal("n\n"))
+    assert _confirmer(False, shown=shown)(plan) is False
+    err = capsys.readouterr().err
+    assert err.count("Would order 5 number(s)") == (0 if shown else 1)
+    assert "Order these numbers? [y/N]" in err
+
+
+def test_summary_sheet_has_the_plan_block(source: Path, tmp_path: Path) -> None:
+    """The Summary sheet repeats the plan: facts, rows per area code, rows likely to fail."""
+    dry_plan(source, tmp_path)
+    ws = openpyxl.load_workbook(tmp_path / "out.xlsx")["Summary"]
+    lines = [[v for v in row if v is not None] for row in ws.iter_rows(values_only=True)]
+    lines = [line for line in lines if line]
+    start = lines.index(["Plan"])
+    block = lines[start:]
+    assert ["Orders to send", 5] in block
+    assert ["Predicted to fail", 3] in block
+    assert ["Estimated time", "1 s at 5 requests/s"] in block
+    assert ["Estimated monthly cost", "up to 15.00 (5 × 3.00)"] in block
+    assert block[block.index(["Plan by area code"]) + 1] == [
+        "Group",
+        "Match type",
+        "Area codes",
+        "Rows",
+    ]
+    assert [11623282, "localtonumber", "212", 1] in block
+    risks = block[block.index(["Rows likely to find no number"]) + 2 :]
+    assert risks[1] == [
+        4,
+        "city 'Missisauga' not found in ON in the numbering-plan data (did you mean Mississauga?)",
+        "tollfree",
+    ]

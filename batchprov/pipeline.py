@@ -10,7 +10,8 @@ import contextlib
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,6 +61,8 @@ class Checked:
     issues: tuple[Issue, ...]
     sha256: str
     input_name: str
+    #: The issues of each Excel row, so a row's problems are found without a scan.
+    by_row: Mapping[int, tuple[Issue, ...]]
 
 
 def default_output(path: Path) -> Path:
@@ -91,7 +94,11 @@ def check_file(
     previous = _previous_results(table, columns)
     rows = tuple(replace(r, previous=previous[r.index]) for r in outcome.rows)
     name = input_name or source.name
-    return Checked(table, columns, rows, outcome.issues, sha256_of(source), name)
+    by_row: dict[int, list[Issue]] = defaultdict(list)
+    for issue in outcome.issues:
+        by_row[issue.row].append(issue)
+    grouped = {row: tuple(found) for row, found in by_row.items()}
+    return Checked(table, columns, rows, outcome.issues, sha256_of(source), name, grouped)
 
 
 def validate_file(
@@ -280,8 +287,8 @@ def _owned(row: CheckedRow) -> bool:
     return row.previous is not None and row.previous.owned
 
 
-def _row_issues(checked: Checked, excel_row: int) -> list[Issue]:
-    return [i for i in checked.issues if i.row == excel_row]
+def _row_issues(checked: Checked, excel_row: int) -> tuple[Issue, ...]:
+    return checked.by_row.get(excel_row, ())
 
 
 def _messages(issues: Sequence[Issue], severity: Severity) -> list[str]:

@@ -110,6 +110,12 @@ COLUMNS = (
         "Whispered to whoever answers, before the caller is put through.\nExample: Call from "
         "your Google ad", 40,
     ),
+    _Column(
+        "fallback", "optional",
+        "What to try, in order, when no number matches: drop_filter (without the filter), "
+        "overlay (another area code of the same place), tollfree; or none.\nExample: overlay, "
+        "tollfree", 22,
+    ),
 )  # fmt: skip
 
 #: The three examples of the Telmetrics "Automatic Number Assignment" page, one per match type.

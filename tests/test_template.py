@@ -16,7 +16,7 @@ from batchprov.reader import read_table
 from batchprov.template import FIXED_TIME, PREPARED_ROWS, write_template
 
 COMMITTED = Path(__file__).resolve().parents[1] / "templates" / "advertisers_template.xlsx"
-HEADERS = [f for f in CANONICAL_FIELDS if f != "fallback"]
+HEADERS = list(CANONICAL_FIELDS)
 
 
 @pytest.fixture(scope="module")

@@ -764,13 +764,15 @@ def test_any_text_never_crashes(rows: list[dict[str, str]]) -> None:
 
 def test_pandera_failures_without_index_are_matched_by_value() -> None:
     """A pandera failure reported without a row index is traced back to its rows by value."""
-    from batchprov import checks
+    from batchprov.rules import all_rules
+    from batchprov.schema import failure_positions
+    from batchprov.sheetvalues import normalise
 
     table = make_table([{**LOCAL, "name": "A"}, {**LOCAL, "name": "B", "route_type": "Fancy"}])
-    values = checks._normalise(table, {f: f for f in FIELDS}, None)
-    rule = next(r for r in checks._rules(values, None) if r.field == "route_type")
+    values = normalise(table, {f: f for f in FIELDS}, None)
+    rule = next(r for r in all_rules(values, None) if r.field == "route_type")
     failed = pd.DataFrame({"index": [None], "failure_case": ["Fancy"]})
-    assert checks._failure_positions(values, rule, failed) == [1]
+    assert failure_positions(values, rule, failed) == [1]
 
 
 def test_garbage_collector_state_is_restored() -> None:

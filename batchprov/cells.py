@@ -1,0 +1,99 @@
+"""How batchprov's cells look and how they are written: tones, header looks, safe text.
+
+Shared by the data sheet (`datasheet`), the Summary and Errors sheets (`report_sheets`) and the
+workbook made for a non-Excel input (`annotate`).
+"""
+
+from __future__ import annotations
+
+from copy import copy
+
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.styles.cell_style import StyleArray
+from openpyxl.worksheet.worksheet import Worksheet
+
+from batchprov.models import Status
+
+Value = str | int | None
+
+_EXCEL_TEXT_LIMIT = 32767
+
+GOOD, BAD, IDLE = "good", "bad", "idle"
+TONE = {
+    Status.PROVISIONED: GOOD,
+    Status.ALREADY_PROVISIONED: GOOD,
+    Status.VALID: GOOD,
+    Status.PLANNED: GOOD,
+    Status.INVALID: BAD,
+    Status.FAILED: BAD,
+    Status.NOT_ATTEMPTED: IDLE,
+}
+ROW_COLOUR = {GOOD: "E8F4EA", BAD: "FBE9E7", IDLE: "FFF4DC"}
+ROW_FILL = {tone: PatternFill("solid", fgColor=colour) for tone, colour in ROW_COLOUR.items()}
+TONE_STATUSES = {tone: tuple(s for s in Status if TONE[s] == tone) for tone in (GOOD, BAD, IDLE)}
+TONE_FONT = {
+    GOOD: Font(bold=True, color="1E6B34"),
+    BAD: Font(bold=True, color="B3261E"),
+    IDLE: Font(bold=True, color="8A5300"),
+}
+HEADER_FILL = PatternFill("solid", fgColor="DCE4F0")
+HEADER_FONT = Font(bold=True, color="1F3864")
+HEADER_BORDER = Border(bottom=Side(style="thin", color="8EA9DB"))
+WRAP = Alignment(wrap_text=True)
+
+
+def clean(text: str) -> str:
+    """Text Excel accepts: no control characters, at most 32,767 characters."""
+    return ILLEGAL_CHARACTERS_RE.sub("", text)[:_EXCEL_TEXT_LIMIT]
+
+
+def put(cell: Cell, value: str | int) -> None:
+    """Write ``value``; text always stays text (``=…`` is not a formula, ``#N/A`` no error)."""
+    if isinstance(value, str):
+        cell.value = clean(value)
+        if cell.data_type != "s":
+            cell.data_type = "s"
+    else:
+        cell.value = value
+
+
+def cell_at(ws: Worksheet, row: int, column: int) -> Cell:
+    """The cell at (row, column), splitting a merged area over it so that it can be written."""
+    cell = ws.cell(row=row, column=column)
+    if isinstance(cell, Cell):
+        return cell
+    for area in list(ws.merged_cells.ranges):
+        if area.min_row <= row <= area.max_row and area.min_col <= column <= area.max_col:
+            ws.unmerge_cells(area.coord)
+    cell = ws.cell(row=row, column=column)
+    assert isinstance(cell, Cell)
+    return cell
+
+
+def text_width(value: str | int) -> int:
+    text = str(value)
+    return max(map(len, text.split("\n"))) if "\n" in text else len(text)
+
+
+class Stamper:
+    """Gives many cells one of a few fixed looks, quickly.
+
+    openpyxl's style setters look every style object up in the workbook's style tables on each
+    assignment, which costs seconds over a million cells. So each look is applied once with
+    the public setters and its style record is then copied to the other cells.
+    """
+
+    def __init__(self) -> None:
+        self._looks: dict[str, StyleArray] = {}
+
+    def stamp(self, cell: Cell, kind: str) -> None:
+        look = self._looks.get(kind)
+        if look is None:
+            cell.style = "Normal"  # forget whatever the cell looked like before
+            cell.number_format = "@"
+            if kind == "wrap":
+                cell.alignment = WRAP
+            self._looks[kind] = copy(cell._style)  # type: ignore[attr-defined]
+        else:
+            cell._style = copy(look)  # type: ignore[attr-defined]

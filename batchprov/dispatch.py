@@ -105,6 +105,7 @@ class Dispatcher:
         crashpoint("after_intent_commit")
         if item.attempts > 1:
             s.stats["retries"] += 1
+        await s.limiter.space()
         result = await s.client.create_number(row.group, body)
         crashpoint("after_send_before_commit")
         await self._handle(row, result, sent_at)

@@ -12,7 +12,8 @@ sheet finds its rows again. The protocol (reliability.md §3):
 * a group's existing numbers (the baseline) are recorded before our first POST to it, so a
   number that was there before is never taken for ours.
 
-WAL with ``synchronous=FULL`` makes each commit survive a power cut. A file lock
+WAL with ``synchronous=FULL`` makes each commit survive a power cut; `Journal.group_commit` lets
+calls that arrive together share one commit (the runner hands no answer back before it). A file lock
 (``<journal>.lock``) keeps a second run off the journal for as long as one holds it.
 The API token is never stored here.
 """
@@ -132,6 +133,7 @@ class Journal:
         self.path = path
         self._conn = conn
         self._lock = lock
+        self._grouped = False
 
     @classmethod
     def open(cls, path: str | Path) -> Journal:
@@ -388,8 +390,45 @@ class Journal:
     # internals -------------------------------------------------------------------------
 
     @contextmanager
+    def group_commit(self) -> Iterator[None]:
+        """Run several calls in one transaction, committed (and fsynced) once, at the end.
+
+        Each call's own transaction becomes a savepoint: a call that fails undoes only its own
+        writes. Nothing a call returns inside the block is durable before the block ends, so
+        its caller must not act on it (send a request) until then.
+        """
+        if self._grouped:  # already inside a group: the outer one commits
+            yield
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        self._grouped = True
+        try:
+            yield
+            self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._grouped = False
+
+    @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction, committed (and fsynced) on exit."""
+        """One short write transaction, committed (and fsynced) on exit.
+
+        Inside `group_commit` it is a savepoint of the group's transaction instead.
+        """
+        if self._grouped:
+            self._conn.execute("SAVEPOINT tx")
+            try:
+                yield self._conn
+            except BaseException:
+                if self._conn.in_transaction:  # (some errors roll the whole group back)
+                    self._conn.execute("ROLLBACK TO tx")
+                    self._conn.execute("RELEASE tx")
+                raise
+            self._conn.execute("RELEASE tx")
+            return
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield self._conn

@@ -8,16 +8,16 @@ purchase or a failure, stopping the run), so each is written once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import heapq
 import random
 import sqlite3
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import httpx
 
@@ -74,17 +74,79 @@ class Progress:
 
 
 class JournalThread:
-    """Runs journal calls one at a time on a thread of their own, off the event loop."""
+    """Runs journal calls one at a time on a thread of their own, off the event loop.
 
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="batchprov-journal")
+    Calls that queue up while others run are run together in one transaction (a group commit):
+    each call's answer is handed back only once that transaction is committed. An intent is
+    still durable before its POST goes out, but concurrent sends share one commit instead of
+    paying one each.
+    """
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+        self._calls: deque[_Call] = deque()
+        self._ready = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(target=self._work, name="batchprov-journal", daemon=True)
+        self._thread.start()
 
     async def __call__(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+        future: asyncio.Future[T] = loop.create_future()
+        with self._ready:
+            if self._closing:
+                raise RuntimeError("the journal thread is closed")
+            self._calls.append((functools.partial(fn, *args, **kwargs), loop, future))
+            self._ready.notify()
+        return await future
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        """Finish the calls queued, then stop the thread."""
+        with self._ready:
+            self._closing = True
+            self._ready.notify()
+        self._thread.join()
+
+    def _work(self) -> None:
+        while True:
+            with self._ready:
+                while not self._calls and not self._closing:
+                    self._ready.wait()
+                if not self._calls:
+                    return
+                batch = list(self._calls)
+                self._calls.clear()
+            _run_group(self._journal, batch)
+
+
+#: A queued journal call: the call, and the loop and future its answer goes to.
+_Call = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+
+
+def _run_group(journal: Journal, batch: list[_Call]) -> None:
+    """Run the calls in one committed transaction, then hand each its answer or exception."""
+    answers: list[tuple[bool, Any]] = []
+    try:
+        with journal.group_commit():
+            for call, _, _ in batch:
+                try:
+                    answers.append((True, call()))
+                except BaseException as exc:  # the caller gets it, as from an executor
+                    answers.append((False, exc))
+    except BaseException as exc:  # the commit failed: none of the writes is durable
+        answers = [(False, exc)] * len(batch)
+    for (ok, value), (_, loop, future) in zip(answers, batch, strict=True):
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
+            loop.call_soon_threadsafe(_settle, future, ok, value)
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():  # the caller was cancelled
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
 
 
 class Breaker:
@@ -150,7 +212,7 @@ class RunState:
         self.refused: dict[int, str] = {}
         self.inflight: set[asyncio.Task[None]] = set()
         self.breaker = Breaker(options.breaker_threshold)
-        self.jx = JournalThread()
+        self.jx = JournalThread(journal)
         self.done = asyncio.Event()
         self.wake_dispatch = asyncio.Event()
         self.wake_reconcile = asyncio.Event()

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from platformdirs import user_data_path
@@ -40,6 +41,9 @@ from batchprov.models import (
 from batchprov.plan import Plan, make_plan
 from batchprov.reader import read_table, sha256_of
 from batchprov.runner import OrderOutcome, Progress, RunOptions, order_rows
+
+if TYPE_CHECKING:
+    from batchprov.sandbox import SandboxConfig
 
 DEFAULT_API_URL = "https://api.telmetrics.com/v3/api"
 
@@ -134,7 +138,7 @@ def run_file(
     confirm: ConfirmFn | None = None,
     on_progress: ProgressFn | None = None,
     stop: threading.Event | None = None,
-    sandbox_config: object | None = None,
+    sandbox_config: SandboxConfig | None = None,
     input_name: str | None = None,
     fallback: str | Sequence[str] | None = None,
     price_per_number: float | None = None,
@@ -266,7 +270,11 @@ def _order(
 
 @contextlib.contextmanager
 def _api(
-    sandbox: bool, url: str, token: str, journal: str | Path | None, sandbox_config: object | None
+    sandbox: bool,
+    url: str,
+    token: str,
+    journal: str | Path | None,
+    sandbox_config: SandboxConfig | None,
 ) -> Iterator[tuple[str, str, Path]]:
     """The API to order from, its token and the journal: a fresh sandbox when asked.
 
@@ -277,7 +285,7 @@ def _api(
         return
     from batchprov.sandbox import SandboxConfig, serve_in_thread
 
-    config = sandbox_config if isinstance(sandbox_config, SandboxConfig) else SandboxConfig()
+    config = sandbox_config or SandboxConfig()
     with serve_in_thread(config) as server, tempfile.TemporaryDirectory() as tmp:
         jpath = Path(journal) if journal else Path(tmp) / "journal.sqlite"
         yield server.url, config.token, jpath

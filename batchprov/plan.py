@@ -17,6 +17,7 @@ from typing import Any
 
 from batchprov.locality import locality_of
 from batchprov.models import CheckedRow, OrderRequest
+from batchprov.ratelimit import FIXED_HEADROOM
 
 #: Request rate assumed for estimates when the rate is found adaptively.
 ASSUMED_AUTO_RATE = 10.0
@@ -75,8 +76,12 @@ class Plan:
 
     @property
     def estimated_seconds(self) -> float:
-        """Time to send every order at the chosen rate (a fallback costs one more request)."""
-        return (self.to_order + self.rescued) / self.rate if self.rate > 0 else 0.0
+        """Time to send every order at the chosen rate (a fallback costs one more request).
+
+        A fixed rate is paced a little under the rate given (see `ratelimit.FIXED_HEADROOM`).
+        """
+        pace = self.rate if self.rate_auto else self.rate * (1.0 - FIXED_HEADROOM)
+        return (self.to_order + self.rescued) / pace if pace > 0 else 0.0
 
     @property
     def estimated_cost(self) -> float | None:

@@ -16,6 +16,7 @@ from batchprov.cli import _confirmer, cli
 from batchprov.errors import ConfirmationRefused
 from batchprov.pipeline import run_file
 from batchprov.plan import Plan
+from batchprov.ratelimit import FIXED_HEADROOM
 from batchprov.runner import RunOptions
 
 ROWS = """\
@@ -87,7 +88,7 @@ def test_plan_counts_areas_risks_and_fallbacks(source: Path, tmp_path: Path) -> 
         (4, "tollfree"),
     ]
     assert (plan.invalid, plan.predicted_failures, plan.rescued, plan.with_fallback) == (1, 3, 2, 3)
-    assert plan.estimated_seconds == pytest.approx((5 + 2) / 5)
+    assert plan.estimated_seconds == pytest.approx((5 + 2) / (5 * (1 - FIXED_HEADROOM)))
     assert plan.estimated_cost == pytest.approx(15.0)
 
 

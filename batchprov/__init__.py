@@ -11,17 +11,17 @@ Use it from Python the way the command line does::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from batchprov._version import __version__  # noqa: E402
 from batchprov.errors import (  # noqa: E402
     BatchprovError,
     ConfigError,
     InputError,
     RunAborted,
 )
-from batchprov.models import Issue, Report, RowResult, Severity, Status  # noqa: E402
+from batchprov.models import Issue, RowResult, Severity, Status  # noqa: E402
+from batchprov.order.runner import RunOptions  # noqa: E402
 from batchprov.pipeline import check_file, run_file, validate_file  # noqa: E402
-from batchprov.runner import RunOptions  # noqa: E402
+from batchprov.report import Report  # noqa: E402
 
 __all__ = [
     "BatchprovError",

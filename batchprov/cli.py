@@ -18,13 +18,13 @@ from typing import Any, TypeVar
 
 import click
 
-from batchprov import __version__
+from batchprov._version import __version__
 from batchprov.errors import BatchprovError, ConfirmationRefused
-from batchprov.models import Report
+from batchprov.order.runner import Progress, RunOptions
 from batchprov.pipeline import run_file, validate_file
 from batchprov.plan import Plan
-from batchprov.runner import Progress, RunOptions
-from batchprov.template import write_template
+from batchprov.report import Report
+from batchprov.write.template import write_template
 
 F = TypeVar("F", bound=Callable[..., Any])
 

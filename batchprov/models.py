@@ -7,16 +7,22 @@ values, which are easy to compare in tests and to print.
 from __future__ import annotations
 
 import json
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, TypeVar
 
 import pandas as pd
 
-if TYPE_CHECKING:  # plan.py imports this module; the annotation alone needs Plan
-    from batchprov.plan import Plan
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed(Generic[T]):
+    """A cell read as a value of type T: the value, or a problem ('' when there is none)."""
+
+    value: T | None = None
+    problem: str = ""
 
 
 class Status(StrEnum):
@@ -249,42 +255,3 @@ class RowResult:
     provisioned_at: str | None = None
     request_body: str | None = None
     expected_area: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RunInfo:
-    """Facts about a run for the Summary sheet and the final summary."""
-
-    mode: str  # "validate", "dry-run" or "run"
-    input_name: str
-    input_sha256: str
-    api_url: str | None
-    sandbox: bool
-    started_at: str
-    ended_at: str
-    tool_version: str
-    stopped_reason: str | None = None
-    plan: Plan | None = None  # what the run set out to order (dry runs and runs)
-
-
-@dataclass(frozen=True, slots=True)
-class Report:
-    """What a validate or run call returns: every row's result and every problem found."""
-
-    info: RunInfo
-    results: tuple[RowResult, ...]
-    issues: tuple[Issue, ...]
-    output_path: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def counts(self) -> dict[str, int]:
-        """Rows per status, in the order of ``Status``."""
-        seen = Counter(r.status for r in self.results)
-        return {s.value: seen[s] for s in Status if seen[s]}
-
-    @property
-    def exit_code(self) -> int:
-        """0 all clean, 1 some rows invalid or failed, 3 the run was cut short."""
-        if self.info.stopped_reason:
-            return 3
-        return 0 if all(r.status in CLEAN for r in self.results) else 1

@@ -20,27 +20,18 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from platformdirs import user_data_path
 
-from batchprov import __version__
-from batchprov.annotate import write_output
-from batchprov.checks import check_table
-from batchprov.columns import ColumnMap, map_columns
+from batchprov._version import __version__
+from batchprov.check.checker import check_table
 from batchprov.errors import ConfirmationRefused, NoTokenError
-from batchprov.fallback import parse_run_fallback, with_fallbacks
-from batchprov.locality import locality_of
-from batchprov.models import (
-    CheckedRow,
-    Issue,
-    PreviousResult,
-    Report,
-    RowResult,
-    RunInfo,
-    Severity,
-    Status,
-    Table,
-)
+from batchprov.models import CheckedRow, Issue, PreviousResult, RowResult, Severity, Status, Table
+from batchprov.numbering.area import locality_of
+from batchprov.numbering.fallback import parse_run_fallback, with_fallbacks
+from batchprov.order.runner import OrderOutcome, Progress, RunOptions, order_rows
 from batchprov.plan import Plan, make_plan
-from batchprov.reader import read_table, sha256_of
-from batchprov.runner import OrderOutcome, Progress, RunOptions, order_rows
+from batchprov.read.files import read_table, sha256_of
+from batchprov.read.headers import ColumnMap, map_columns
+from batchprov.report import Report, RunInfo
+from batchprov.write.output import write_output
 
 if TYPE_CHECKING:
     from batchprov.sandbox import SandboxConfig

@@ -1,6 +1,6 @@
 """What a run is about to order, shown before anything is bought.
 
-The plan counts the orders per group, match type and expected area code (`batchprov.locality`),
+The plan counts the orders per group, match type and expected area code (`numbering.area`),
 lists the rows predicted to fail — invalid ones, and those the numbering-plan data says will
 likely find no number — with the fallbacks they may use, and estimates the time (and, given a
 price per number, the monthly cost). The terminal shows `Plan.describe`; the Summary sheet
@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from batchprov.locality import locality_of
 from batchprov.models import CheckedRow, OrderRequest
-from batchprov.ratelimit import FIXED_HEADROOM
+from batchprov.numbering.area import locality_of
+from batchprov.order.rate import FIXED_HEADROOM
 
 #: Request rate assumed for estimates when the rate is found adaptively.
 ASSUMED_AUTO_RATE = 10.0

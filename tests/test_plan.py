@@ -14,10 +14,10 @@ from click.testing import CliRunner
 
 from batchprov.cli import _confirmer, cli
 from batchprov.errors import ConfirmationRefused
+from batchprov.order.rate import FIXED_HEADROOM
+from batchprov.order.runner import RunOptions
 from batchprov.pipeline import run_file
 from batchprov.plan import Plan
-from batchprov.ratelimit import FIXED_HEADROOM
-from batchprov.runner import RunOptions
 
 ROWS = """\
 name,group_id,match_type,local_to_number,city,state,number_match_filter,termination_number,fallback

@@ -1,4 +1,4 @@
-"""The sandbox's stock of numbers, on top of the numbering plan in `batchprov.nanp`.
+"""The sandbox's stock of numbers, on top of the numbering plan in `batchprov.numbering.nanp`.
 
 Every exchange (NPA-NXX) holds 10,000 line numbers, or ``stock`` of them. The order in which
 an exchange hands out its lines is a seeded permutation (a small Feistel network over the
@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from batchprov import nanp
+from batchprov.numbering import nanp
 from batchprov.sandbox.errors import ApiError
 
 LINES = 10_000

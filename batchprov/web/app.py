@@ -35,7 +35,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import Receive, Scope, Send
 
-from batchprov import __version__
+from batchprov._version import __version__
 from batchprov.errors import BatchprovError
 from batchprov.pipeline import check_file, validate_file
 from batchprov.web import jobs
@@ -353,7 +353,7 @@ class Pages:
         return RedirectResponse(f"/jobs/{job_id}", status_code=303)
 
     async def template(self, request: Request) -> Response:
-        from batchprov.template import write_template
+        from batchprov.write.template import write_template
 
         path = self.s.data_dir / "advertisers_template.xlsx"
         if not path.exists():

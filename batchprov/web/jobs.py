@@ -25,9 +25,10 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from batchprov.errors import BatchprovError
-from batchprov.models import CheckedRow, Issue, Report, RowResult, Severity, Status
+from batchprov.models import CheckedRow, Issue, RowResult, Severity, Status
 from batchprov.pipeline import Checked, run_file
 from batchprov.plan import Plan, format_duration, make_plan
+from batchprov.report import Report
 
 log = logging.getLogger("batchprov.web")
 

@@ -26,8 +26,8 @@ from typing import Any
 import openpyxl
 import phonenumbers
 
-from batchprov import nanp
-from batchprov.phones import check_phone
+from batchprov.check.phones import check_phone
+from batchprov.numbering import nanp
 from batchprov.sandbox.config import DEFAULT_GROUPS
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,8 +21,8 @@ import pytest
 from perfkit import Figures
 
 from batchprov.models import CheckedRow
+from batchprov.order.runner import RunOptions, order_rows
 from batchprov.pipeline import check_file
-from batchprov.runner import RunOptions, order_rows
 
 LATENCY = ("--latency-ms", "100", "--jitter-ms", "20", "--seed", "1")
 

@@ -32,8 +32,8 @@ import pytest
 from perfkit import Figures
 
 from batchprov.models import CheckedRow
+from batchprov.order.runner import RunOptions, order_rows
 from batchprov.pipeline import check_file
-from batchprov.runner import RunOptions, order_rows
 from batchprov.sandbox import SandboxConfig, create_app
 
 ROWS = 5_000

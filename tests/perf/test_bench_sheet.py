@@ -24,12 +24,12 @@ import perfkit
 import pytest
 from perfkit import Figures
 
-from batchprov.annotate import write_output
-from batchprov.checks import check_table
-from batchprov.columns import map_columns
+from batchprov.check.checker import check_table
 from batchprov.models import RowResult, Status
 from batchprov.pipeline import validate_file
-from batchprov.reader import read_table
+from batchprov.read.files import read_table
+from batchprov.read.headers import map_columns
+from batchprov.write.output import write_output
 
 ROWS = 100_000
 INVALID_SHARE = 0.01  # 1% of rows carry a realistic mistake (Errors sheet, comments)

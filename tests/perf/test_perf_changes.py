@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from batchprov.journal import Journal, State
-from batchprov.ratelimit import FIXED_HEADROOM, RateLimiter
-from batchprov.runstate import JournalThread
+from batchprov.order.journal import Journal, State
+from batchprov.order.rate import FIXED_HEADROOM, RateLimiter
+from batchprov.order.state import JournalThread
 
 API = "https://api.test/v3/api"
 

@@ -1,0 +1,262 @@
+"""The rules a sheet's rows must follow, each one a vectorised "problem column".
+
+A rule holds the message for each row that breaks it, '' for the others: per match type (what
+each needs, what it ignores), per option, and across rows (duplicate names within a group).
+Duplicate names: when two rows of one group carry the same name (ignoring case and spacing),
+*all* of them are invalid and each names the others' rows. Ordering the first and refusing the
+rest would be a guess about which row the user meant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import cast
+
+import numpy as np
+import pandas as pd
+
+from batchprov.check.parsers import MAX_MESSAGE, MAX_NAME, filter_problem
+from batchprov.check.values import LTC, LTN, TF, Values, zipped
+from batchprov.models import MatchType, Severity
+from batchprov.numbering import nanp
+from batchprov.numbering.area import city_warning, filter_place_warning
+from batchprov.numbering.fallback import fallback_notes
+from batchprov.wording import quote
+
+#: Location fields each match type ignores (filled anyway → a warning).
+_IGNORED: dict[MatchType, tuple[str, ...]] = {
+    LTN: ("city", "state"),
+    LTC: ("local_to_number",),
+    TF: ("local_to_number", "city", "state"),
+}
+_MAX_ROWS_NAMED = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One rule as a problem column: the message per row, '' where the row passes."""
+
+    field: str
+    name: str
+    problems: pd.Series
+    severity: Severity = Severity.ERROR
+
+
+def _where(mask: pd.Series, message: str | pd.Series) -> pd.Series:
+    """``message`` on the rows where ``mask`` holds, '' elsewhere."""
+    chosen = message.to_numpy(dtype=object) if isinstance(message, pd.Series) else message
+    picked = np.where(mask.to_numpy(dtype=bool), chosen, "")
+    return pd.Series(picked, index=mask.index, dtype=object)
+
+
+def _each(mask: pd.Series, template: str, values: pd.Series) -> pd.Series:
+    """``template`` filled with each masked row's value, '' elsewhere (built only where needed)."""
+    messages = np.full(len(mask), "", dtype=object)
+    where = mask.to_numpy(dtype=bool)
+    messages[where] = [template.format(value) for value in values.to_numpy(dtype=object)[where]]
+    return pd.Series(messages, index=mask.index, dtype=object)
+
+
+def _is(values: Values, match_type: MatchType) -> pd.Series:
+    return values.match_type == match_type
+
+
+def all_rules(values: Values, default: int | None) -> list[Rule]:
+    return [
+        *_name_rules(values),
+        *_group_rules(values, default),
+        *_match_type_rules(values),
+        *_local_rules(values),
+        *_city_rules(values),
+        *_filter_rules(values),
+        *_termination_rules(values),
+        *_option_rules(values),
+        *_ignored_rules(values),
+        *_fallback_rules(values),
+    ]
+
+
+def _name_rules(values: Values) -> list[Rule]:
+    label, length = values.labels["name"], values.name.str.len()
+    too_long = f"{label} is {{}} characters long; the limit is {MAX_NAME}"
+    return [
+        Rule("name", "required", _where(values.name == "", f"{label} is required")),
+        Rule("name", "max_length", _each(length > MAX_NAME, too_long, length)),
+        Rule("name", "unique", _duplicates(values)),
+    ]
+
+
+def _duplicates(values: Values) -> pd.Series:
+    """For each row whose name is used again in its group: a message naming the other rows."""
+    keys = pd.DataFrame({"group": values.group_id, "name": values.name.str.casefold()})
+    keys = keys[keys["group"].notna() & (values.name != "")]
+    keys = keys[keys.duplicated(keep=False)]
+    messages = pd.Series("", index=values.name.index, dtype=object)
+    for key, positions in keys.groupby(["group", "name"], sort=False).indices.items():
+        group = cast(tuple[int, str], key)[0]
+        indices = keys.index[positions].tolist()
+        rows = [values.excel_rows[index] for index in indices]
+        for index, row in zip(indices, rows, strict=True):
+            name = quote(str(values.name.at[index]))
+            others = _row_list([other for other in rows if other != row])
+            messages.at[index] = f"Duplicate name {name} in group {group} (also on {others})"
+    return messages
+
+
+def _row_list(rows: Sequence[int]) -> str:
+    """``row 7``, ``rows 7 and 9``, ``rows 7, 9, 12, 15, 18 and 3 more``."""
+    if len(rows) == 1:
+        return f"row {rows[0]}"
+    shown = [str(row) for row in rows[:_MAX_ROWS_NAMED]]
+    rest = len(rows) - len(shown)
+    if rest:
+        return f"rows {', '.join(shown)} and {rest} more"
+    return f"rows {', '.join(shown[:-1])} and {shown[-1]}"
+
+
+def _group_rules(values: Values, default: int | None) -> list[Rule]:
+    label = values.labels["group_id"]
+    missing = values.blank["group_id"] & (default is None)
+    return [
+        Rule("group_id", "required", _where(missing, f"{label} is required")),
+        Rule("group_id", "valid", values.group_problem),
+    ]
+
+
+def _match_type_rules(values: Values) -> list[Rule]:
+    labels = values.labels
+    untold = values.blank["match_type"] & values.match_type.isna()
+    message = (
+        f"Cannot tell the match type: fill {labels['local_to_number']}, or {labels['city']} "
+        f"and {labels['state']}, or set {labels['match_type']} to tollfree"
+    )
+    return [
+        Rule("match_type", "known", values.type_problem),
+        Rule("match_type", "inferable", _where(untold, message)),
+    ]
+
+
+def _local_rules(values: Values) -> list[Rule]:
+    label, by_number = values.labels["local_to_number"], _is(values, LTN)
+    missing = by_number & values.blank["local_to_number"]
+    bad = by_number & ~values.blank["local_to_number"]
+    tollfree = by_number & values.local.str[:3].isin(nanp.TOLLFREE_NPAS)
+    warning = f"{label} {{}} is a toll-free number; a local number cannot be matched to it"
+    return [
+        Rule(
+            "local_to_number",
+            "required",
+            _where(missing, f"{label} is required for localtonumber rows"),
+        ),
+        Rule("local_to_number", "valid", _where(bad, values.local_problem)),
+        Rule("local_to_number", "local", _each(tollfree, warning, values.local), Severity.WARNING),
+    ]
+
+
+def _city_rules(values: Values) -> list[Rule]:
+    labels, by_city = values.labels, _is(values, LTC)
+    city_missing = by_city & (values.city == "")
+    state_missing = by_city & values.blank["state"]
+    known = by_city & (values.city != "") & values.state.notna()
+    unplaced = [
+        city_warning(city, state) if ok else ""
+        for city, state, ok in zipped(values.city, values.state, known)
+    ]
+    return [
+        Rule(
+            "city",
+            "required",
+            _where(city_missing, f"{labels['city']} is required for localtocity rows"),
+        ),
+        Rule("city", "known", pd.Series(unplaced, index=values.city.index), Severity.WARNING),
+        Rule(
+            "state",
+            "required",
+            _where(state_missing, f"{labels['state']} is required for localtocity rows"),
+        ),
+        Rule("state", "known", _where(by_city, values.state_problem)),
+    ]
+
+
+def _filter_rules(values: Values) -> list[Rule]:
+    index = values.filter.index
+    fits = [
+        filter_problem(digits, match_type) if digits and match_type else ""
+        for digits, match_type in zipped(values.filter, values.match_type)
+    ]
+    return [
+        Rule("number_match_filter", "format", values.filter_problem),
+        Rule("number_match_filter", "match_type", pd.Series(fits, index=index, dtype=object)),
+        Rule("number_match_filter", "place", _filter_places(values, fits), Severity.WARNING),
+    ]
+
+
+def _filter_places(values: Values, fits: list[str]) -> pd.Series:
+    """Warnings for filters whose area code does not serve the row's number or city."""
+    columns = zipped(
+        values.filter, pd.Series(fits), values.match_type, values.local, values.city, values.state
+    )
+    warnings = [
+        filter_place_warning(digits, match_type, local, city, state) if digits and not fit else ""
+        for digits, fit, match_type, local, city, state in columns
+    ]
+    return pd.Series(warnings, index=values.filter.index, dtype=object)
+
+
+def _termination_rules(values: Values) -> list[Rule]:
+    label, missing = values.labels["termination_number"], values.blank["termination_number"]
+    return [
+        Rule("termination_number", "required", _where(missing, f"{label} is required")),
+        Rule("termination_number", "valid", _where(~missing, values.termination_problem)),
+    ]
+
+
+def _option_rules(values: Values) -> list[Rule]:
+    labels = values.labels
+    unplayed = (values.record_calls == False) & (values.recording != "")  # noqa: E712
+    silent = f"{labels['recording_message']} will not be played: {labels['record_calls']} is no"
+    return [
+        Rule("route_type", "supported", values.route_problem),
+        Rule("record_calls", "yes_no", values.record_problem),
+        Rule("recording_message", "max_length", _too_long(values.recording, labels)),
+        Rule("recording_message", "played", _where(unplayed, silent), Severity.WARNING),
+        Rule("whisper_message", "max_length", _too_long(values.whisper, labels, "whisper")),
+    ]
+
+
+def _too_long(texts: pd.Series, labels: dict[str, str], kind: str = "recording") -> pd.Series:
+    label, length = labels[f"{kind}_message"], texts.str.len()
+    message = f"{label} is {{}} characters long; the limit is {MAX_MESSAGE}"
+    return _each(length > MAX_MESSAGE, message, length)
+
+
+def _ignored_rules(values: Values) -> list[Rule]:
+    """Warnings for location cells the row's match type does not use."""
+    rules = []
+    for field in ("local_to_number", "city", "state"):
+        types = [match_type for match_type, unused in _IGNORED.items() if field in unused]
+        ignored = values.match_type.isin(types) & ~values.blank[field]
+        message = f"{values.labels[field]} is ignored for {{}} rows"
+        rules.append(
+            Rule(field, "ignored", _each(ignored, message, values.match_type), Severity.WARNING)
+        )
+    return rules
+
+
+def _fallback_rules(values: Values) -> list[Rule]:
+    """Unknown fallback words are errors; fallbacks that can never apply are warnings."""
+    index = values.fallback.index
+    idle = pd.Series("", index=index, dtype=object)
+    if values.fallback.notna().any():  # most sheets have no fallback column: skip the loop
+        notes = [
+            fallback_notes(kinds, match_type, digits or "") if kinds and match_type else ""
+            for kinds, match_type, digits in zipped(
+                values.fallback, values.match_type, values.filter
+            )
+        ]
+        idle = pd.Series(notes, index=index, dtype=object)
+    return [
+        Rule("fallback", "known", values.fallback_problem),
+        Rule("fallback", "used", idle, Severity.WARNING),
+    ]

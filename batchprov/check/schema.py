@@ -1,0 +1,100 @@
+"""The rules' problem columns as Issues: error rules run as a pandera schema, warnings read off.
+
+Error rules are validated with ``lazy=True``, which collects every failure of every row; warning
+rules are read off directly, because a pandera failure cannot leave a row valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from batchprov.check.rules import Rule
+from batchprov.check.values import Values
+from batchprov.models import Issue, Severity
+from batchprov.read.headers import CANONICAL_FIELDS
+
+Found = list[tuple[tuple[int, int], Issue]]  # ((frame position, rule order), issue)
+
+
+def error_issues(values: Values, rules: list[Rule]) -> Found:
+    """Run the error rules as a pandera schema; every failure of every row becomes an Issue."""
+    errors = {_check_name(rule): order for order, rule in enumerate(rules) if _is_error(rule)}
+    columns = {f: pa.Column(checks=_checks(rules, f), required=True) for f in CANONICAL_FIELDS}
+    schema = pa.DataFrameSchema(columns)
+    try:
+        schema.validate(values.raw, lazy=True)
+    except SchemaErrors as failed:
+        return _from_failures(values, rules, errors, failed.failure_cases)
+    return []
+
+
+def _is_error(rule: Rule) -> bool:
+    return rule.severity is Severity.ERROR
+
+
+def _check_name(rule: Rule) -> str:
+    return f"{rule.field}.{rule.name}"
+
+
+def _checks(rules: list[Rule], field: str) -> list[pa.Check]:
+    return [
+        pa.Check(_passing(rule.problems), element_wise=False, name=_check_name(rule))
+        for rule in rules
+        if rule.field == field and _is_error(rule)
+    ]
+
+
+def _passing(problems: pd.Series) -> Callable[[pd.Series], pd.Series]:
+    """A vectorised pandera check: the rows whose problem column is empty pass."""
+    passes = problems == ""
+    return lambda _column: passes
+
+
+def _from_failures(
+    values: Values, rules: list[Rule], errors: dict[str, int], failures: pd.DataFrame
+) -> Found:
+    found: Found = []
+    for check, failed in failures.groupby("check", sort=False):
+        order = errors[str(check)]
+        found += _issues(
+            values, order, rules[order], failure_positions(values, rules[order], failed)
+        )
+    return found
+
+
+def failure_positions(values: Values, rule: Rule, failed: pd.DataFrame) -> list[int]:
+    """The rows of one check's failures. Some checks report no index: match on the value."""
+    indexed = pd.to_numeric(failed["index"], errors="coerce")
+    positions = set(indexed.dropna().astype(int).tolist())
+    unindexed = failed.loc[indexed.isna().to_numpy(), "failure_case"]
+    if len(unindexed):
+        failing = (rule.problems != "").to_numpy()
+        for case in unindexed.tolist():
+            same = failing & (values.raw[rule.field] == case).to_numpy()
+            positions.update(int(i) for i in np.flatnonzero(same if same.any() else failing))
+    return sorted(positions)
+
+
+def warning_issues(values: Values, rules: list[Rule]) -> Found:
+    found: Found = []
+    for order, rule in enumerate(rules):
+        if not _is_error(rule):
+            positions = np.flatnonzero((rule.problems != "").to_numpy()).tolist()
+            found += _issues(values, order, rule, positions)
+    return found
+
+
+def _issues(values: Values, order: int, rule: Rule, positions: list[int]) -> Found:
+    """The Issues of one rule at the given frame positions, keyed for sorting."""
+    messages = rule.problems.to_numpy(dtype=object)
+    cells = values.raw[rule.field].to_numpy(dtype=object)
+    column, rows = values.labels[rule.field], values.excel_rows
+    return [
+        ((p, order), Issue(rows[p], column, cells[p], messages[p], rule.severity))
+        for p in positions
+    ]

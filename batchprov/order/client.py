@@ -1,0 +1,325 @@
+"""The only module that speaks HTTP to the Telmetrics V3 API.
+
+A create (``POST /groups/{id}/numbers``) buys a number and has no idempotency key, so it is
+never retried here: `ApiClient.create_number` sends it once and classifies what came back
+(`Kind`), and the runner decides what to do. Listing a group's numbers is a GET and safe to
+repeat, so `ApiClient.list_numbers` retries transient failures itself.
+
+The token travels only in the ``x-organization-token`` header; it is scrubbed from every text
+this module produces, just in case a server echoes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import httpx
+
+from batchprov._version import __version__
+
+USER_AGENT = f"batchprov/{__version__}"
+PAGE_SIZE = 1000
+#: Most characters of an error body kept in a row's error text.
+BODY_EXCERPT = 300
+
+Pace = Callable[[], Awaitable[object]]
+Sleep = Callable[[float], Awaitable[None]]
+
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
+
+
+class Kind(StrEnum):
+    """What a create attempt tells about the purchase."""
+
+    CREATED = "created"  # 2xx with a readable number: bought
+    AMBIGUOUS = "ambiguous"  # may or may not have bought: reconcile before any resend
+    NOT_SENT = "not sent"  # never reached the server: safe to resend
+    THROTTLED = "throttled"  # 429: refused before processing, resend later
+    AUTH = "auth rejected"  # 401/403: stop the whole run
+    PERMANENT = "permanent"  # other 4xx: the row's own error
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    """A tracking number as the API describes it (create response or listing entry)."""
+
+    id: str
+    phone_number: str
+    name: str
+    group_id: str | None = None
+    route_id: str | None = None
+    created_datetime: str | None = None
+
+    @classmethod
+    def from_json(cls, data: object) -> Number | None:
+        """The number in a JSON object, or None when ``id`` or ``phone_number`` is missing."""
+        if not isinstance(data, dict):
+            return None
+        if data.get("id") in (None, "") or data.get("phone_number") in (None, ""):
+            return None
+        return cls(
+            id=str(data["id"]),
+            phone_number=str(data["phone_number"]),
+            name=str(data.get("name") or ""),
+            group_id=_text(data.get("group_id")),
+            route_id=_route_id(data),
+            created_datetime=_text(data.get("created_datetime")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CreateResult:
+    """The classified answer to one create attempt.
+
+    Attributes:
+        kind: what the answer means for the purchase.
+        detail: a readable account (``HTTP 404: Group 999 not found``, ``no answer within 30 s``).
+        number: the number bought, for ``CREATED``.
+        status: the HTTP status, when an answer arrived.
+        retry_after: seconds the server asked to wait (429/503), if it said so.
+        transport: True when the failure was the connection's (counts for the breaker).
+    """
+
+    kind: Kind
+    detail: str
+    number: Number | None = None
+    status: int | None = None
+    retry_after: float | None = None
+    transport: bool = False
+
+
+class ApiError(Exception):
+    """A listing could not be completed."""
+
+
+class TokenRejected(ApiError):
+    """The API answered 401 or 403: the token is not accepted."""
+
+
+class ListingFailed(ApiError):
+    """A listing failed after its retries (network, 5xx, inconsistent pages)."""
+
+
+class ListingRefused(ApiError):
+    """The API refused a listing for good (a 4xx such as 404 for an unknown group)."""
+
+
+class ApiClient:
+    """One ``httpx.AsyncClient`` for one run, with explicit timeouts and pool limits."""
+
+    def __init__(
+        self,
+        api_url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        concurrency: int = 8,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        list_attempts: int = 4,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.timeout = timeout
+        self._token = token
+        self._sleep = sleep
+        self._list_attempts = list_attempts
+        #: Requests sent, by method: POST (creates) and GET (listing pages, probes).
+        self.sent: dict[str, int] = {"POST": 0, "GET": 0}
+        self._http = httpx.AsyncClient(
+            headers={
+                "x-organization-token": token,
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+            },
+            timeout=httpx.Timeout(
+                connect=min(10.0, timeout), read=timeout, write=timeout, pool=timeout
+            ),
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"ApiClient({self.api_url!r})"
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def create_number(self, group_id: int, body_json: str) -> CreateResult:
+        """Send one create, once, and classify the answer. Never raises for HTTP trouble."""
+        url = f"{self.api_url}/groups/{group_id}/numbers"
+        headers = {"Content-Type": "application/json"}
+        self.sent["POST"] += 1
+        try:
+            response = await self._http.post(url, content=body_json.encode(), headers=headers)
+        except _NOT_SENT as exc:
+            return CreateResult(Kind.NOT_SENT, self._describe(exc), transport=True)
+        except httpx.TransportError as exc:
+            return CreateResult(Kind.AMBIGUOUS, self._describe(exc), transport=True)
+        except httpx.HTTPError as exc:
+            return CreateResult(Kind.AMBIGUOUS, self._describe(exc))
+        return self._classify(response)
+
+    async def list_numbers(self, group_id: int, *, pace: Pace | None = None) -> list[Number]:
+        """Every number of the group, all pages; retried on transient failures.
+
+        Raises `TokenRejected` on 401/403 and `ListingFailed` when retries run out.
+        """
+        last = "no attempt"
+        for attempt in range(1, self._list_attempts + 1):
+            try:
+                return await self._list_once(group_id, pace)
+            except ListingFailed as exc:
+                last = str(exc)
+            if attempt < self._list_attempts:
+                await self._sleep(min(0.25 * 2 ** (attempt - 1), 4.0))
+        raise ListingFailed(f"listing group {group_id} failed: {last}")
+
+    async def probe(self, group_id: int) -> None:
+        """One small listing request, to see whether the API answers at all."""
+        await self._get_page(group_id, 1, page_size=1)
+
+    async def _list_once(self, group_id: int, pace: Pace | None) -> list[Number]:
+        """One pass over the pages; fails if the pages do not add up to ``paging.total``."""
+        seen: dict[str, Number] = {}
+        page, pages, total = 1, 1, 0
+        while page <= pages:
+            if pace is not None:
+                await pace()
+            results, total, size = await self._get_page(group_id, page, page_size=PAGE_SIZE)
+            for number in results:
+                seen[number.id] = number
+            pages = max(1, math.ceil(total / size)) if size else 1
+            page += 1
+        if len(seen) < total:
+            raise ListingFailed(f"pages held {len(seen)} numbers, paging.total says {total}")
+        return list(seen.values())
+
+    async def _get_page(
+        self, group_id: int, page: int, *, page_size: int
+    ) -> tuple[list[Number], int, int]:
+        """One page: (numbers, paging.total, paging.pageSize)."""
+        url = f"{self.api_url}/groups/{group_id}/numbers"
+        params = {"pagesize": page_size, "pagenumber": page}
+        self.sent["GET"] += 1
+        try:
+            response = await self._http.get(url, params=params)
+        except httpx.HTTPError as exc:
+            raise ListingFailed(self._describe(exc)) from None
+        status = response.status_code
+        if status in (401, 403):
+            raise TokenRejected(self._status_text(response))
+        if 400 <= status < 500 and status not in (408, 409, 429):
+            raise ListingRefused(self._status_text(response))
+        if not response.is_success:
+            raise ListingFailed(self._status_text(response))
+        return self._parse_page(response, page_size)
+
+    def _parse_page(
+        self, response: httpx.Response, page_size: int
+    ) -> tuple[list[Number], int, int]:
+        try:
+            data = response.json()
+            raw, paging = data["results"], data.get("paging") or {}
+            total = int(paging.get("total", len(raw)))
+            size = int(paging.get("pageSize") or paging.get("pagesize") or page_size)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ListingFailed(f"unreadable listing page ({type(exc).__name__})") from None
+        numbers = [n for n in (Number.from_json(item) for item in raw) if n is not None]
+        if len(numbers) != len(raw):
+            raise ListingFailed("a listing entry has no id or phone_number")
+        return numbers, total, size
+
+    def _classify(self, response: httpx.Response) -> CreateResult:
+        """Map an HTTP answer to a create outcome (reliability.md §1)."""
+        status = response.status_code
+        if response.is_success:
+            number = Number.from_json(_json_or_none(response))
+            if number is None:
+                detail = f"HTTP {status} with an unreadable body"
+                return CreateResult(Kind.AMBIGUOUS, detail, status=status)
+            return CreateResult(Kind.CREATED, f"HTTP {status}", number=number, status=status)
+        text = self._status_text(response)
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if status in (401, 403):
+            return CreateResult(Kind.AUTH, text, status=status)
+        if status == 429:
+            return CreateResult(Kind.THROTTLED, text, status=status, retry_after=retry_after)
+        if status in (408, 409) or status >= 500:
+            return CreateResult(Kind.AMBIGUOUS, text, status=status, retry_after=retry_after)
+        return CreateResult(Kind.PERMANENT, text, status=status)
+
+    def _status_text(self, response: httpx.Response) -> str:
+        """``HTTP <status>: <body as received, trimmed>`` (the reason phrase when empty)."""
+        body = response.text.strip() or response.reason_phrase
+        if len(body) > BODY_EXCERPT:
+            body = body[:BODY_EXCERPT].rstrip() + "…"
+        return self._scrub(f"HTTP {response.status_code}: {body}")
+
+    def _describe(self, exc: Exception) -> str:
+        """A short account of a transport failure, without the token."""
+        name = type(exc).__name__
+        if isinstance(exc, httpx.TimeoutException):
+            what = "no answer" if isinstance(exc, httpx.ReadTimeout) else "timed out"
+            return f"{name}: {what} within {self.timeout:g} s"
+        message = str(exc).strip()
+        return self._scrub(f"{name}: {message}" if message else name)
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._token, "***") if self._token else text
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = time.time() if now is None else now
+    return max(when.timestamp() - current, 0.0)
+
+
+def now_iso() -> str:
+    """The current UTC time in ISO 8601, to the second."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _text(value: object) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def _route_id(data: dict[Any, Any]) -> str | None:
+    """``call_routes.route.id``, if present."""
+    routes = data.get("call_routes")
+    route = routes.get("route") if isinstance(routes, dict) else None
+    return _text(route.get("id")) if isinstance(route, dict) else None

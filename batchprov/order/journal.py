@@ -1,0 +1,553 @@
+"""The SQLite journal: every purchase attempt is written down before it is sent.
+
+One item per (API URL, group, casefolded trimmed name), never per row position, so a re-sorted
+sheet finds its rows again. The protocol (reliability.md §3):
+
+* an attempt's intent (state INTENT) is committed, fsynced, before its POST goes out;
+* its outcome is committed right after the answer: DONE (with the number), UNKNOWN (may have
+  bought: reconcile before anything is re-sent), PENDING (provably not bought), FAILED, REVIEW;
+* ``number_id`` is UNIQUE: one number can never satisfy two rows;
+* each attempt keeps the body it sent: a row's fallbacks (`batchprov.numbering.fallback`) send other
+  bodies under the same item, one attempt after another, never two at once;
+* a group's existing numbers (the baseline) are recorded before our first POST to it, so a
+  number that was there before is never taken for ours.
+
+WAL with ``synchronous=FULL`` makes each commit survive a power cut; `Journal.group_commit` lets
+calls that arrive together share one commit (the runner hands no answer back before it). A file lock
+(``<journal>.lock``) keeps a second run off the journal for as long as one holds it.
+The API token is never stored here.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+
+import filelock
+
+from batchprov.errors import JournalBusyError
+from batchprov.order.client import Number, now_iso
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS run(
+  run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, tool_version TEXT,
+  ended_at TEXT, outcome TEXT);
+CREATE TABLE IF NOT EXISTS baseline_group(
+  api_url TEXT NOT NULL, group_id INTEGER NOT NULL, taken_at TEXT NOT NULL,
+  PRIMARY KEY(api_url, group_id));
+CREATE TABLE IF NOT EXISTS baseline(
+  api_url TEXT NOT NULL, group_id INTEGER NOT NULL, number_id TEXT NOT NULL, name TEXT,
+  seen_at TEXT NOT NULL, PRIMARY KEY(api_url, group_id, number_id));
+CREATE TABLE IF NOT EXISTS item(
+  item_key TEXT PRIMARY KEY, api_url TEXT NOT NULL, group_id INTEGER NOT NULL,
+  name TEXT NOT NULL, payload TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('PENDING','INTENT','UNKNOWN','DONE','FAILED','REVIEW')),
+  intent_id TEXT, intent_at TEXT, intent_epoch REAL, attempts INTEGER NOT NULL DEFAULT 0,
+  number_id TEXT UNIQUE, phone TEXT, actual_name TEXT, route_id TEXT, provisioned_at TEXT,
+  resolved_by TEXT, last_error TEXT, review_numbers TEXT, updated_at TEXT NOT NULL,
+  sent TEXT);
+CREATE INDEX IF NOT EXISTS item_group ON item(api_url, group_id, state);
+CREATE TABLE IF NOT EXISTS attempt(
+  intent_id TEXT PRIMARY KEY, item_key TEXT NOT NULL REFERENCES item(item_key), run_id TEXT,
+  sent_at TEXT NOT NULL, finished_at TEXT, outcome TEXT, http_status INTEGER, detail TEXT,
+  payload TEXT);
+"""
+
+
+class State(StrEnum):
+    """Where an item stands."""
+
+    PENDING = "PENDING"  # not bought (never sent, or provably absent): may get a new intent
+    INTENT = "INTENT"  # intent committed; the POST may be in flight
+    UNKNOWN = "UNKNOWN"  # sent, outcome unknown: reconcile before anything else
+    DONE = "DONE"  # owns a number
+    FAILED = "FAILED"  # refused for good (or attempts exhausted)
+    REVIEW = "REVIEW"  # several candidate numbers: a person must look
+
+
+UNRESOLVED = frozenset({State.INTENT, State.UNKNOWN})
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One journal item: a (API URL, group, name) and what became of it."""
+
+    key: str
+    api_url: str
+    group_id: int
+    name: str
+    payload: str
+    state: State
+    intent_id: str | None
+    intent_epoch: float | None
+    attempts: int
+    number_id: str | None
+    phone: str | None
+    actual_name: str | None
+    route_id: str | None
+    provisioned_at: str | None
+    resolved_by: str | None
+    last_error: str | None
+    review_numbers: str | None
+    #: The body the latest attempt sent: ``payload``, or one of the row's fallbacks.
+    sent: str | None = None
+
+    @property
+    def unresolved(self) -> bool:
+        """True when an attempt's outcome is not known yet."""
+        return self.state in UNRESOLVED
+
+
+_ITEM_COLUMNS = (
+    "item_key, api_url, group_id, name, payload, state, intent_id, intent_epoch, attempts, "
+    "number_id, phone, actual_name, route_id, provisioned_at, resolved_by, last_error, "
+    "review_numbers, sent"
+)
+
+
+#: Keys per ``IN (...)`` query: well under SQLite's limit on bound parameters.
+_KEYS_PER_QUERY = 500
+
+
+def normalize_url(api_url: str) -> str:
+    """The API URL as items are keyed: without a trailing slash."""
+    return api_url.strip().rstrip("/")
+
+
+def item_key(api_url: str, group_id: int, name: str) -> str:
+    """The item's key: API URL, group and casefolded trimmed name (never the row position)."""
+    return f"{normalize_url(api_url)}|{group_id}|{name.strip().casefold()}"
+
+
+class Journal:
+    """The journal of one run (holding its lock) or of a query. Use ``Journal.open``."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, lock: filelock.BaseFileLock) -> None:
+        self.path = path
+        self._conn = conn
+        self._lock = lock
+        self._grouped = False
+
+    @classmethod
+    def open(cls, path: str | Path) -> Journal:
+        """Open (or create) the journal and take its lock; `JournalBusyError` if held."""
+        path = Path(path).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(f"{path}.lock", timeout=0)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise JournalBusyError(
+                f"Another batchprov run is using the journal {path}; wait for it to finish."
+            ) from None
+        try:
+            conn = _connect(path)
+        except BaseException:
+            lock.release()
+            raise
+        return cls(path, conn, lock)
+
+    def close(self) -> None:
+        """Close the database and release the lock."""
+        self._conn.close()
+        self._lock.release()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.path)!r})"
+
+    # runs ------------------------------------------------------------------------------
+
+    def start_run(self, tool_version: str) -> str:
+        """Record the start of a run; return its id."""
+        run_id = uuid.uuid4().hex
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO run(run_id, started_at, tool_version) VALUES (?,?,?)",
+                (run_id, now_iso(), tool_version),
+            )
+        return run_id
+
+    def end_run(self, run_id: str, outcome: str) -> None:
+        """Record how a run ended."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE run SET ended_at=?, outcome=? WHERE run_id=?", (now_iso(), outcome, run_id)
+            )
+
+    # item queries ----------------------------------------------------------------------
+
+    def get(self, key: str) -> Item | None:
+        """The item with this key, if any."""
+        row = self._conn.execute(
+            f"SELECT {_ITEM_COLUMNS} FROM item WHERE item_key=?", (key,)
+        ).fetchone()
+        return _item(row) if row else None
+
+    def lookup(self, api_url: str, group_id: int, name: str) -> Item | None:
+        """The item for a row's (API URL, group, name), if the journal has one."""
+        return self.get(item_key(api_url, group_id, name))
+
+    def items(self, api_url: str | None = None, group_id: int | None = None) -> list[Item]:
+        """Every item, optionally of one API URL and group."""
+        sql, args = f"SELECT {_ITEM_COLUMNS} FROM item", list[object]()
+        where = []
+        if api_url is not None:
+            where.append("api_url=?")
+            args.append(normalize_url(api_url))
+        if group_id is not None:
+            where.append("group_id=?")
+            args.append(group_id)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [_item(r) for r in self._conn.execute(sql + " ORDER BY rowid", args)]
+
+    def unresolved(self, api_url: str, group_id: int) -> list[Item]:
+        """Items of a group whose last attempt's outcome is unknown (INTENT or UNKNOWN)."""
+        return [i for i in self.items(api_url, group_id) if i.unresolved]
+
+    def owned_ids(self, api_url: str, group_id: int) -> set[str]:
+        """Number ids owned by DONE items of the group."""
+        rows = self._conn.execute(
+            "SELECT number_id FROM item WHERE api_url=? AND group_id=? AND number_id IS NOT NULL",
+            (normalize_url(api_url), group_id),
+        )
+        return {r[0] for r in rows}
+
+    # item changes ----------------------------------------------------------------------
+
+    def ensure_item(self, api_url: str, group_id: int, name: str, payload: str) -> Item:
+        """The row's item, created PENDING if the journal has none yet."""
+        key = item_key(api_url, group_id, name)
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO item(item_key, api_url, group_id, name, payload, state,"
+                " updated_at) VALUES (?,?,?,?,?,'PENDING',?)",
+                (key, normalize_url(api_url), group_id, name.strip(), payload, now_iso()),
+            )
+        return self._must(key)
+
+    def ensure_items(self, api_url: str, rows: Iterable[tuple[int, str, str]]) -> dict[str, Item]:
+        """`ensure_item` for many rows at once, in one transaction: {item key: item}.
+
+        ``rows`` holds (group_id, name, payload). One commit instead of one per row keeps the
+        planning of a 100k-row sheet to seconds.
+        """
+        url, stamp = normalize_url(api_url), now_iso()
+        wanted = {item_key(url, gid, name): (gid, name, payload) for gid, name, payload in rows}
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO item(item_key, api_url, group_id, name, payload, state,"
+                " updated_at) VALUES (?,?,?,?,?,'PENDING',?)",
+                [
+                    (key, url, gid, name.strip(), body, stamp)
+                    for key, (gid, name, body) in wanted.items()
+                ],
+            )
+        return self.get_many(wanted)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Item]:
+        """The items with these keys (those the journal has), by key."""
+        wanted, found = list(keys), {}
+        for start in range(0, len(wanted), _KEYS_PER_QUERY):
+            chunk = wanted[start : start + _KEYS_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT {_ITEM_COLUMNS} FROM item WHERE item_key IN ({marks})"
+            for row in self._conn.execute(sql, chunk):
+                item = _item(row)
+                found[item.key] = item
+        return found
+
+    def reopen(self, key: str, payload: str) -> Item:
+        """Make a FAILED or PENDING item orderable again with the row's current payload."""
+        return self._update(
+            key, {State.PENDING, State.FAILED}, state=State.PENDING, payload=payload
+        )
+
+    def begin_attempt(
+        self, key: str, run_id: str, payload: str, *, sent: str | None = None
+    ) -> Item:
+        """Commit an intent (new intent id, attempts + 1) before the POST of ``sent``.
+
+        ``payload`` is the row's request as written; ``sent`` the body this attempt sends
+        when it differs (a fallback). Both the item and the attempt keep what was sent.
+        """
+        intent_id, body = uuid.uuid4().hex, sent or payload
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE item SET state='INTENT', intent_id=?, intent_at=?, intent_epoch=?,"
+                " attempts=attempts+1, payload=?, sent=?, updated_at=?"
+                " WHERE item_key=? AND state='PENDING'",
+                (intent_id, now_iso(), time.time(), payload, body, now_iso(), key),
+            )
+            if cur.rowcount != 1:
+                raise RuntimeError(f"item {key!r} is not PENDING; no second intent is allowed")
+            db.execute(
+                "INSERT INTO attempt(intent_id, item_key, run_id, sent_at, payload)"
+                " VALUES (?,?,?,?,?)",
+                (intent_id, key, run_id, now_iso(), body),
+            )
+        return self._must(key)
+
+    def attempts(self, key: str) -> list[tuple[str, str | None]]:
+        """(body sent, outcome) of each attempt of an item, oldest first."""
+        rows = self._conn.execute(
+            "SELECT payload, outcome FROM attempt WHERE item_key=? ORDER BY rowid", (key,)
+        )
+        return [(str(body), _opt(outcome)) for body, outcome in rows]
+
+    def record_done(
+        self,
+        key: str,
+        number: Number,
+        *,
+        provisioned_at: str,
+        resolved_by: str,
+        status: int | None = None,
+    ) -> Item:
+        """The item owns ``number`` (a 2xx answer, or adopted by a reconcile)."""
+        owner = self._owner(number.id)
+        if owner is not None and owner != key:
+            detail = f"number {number.id} is already recorded for another row ({owner})"
+            return self.record_review(key, detail, [number.id])
+        changes = {
+            "state": State.DONE,
+            "number_id": number.id,
+            "phone": number.phone_number,
+            "actual_name": number.name,
+            "route_id": number.route_id,
+            "provisioned_at": provisioned_at,
+            "resolved_by": resolved_by,
+            "last_error": None,
+        }
+        return self._finish(key, changes, outcome=resolved_by, status=status, detail=None)
+
+    def record_unknown(self, key: str, detail: str, *, status: int | None = None) -> Item:
+        """The attempt may have bought: reconcile before anything is re-sent."""
+        changes = {"state": State.UNKNOWN, "last_error": detail}
+        return self._finish(key, changes, outcome="unknown", status=status, detail=detail)
+
+    def record_pending(
+        self, key: str, outcome: str, detail: str, *, status: int | None = None
+    ) -> Item:
+        """The attempt provably bought nothing (never sent, 429, reconciled absent)."""
+        changes = {"state": State.PENDING, "last_error": detail}
+        return self._finish(key, changes, outcome=outcome, status=status, detail=detail)
+
+    def record_failed(self, key: str, detail: str, *, status: int | None = None) -> Item:
+        """The row failed for good (a permanent 4xx, or attempts exhausted)."""
+        changes = {"state": State.FAILED, "last_error": detail}
+        return self._finish(key, changes, outcome="failed", status=status, detail=detail)
+
+    def record_review(self, key: str, detail: str, number_ids: Iterable[str]) -> Item:
+        """Several numbers may be this row's: never re-send, a person must review."""
+        ids = ", ".join(number_ids)
+        changes = {"state": State.REVIEW, "last_error": detail, "review_numbers": ids}
+        return self._finish(key, changes, outcome="review", status=None, detail=detail)
+
+    # baseline --------------------------------------------------------------------------
+
+    def has_baseline(self, api_url: str, group_id: int) -> bool:
+        """True once the group's pre-existing numbers were recorded."""
+        row = self._conn.execute(
+            "SELECT 1 FROM baseline_group WHERE api_url=? AND group_id=?",
+            (normalize_url(api_url), group_id),
+        ).fetchone()
+        return row is not None
+
+    def add_baseline(self, api_url: str, group_id: int, numbers: Iterable[Number]) -> None:
+        """Record numbers as not ours (present before our POSTs), marking the group as done."""
+        url, seen = normalize_url(api_url), now_iso()
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO baseline_group VALUES (?,?,?)", (url, group_id, seen))
+            db.executemany(
+                "INSERT OR IGNORE INTO baseline VALUES (?,?,?,?,?)",
+                [(url, group_id, n.id, n.name, seen) for n in numbers],
+            )
+
+    def baseline_ids(self, api_url: str, group_id: int) -> set[str]:
+        """Number ids that were in the group before our POSTs."""
+        rows = self._conn.execute(
+            "SELECT number_id FROM baseline WHERE api_url=? AND group_id=?",
+            (normalize_url(api_url), group_id),
+        )
+        return {r[0] for r in rows}
+
+    # internals -------------------------------------------------------------------------
+
+    @contextmanager
+    def group_commit(self) -> Iterator[None]:
+        """Run several calls in one transaction, committed (and fsynced) once, at the end.
+
+        Each call's own transaction becomes a savepoint: a call that fails undoes only its own
+        writes. Nothing a call returns inside the block is durable before the block ends, so
+        its caller must not act on it (send a request) until then.
+        """
+        if self._grouped:  # already inside a group: the outer one commits
+            yield
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        self._grouped = True
+        try:
+            yield
+            self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._grouped = False
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction, committed (and fsynced) on exit.
+
+        Inside `group_commit` it is a savepoint of the group's transaction instead.
+        """
+        if self._grouped:
+            self._conn.execute("SAVEPOINT tx")
+            try:
+                yield self._conn
+            except BaseException:
+                if self._conn.in_transaction:  # (some errors roll the whole group back)
+                    self._conn.execute("ROLLBACK TO tx")
+                    self._conn.execute("RELEASE tx")
+                raise
+            self._conn.execute("RELEASE tx")
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def _must(self, key: str) -> Item:
+        item = self.get(key)
+        if item is None:
+            raise KeyError(key)
+        return item
+
+    def _owner(self, number_id: str) -> str | None:
+        row = self._conn.execute(
+            "SELECT item_key FROM item WHERE number_id=?", (number_id,)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def _update(self, key: str, allowed: set[State], **changes: object) -> Item:
+        item = self._must(key)
+        if item.state not in allowed:
+            raise RuntimeError(f"item {key!r} is {item.state}, not one of {sorted(allowed)}")
+        with self._tx() as db:
+            _set(db, key, changes)
+        return self._must(key)
+
+    def _finish(
+        self,
+        key: str,
+        changes: Mapping[str, object],
+        *,
+        outcome: str,
+        status: int | None,
+        detail: str | None,
+    ) -> Item:
+        """Apply an outcome to the item and close its open attempt, in one transaction."""
+        item = self._must(key)
+        with self._tx() as db:
+            _set(db, key, changes)
+            if item.intent_id is not None:
+                db.execute(
+                    "UPDATE attempt SET finished_at=?, outcome=?, http_status=?, detail=?"
+                    " WHERE intent_id=? AND finished_at IS NULL",
+                    (now_iso(), outcome, status, detail, item.intent_id),
+                )
+        return self._must(key)
+
+
+def _set(db: sqlite3.Connection, key: str, changes: Mapping[str, object]) -> None:
+    values = {**changes, "updated_at": now_iso()}
+    columns = ", ".join(f"{name}=?" for name in values)
+    params = [str(v) if isinstance(v, State) else v for v in values.values()]
+    db.execute(f"UPDATE item SET {columns} WHERE item_key=?", (*params, key))
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """Connect with WAL + synchronous=FULL; usable from the runner's journal thread."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
+    conn.execute("PRAGMA busy_timeout=5000")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.executescript(SCHEMA)
+    _migrate(conn)
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add the columns this version writes to a journal an older version made."""
+    for table, column in (("item", "sent"), ("attempt", "payload")):
+        names = {str(info[1]) for info in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in names:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+
+
+def _item(row: tuple[object, ...]) -> Item:
+    (
+        key,
+        url,
+        gid,
+        name,
+        payload,
+        state,
+        intent_id,
+        epoch,
+        attempts,
+        number_id,
+        phone,
+        actual,
+        route,
+        prov,
+        resolved,
+        error,
+        review,
+        sent,
+    ) = row
+    return Item(
+        key=str(key),
+        api_url=str(url),
+        group_id=int(str(gid)),
+        name=str(name),
+        payload=str(payload),
+        state=State(str(state)),
+        intent_id=_opt(intent_id),
+        intent_epoch=float(str(epoch)) if epoch is not None else None,
+        attempts=int(str(attempts)),
+        number_id=_opt(number_id),
+        phone=_opt(phone),
+        actual_name=_opt(actual),
+        route_id=_opt(route),
+        provisioned_at=_opt(prov),
+        resolved_by=_opt(resolved),
+        last_error=_opt(error),
+        review_numbers=_opt(review),
+        sent=_opt(sent),
+    )
+
+
+def _opt(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,190 @@
+"""Finding out what became of creates whose answers were lost, here or in an earlier run.
+
+Once a row's settle delay has passed, its group is listed and `reconcile.decide` gives a
+verdict: exactly one matching new number is adopted, none (twice) means it is safe to send
+again, several go to review. Rows an earlier run left in flight are recovered the same way,
+before anything new is sent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from batchprov.order.client import Number
+from batchprov.order.crashpoints import crashpoint
+from batchprov.order.journal import Item, Journal
+from batchprov.order.matching import Decision, Verdict, candidates, decide, name_pattern
+from batchprov.order.rate import backoff
+from batchprov.order.rows import RUN_AGAIN, RowState, failed_result
+from batchprov.order.state import RunState
+
+#: On an interrupt, unknown outcomes are reconciled only if that takes at most this long.
+QUICK_RECONCILE = 3.0
+
+
+class Reconciler:
+    """Lists groups whose unknown rows have settled; adopts, resends or reviews them."""
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+
+    def recover(self, row: RowState, item: Item) -> None:
+        """An earlier run left this row in flight: reconcile it before any new order."""
+        s = self.state
+        age = max(0.0, time.time() - (item.intent_epoch or time.time()))
+        row.recovering = True
+        row.unknown_detail = item.last_error or "the earlier run stopped while it was in flight"
+        row.ready_at = s.clock() - age + s.opts.settle
+        s.mark_unknown(row)
+        s.stats["recovered"] += 1
+
+    async def run(self) -> None:
+        """Reconcile settled groups until the run halts."""
+        s = self.state
+        try:
+            while not s.halted():
+                s.wake_reconcile.clear()
+                now = s.clock()
+                groups = [
+                    g
+                    for g, rows in s.unknown.items()
+                    if any(r.ready_at <= now for r in rows.values())
+                ]
+                if not groups:
+                    await s.wait(s.wake_reconcile, self._next_ready(now))
+                    continue
+                for gid in groups:
+                    await self.reconcile_group(gid, final=False)
+        except Exception as exc:
+            s.abort(exc)
+
+    def _next_ready(self, now: float) -> float | None:
+        times = [r.ready_at for r in self.state.unknown_rows()]
+        return max(min(times) - now, 0.0) if times else None
+
+    async def quick(self) -> None:
+        """On an interrupt: one look for unknown rows, if their settle delay is nearly over."""
+        s = self.state
+        times = [r.ready_at for r in s.unknown_rows()]
+        if not times or max(times) - s.clock() > QUICK_RECONCILE:
+            return
+        await s.sleep(max(max(times) - s.clock(), 0.0))
+        for gid in list(s.unknown):
+            await self.reconcile_group(gid, final=True)
+
+    async def reconcile_group(self, gid: int, *, final: bool) -> None:
+        """One listing of the group; a verdict for each of its settled unknown rows."""
+        s = self.state
+        taken_at = s.clock()
+        ready = {k: r for k, r in s.unknown.get(gid, {}).items() if r.ready_at <= taken_at}
+        if not ready:
+            return
+        async with s.sem:
+            listing = await s.list_group(gid)
+        if listing is None:
+            self._unlisted(gid, ready.values())
+            return
+        s.stats["reconciles"] += 1
+        names = {k: r.order.name for k, r in ready.items()}
+        verdicts = await s.jx(_verdicts, s.journal, s.api_url, gid, listing, names)
+        for key, decision in verdicts.items():
+            await self._apply(ready[key], decision, taken_at, final=final)
+            crashpoint("mid_reconcile")
+
+    def _unlisted(self, gid: int, rows: Iterable[RowState]) -> None:
+        """The listing failed: look again later, or give up if the group is refused for good."""
+        s = self.state
+        for row in rows:
+            row.ready_at = s.clock() + backoff(2, rng=s.rng)
+            if gid in s.refused:
+                self._give_up(row, s.refused[gid])
+
+    async def _apply(
+        self, row: RowState, decision: Decision, taken_at: float, *, final: bool
+    ) -> None:
+        verdict = decision.verdict
+        if verdict is Verdict.ADOPT:
+            await self._adopt(row, decision.numbers[0])
+        elif verdict in (Verdict.REVIEW, Verdict.OVERLAP):
+            await self._review(row, decision)
+        elif verdict is Verdict.DEFER:
+            row.ready_at = self.state.clock() + self.state.opts.settle
+        elif not final:
+            await self._absent(row, taken_at)
+
+    async def _adopt(self, row: RowState, number: Number) -> None:
+        s = self.state
+        s.stats["adopted"] += 1
+        row.warnings.append(
+            f"adopted after an unanswered request ({row.unknown_detail}); "
+            "found in the group's numbers by name"
+        )
+        await s.record_bought(row, number, resolved_by="reconcile")
+        s.resolved(row)
+
+    async def _review(self, row: RowState, decision: Decision) -> None:
+        s = self.state
+        s.stats["review"] += 1
+        if decision.verdict is Verdict.REVIEW:
+            text = f"possible duplicate purchase: review numbers {decision.ids}"
+        else:
+            text = (
+                f"cannot tell which row owns numbers {decision.ids}: their names fit "
+                "several rows of this group; review them"
+            )
+        ids = [n.id for n in decision.numbers]
+        item = await s.jx(s.journal.record_review, row.key, text, ids)
+        s.resolved(row)
+        s.final(row, failed_result(row, item, text))
+
+    async def _absent(self, row: RowState, taken_at: float) -> None:
+        """Absent once: look again a little later. Absent twice: provably not bought."""
+        s = self.state
+        gap = min(1.0, s.opts.settle / 2)
+        if row.absent_since is None or taken_at < row.absent_since + gap:
+            row.absent_since = row.absent_since if row.absent_since is not None else taken_at
+            row.ready_at = max(row.ready_at, row.absent_since + gap)
+            return
+        s.stats["absent"] += 1
+        detail = f"not found after: {row.unknown_detail}"
+        item = await s.jx(s.journal.record_pending, row.key, "absent", detail)
+        s.resolved(row)
+        if row.sends >= s.opts.max_attempts:
+            await s.exhausted(row, item, row.unknown_detail)
+        else:
+            s.retry(row, max(row.not_before, s.clock()))
+
+    def _give_up(self, row: RowState, why: str) -> None:
+        """The group cannot be listed: leave the row UNKNOWN for the next run to reconcile."""
+        self.state.resolved(row)
+        text = (
+            f"outcome unknown ({row.unknown_detail}); the group's numbers cannot be listed "
+            f"({why}); {RUN_AGAIN}"
+        )
+        self.state.final(row, failed_result(row, row.item, text))
+
+
+def refresh_baseline(journal: Journal, api_url: str, gid: int, listing: list[Number]) -> None:
+    """Record the group's numbers that cannot be ours as baseline (runs on the journal thread).
+
+    Numbers owned by DONE items are left out, and so are numbers whose names fit an item whose
+    outcome is still open: they may be that item's purchase.
+    """
+    owned = journal.owned_ids(api_url, gid)
+    patterns = [name_pattern(i.name) for i in journal.unresolved(api_url, gid)]
+    foreign = [
+        n
+        for n in listing
+        if n.id not in owned and not any(p.fullmatch(n.name.strip()) for p in patterns)
+    ]
+    journal.add_baseline(api_url, gid, foreign)
+
+
+def _verdicts(
+    journal: Journal, api_url: str, gid: int, listing: list[Number], ready: dict[str, str]
+) -> dict[str, Decision]:
+    """Verdicts for settled rows against one listing (runs on the journal thread)."""
+    excluded = journal.baseline_ids(api_url, gid) | journal.owned_ids(api_url, gid)
+    unresolved = {i.key: i.name for i in journal.unresolved(api_url, gid)}
+    return decide(ready, unresolved, candidates(listing, excluded))

@@ -1,0 +1,160 @@
+"""A row's progress through a run, and the `RowResult` it ends with.
+
+The result builders are pure: they read the journal's `Item` (the truth about the purchase)
+and the row's own notes, and write the messages the user sees in the annotated sheet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from batchprov.models import CheckedRow, FallbackOrder, OrderRequest, RowResult, Status
+from batchprov.numbering.fallback import unavailable_text
+from batchprov.order.journal import UNRESOLVED, Item, State
+
+#: Ends every "outcome unknown" message: the next run reconciles before sending.
+RUN_AGAIN = "run again to reconcile — it will not be bought twice"
+
+
+@dataclass(slots=True, eq=False)
+class RowState:
+    """One row's progress through this run.
+
+    ``order`` is the order being tried: the row's own, then, each time the API answers that
+    no number matches, its next fallback (``step`` of them used so far).
+    """
+
+    row: CheckedRow
+    order: OrderRequest
+    key: str
+    item: Item | None = None
+    result: RowResult | None = None
+    sends: int = 0  # sends this run that count toward max_attempts
+    throttles: int = 0
+    ready_at: float = 0.0  # when a reconcile may look for it
+    absent_since: float | None = None
+    not_before: float = 0.0  # earliest resend
+    unknown_detail: str = ""
+    recovering: bool = False
+    warnings: list[str] = field(default_factory=list)
+    step: int = 0  # fallbacks used: 0 while the row's own order is tried
+
+    @property
+    def group(self) -> int:
+        return self.order.group_id
+
+    @property
+    def primary(self) -> OrderRequest:
+        """The row's own order, as written in the sheet."""
+        return self.row.order or self.order
+
+    @property
+    def fallback(self) -> FallbackOrder | None:
+        """The fallback being tried (None while the row's own order is)."""
+        return self.row.fallbacks[self.step - 1] if self.step else None
+
+    def has_fallback(self) -> bool:
+        """True while a fallback is left to try."""
+        return self.step < len(self.row.fallbacks)
+
+    def advance(self) -> None:
+        """Try the next fallback: the order before it found no number."""
+        self.order = self.row.fallbacks[self.step].order
+        self.step += 1
+
+    def resume(self, item: Item) -> None:
+        """Pick up at the order an earlier attempt sent, if it bought or may have bought."""
+        if item.sent is None or (item.state is not State.DONE and item.state not in UNRESOLVED):
+            return  # nothing bought: start again from the row's own order
+        for step, fallback in enumerate(self.row.fallbacks, start=1):
+            if fallback.order.body_json() == item.sent:
+                self.order, self.step = fallback.order, step
+                return
+
+
+def owned_result(row: RowState, item: Item, status: Status) -> RowResult:
+    """The row owns the item's number, or fails if the journal refused it."""
+    if item.state is not State.DONE:  # the journal refused the number (already owned)
+        return failed_result(row, item, item.last_error or "number already owned")
+    warnings = list(row.warnings)
+    if row.fallback is not None:
+        warnings.append(fallback_text(row))
+    actual = (item.actual_name or "").strip()
+    if actual and actual != row.order.name.strip():
+        warnings.append(f'name already in use in group {row.group}; the API assigned "{actual}"')
+    return replace(
+        _base_result(row, item, status),
+        tracking_number=item.phone,
+        number_id=item.number_id,
+        route_id=item.route_id,
+        assigned_name=item.actual_name,
+        warnings=tuple(warnings),
+        provisioned_at=item.provisioned_at,
+    )
+
+
+def failed_result(
+    row: RowState, item: Item | None, error: str, status: Status = Status.FAILED
+) -> RowResult:
+    """A row without a number, and why."""
+    return replace(_base_result(row, item, status), error=error)
+
+
+def stopped_result(row: RowState, item: Item | None, halt: str | None) -> RowResult:
+    """The result of a row left open when the run stopped, from the journal's truth."""
+    why = halt or "the run stopped"
+    if item is None or (item.state is State.PENDING and item.attempts == 0):
+        reason = "run interrupted" if why == "interrupted" else f"run stopped: {why}"
+        return failed_result(row, item, f"{reason} before this row was sent", Status.NOT_ATTEMPTED)
+    if item.state is State.DONE:
+        return owned_result(row, item, Status.PROVISIONED)
+    if item.state is State.REVIEW:
+        return failed_result(row, item, review_text(item))
+    if item.unresolved:
+        detail = row.unknown_detail or item.last_error or "no answer"
+        return failed_result(row, item, f"outcome unknown ({detail}); {RUN_AGAIN}")
+    if item.state is State.FAILED:
+        return failed_result(row, item, item.last_error or "failed")
+    return failed_result(
+        row,
+        item,
+        f"not bought ({item.last_error}); the run stopped "
+        f"({why}) before it was sent again — run again to finish",
+    )
+
+
+def fallback_text(row: RowState) -> str:
+    """``no 289 number available; ordered with fallback overlay 905``."""
+    assert row.fallback is not None
+    text = f"{unavailable_text(row.primary)}; ordered with fallback {row.fallback.label}"
+    tried = [f.label for f in row.row.fallbacks[: row.step - 1]]
+    return f"{text} ({', '.join(tried)} found none either)" if tried else text
+
+
+def refused_text(row: RowState, detail: str, *, no_match: bool) -> str:
+    """The error of a row refused for good: the API's text, and the fallbacks it tried."""
+    if row.fallback is None:
+        return detail
+    if not no_match:
+        return f"{detail} (sent with fallback {row.fallback.label})"
+    tried = ", ".join(f.label for f in row.row.fallbacks[: row.step])
+    return f"{unavailable_text(row.primary)}, nor with fallback {tried}; last answer: {detail}"
+
+
+def review_text(item: Item) -> str:
+    """Why an item waits for a person: its recorded reason, or the numbers to look at."""
+    if item.last_error:
+        return item.last_error
+    return f"possible duplicate purchase: review numbers {item.review_numbers}"
+
+
+def _base_result(row: RowState, item: Item | None, status: Status) -> RowResult:
+    """The fields every result of a row has, owned or not."""
+    return RowResult(
+        index=row.row.index,
+        excel_row=row.row.excel_row,
+        status=status,
+        match_type=row.order.match_type.value,
+        warnings=tuple(row.warnings),
+        attempts=item.attempts if item else 0,
+    )

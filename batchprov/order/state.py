@@ -1,0 +1,395 @@
+"""What the parts of one run share: options, rows, the send queue, counters and the stop signal.
+
+`RunState` is built inside the run's event loop and handed to the `Dispatcher` and the
+`Reconciler`; it also holds the few steps both of them take (listing a group, recording a
+purchase or a failure, stopping the run), so each is written once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import heapq
+import random
+import sqlite3
+import threading
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+import httpx
+
+from batchprov.models import OWNED, RowResult, Status
+from batchprov.order.client import (
+    ApiClient,
+    ListingFailed,
+    ListingRefused,
+    Number,
+    TokenRejected,
+    now_iso,
+)
+from batchprov.order.journal import Item, Journal
+from batchprov.order.rate import RateLimiter
+from batchprov.order.rows import RowState, failed_result, owned_result
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """How a run orders: concurrency, rate, patience and persistence."""
+
+    concurrency: int = 8
+    rate: float | None = None  # requests/s; None = adaptive ("auto")
+    timeout: float = 30.0  # seconds to wait for an answer before the outcome is unknown
+    retry_failed: bool = False
+    settle_delay: float | None = None  # wait before trusting "absent" in a reconcile
+    max_attempts: int = 6  # sends per row (never-sent / reconciled-absent)
+    breaker_threshold: int = 5  # consecutive transport failures before pausing dispatch
+    breaker_give_up: float = 60.0  # seconds of failing probes before the run stops
+
+    @property
+    def settle(self) -> float:
+        """The settle delay: given, or max(2 s, half the read timeout)."""
+        if self.settle_delay is not None:
+            return self.settle_delay
+        return max(2.0, self.timeout / 2)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Counts sent after every row reaches a final state (and on retries)."""
+
+    total: int
+    done: int
+    provisioned: int
+    failed: int
+    retries: int
+    throttled: int
+    #: The row that just reached its final state (None on a retry-only update).
+    last: RowResult | None = None
+
+
+class JournalThread:
+    """Runs journal calls one at a time on a thread of their own, off the event loop.
+
+    Calls that queue up while others run are run together in one transaction (a group commit):
+    each call's answer is handed back only once that transaction is committed. An intent is
+    still durable before its POST goes out, but concurrent sends share one commit instead of
+    paying one each.
+    """
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+        self._calls: deque[_Call] = deque()
+        self._ready = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(target=self._work, name="batchprov-journal", daemon=True)
+        self._thread.start()
+
+    async def __call__(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        with self._ready:
+            if self._closing:
+                raise RuntimeError("the journal thread is closed")
+            self._calls.append((functools.partial(fn, *args, **kwargs), loop, future))
+            self._ready.notify()
+        return await future
+
+    def close(self) -> None:
+        """Finish the calls queued, then stop the thread."""
+        with self._ready:
+            self._closing = True
+            self._ready.notify()
+        self._thread.join()
+
+    def _work(self) -> None:
+        while True:
+            with self._ready:
+                while not self._calls and not self._closing:
+                    self._ready.wait()
+                if not self._calls:
+                    return
+                batch = list(self._calls)
+                self._calls.clear()
+            _run_group(self._journal, batch)
+
+
+#: A queued journal call: the call, and the loop and future its answer goes to.
+_Call = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+
+
+def _run_group(journal: Journal, batch: list[_Call]) -> None:
+    """Run the calls in one committed transaction, then hand each its answer or exception."""
+    answers: list[tuple[bool, Any]] = []
+    try:
+        with journal.group_commit():
+            for call, _, _ in batch:
+                try:
+                    answers.append((True, call()))
+                except BaseException as exc:  # the caller gets it, as from an executor
+                    answers.append((False, exc))
+    except BaseException as exc:  # the commit failed: none of the writes is durable
+        answers = [(False, exc)] * len(batch)
+    for (ok, value), (_, loop, future) in zip(answers, batch, strict=True):
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
+            loop.call_soon_threadsafe(_settle, future, ok, value)
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():  # the caller was cancelled
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+class Breaker:
+    """Counts consecutive transport failures; trips at the threshold."""
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = threshold
+        self.failures = 0
+        self.tripped_at: float | None = None
+        self.last_error = ""
+
+    def failure(self, detail: str, now: float) -> bool:
+        """Record a failure; True if this one tripped the breaker."""
+        self.failures += 1
+        self.last_error = detail
+        if self.failures >= self.threshold and self.tripped_at is None:
+            self.tripped_at = now
+            return True
+        return False
+
+    def success(self) -> None:
+        self.failures = 0
+        self.tripped_at = None
+
+
+class RunState:
+    """The state of one `order_rows` call, shared by dispatch and reconcile."""
+
+    def __init__(
+        self,
+        rows: list[RowState],
+        *,
+        api_url: str,
+        token: str,
+        journal: Journal,
+        options: RunOptions,
+        transport: httpx.AsyncBaseTransport | None,
+        on_progress: Callable[[Progress], None] | None,
+        stop: threading.Event | None,
+        sleep: Callable[[float], Awaitable[None]],
+        clock: Callable[[], float],
+    ) -> None:
+        self.api_url = api_url
+        self.journal = journal
+        self.opts = options
+        self.stop = stop
+        self.sleep = sleep
+        self.clock = clock
+        self._on_progress = on_progress
+        self.rows = rows
+        self.run_id = ""
+        self.stats: Counter[str] = Counter()
+        #: Rows per final status so far.
+        self.finals: Counter[Status] = Counter()
+        self.halt: str | None = None
+        self.error: BaseException | None = None
+        self.rng = random.Random()
+        self.queue: list[tuple[float, int, RowState]] = []
+        self._seq = 0
+        #: Rows whose outcome is unknown, by group then key: they wait for a reconcile.
+        self.unknown: dict[int, dict[str, RowState]] = {}
+        #: Groups that cannot be listed for good (e.g. 404), with the API's answer.
+        self.refused: dict[int, str] = {}
+        self.inflight: set[asyncio.Task[None]] = set()
+        self.breaker = Breaker(options.breaker_threshold)
+        self.jx = JournalThread(journal)
+        self.done = asyncio.Event()
+        self.wake_dispatch = asyncio.Event()
+        self.wake_reconcile = asyncio.Event()
+        self.limiter = RateLimiter(options.rate, clock=clock, sleep=sleep)
+        self.sem = asyncio.Semaphore(options.concurrency)
+        self.client = ApiClient(
+            api_url,
+            token,
+            timeout=options.timeout,
+            concurrency=options.concurrency,
+            transport=transport,
+            sleep=sleep,
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool and the journal thread."""
+        await self.client.aclose()
+        self.jx.close()
+
+    # queue and waiting ---------------------------------------------------------------
+
+    def enqueue(self, row: RowState, when: float) -> None:
+        self._seq += 1
+        row.not_before = when
+        heapq.heappush(self.queue, (when, self._seq, row))
+        self.wake_dispatch.set()
+
+    def retry(self, row: RowState, when: float) -> None:
+        self.enqueue(row, when)
+        self.progress()
+
+    def poke(self) -> None:
+        self.wake_dispatch.set()
+        self.wake_reconcile.set()
+
+    async def wait(self, event: asyncio.Event, delay: float | None) -> None:
+        """Until ``event`` is set or ``delay`` seconds have passed (None: no limit)."""
+        if delay is None:
+            await event.wait()
+            return
+        waiter = asyncio.ensure_future(event.wait())
+        sleeper = asyncio.ensure_future(self.sleep(delay))
+        try:
+            await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+            sleeper.cancel()
+
+    # unknown outcomes ----------------------------------------------------------------
+
+    def mark_unknown(self, row: RowState) -> None:
+        """The row may have been bought: nothing is sent for it until a reconcile decides."""
+        self.unknown.setdefault(row.group, {})[row.key] = row
+
+    def unknown_rows(self) -> Iterator[RowState]:
+        return (r for rows in self.unknown.values() for r in rows.values())
+
+    def recovering(self) -> bool:
+        return any(r.recovering for r in self.unknown_rows())
+
+    def resolved(self, row: RowState) -> None:
+        self.unknown.get(row.group, {}).pop(row.key, None)
+        if not self.unknown.get(row.group):
+            self.unknown.pop(row.group, None)
+        row.recovering = False
+        self.poke()
+
+    # final results -------------------------------------------------------------------
+
+    def final(self, row: RowState, result: RowResult) -> None:
+        # Running counts: scanning every row on every result would grow with rows squared.
+        if row.result is not None:
+            self.finals[row.result.status] -= 1
+        row.result = result
+        self.finals[result.status] += 1
+        self.progress(last=result)
+        self.check_done()
+
+    def check_done(self) -> None:
+        if self.finals.total() == len(self.rows):
+            self.done.set()
+            self.poke()
+
+    def progress(self, *, last: RowResult | None = None) -> None:
+        if self._on_progress is None:
+            return
+        self._on_progress(
+            Progress(
+                total=len(self.rows),
+                done=self.finals.total(),
+                provisioned=sum(self.finals[s] for s in OWNED),
+                failed=self.finals[Status.FAILED],
+                retries=self.stats["retries"],
+                throttled=self.stats["throttled"],
+                last=last,
+            )
+        )
+
+    async def record_bought(
+        self, row: RowState, number: Number, *, resolved_by: str, status: int | None = None
+    ) -> None:
+        """The row owns ``number``: from a create's answer or adopted by a reconcile."""
+        item = await self.jx(
+            self.journal.record_done,
+            row.key,
+            number,
+            provisioned_at=number.created_datetime or now_iso(),
+            resolved_by=resolved_by,
+            status=status,
+        )
+        self.final(row, owned_result(row, item, Status.PROVISIONED))
+
+    async def record_failed(self, row: RowState, text: str, *, status: int | None = None) -> None:
+        """The row fails for good, without a number."""
+        item = await self.jx(self.journal.record_failed, row.key, text, status=status)
+        self.final(row, failed_result(row, item, text))
+
+    async def exhausted(self, row: RowState, item: Item, detail: str) -> None:
+        """The row used up its sends without a purchase."""
+        await self.record_failed(row, f"not bought after {item.attempts} attempts; last: {detail}")
+
+    # listing -------------------------------------------------------------------------
+
+    async def list_group(self, gid: int) -> list[Number] | None:
+        """The group's numbers, or None (after retries). A 401/403 stops the run.
+
+        The caller holds a concurrency slot.
+        """
+        try:
+            listing = await self.client.list_numbers(gid, pace=self.limiter.acquire)
+        except TokenRejected as exc:
+            self.stop_run(f"token rejected ({exc})")
+            return None
+        except ListingRefused as exc:
+            self.refused[gid] = str(exc)
+            self.stats["listing_failures"] += 1
+            return None
+        except ListingFailed as exc:
+            self.stats["listing_failures"] += 1
+            self.transport_failed(str(exc))
+            return None
+        self.breaker.success()
+        return listing
+
+    def transport_failed(self, detail: str) -> None:
+        if self.breaker.failure(detail, self.clock()):
+            self.stats["breaker_trips"] += 1
+
+    # stopping ------------------------------------------------------------------------
+
+    async def watch_stop(self) -> None:
+        """Poll the caller's stop event (set from a signal handler or another thread)."""
+        assert self.stop is not None
+        while not self.stop.is_set():
+            await asyncio.sleep(0.05)
+        self.stop_run("interrupted")
+
+    def stop_run(self, reason: str) -> None:
+        if self.halt is None:
+            self.halt = reason
+        self.poke()
+        self.done.set()
+
+    def fail_run(self, exc: BaseException) -> None:
+        """A bug: stop cleanly, and re-raise ``exc`` once the run is wound down."""
+        if self.error is None:
+            self.error = exc
+        self.stop_run(f"internal error: {type(exc).__name__}")
+
+    def abort(self, exc: Exception) -> None:
+        """Stop on an error in a task that writes to the journal."""
+        if isinstance(exc, sqlite3.Error):
+            self.stop_run(f"journal write failed ({exc}); stopped so nothing goes unrecorded")
+        else:
+            self.fail_run(exc)
+
+    def halted(self) -> bool:
+        if self.stop is not None and self.stop.is_set() and self.halt is None:
+            self.stop_run("interrupted")
+        return self.halt is not None or self.done.is_set()

@@ -1,0 +1,313 @@
+"""The user's data sheet: result columns, row colours, problem cells and their comments.
+
+Result columns are appended to the data sheet, or overwritten in place when the sheet already
+holds them (a re-run); an earlier run's fills and comments on the user's cells are taken back.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+
+from openpyxl.cell.cell import Cell
+from openpyxl.comments import Comment
+from openpyxl.formatting.formatting import ConditionalFormattingList
+from openpyxl.formatting.rule import Rule
+from openpyxl.styles import Font, PatternFill
+from openpyxl.styles.differential import DifferentialStyle
+from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.worksheet.worksheet import Worksheet
+
+from batchprov.models import Issue, RowResult, Severity, Table
+from batchprov.read.headers import result_span
+from batchprov.write.styles import (
+    HEADER_BORDER,
+    HEADER_FILL,
+    HEADER_FONT,
+    ROW_COLOUR,
+    TONE_FONT,
+    TONE_STATUSES,
+    Stamper,
+    Value,
+    cell_at,
+    clean,
+    put,
+    text_width,
+)
+
+#: Author of every comment batchprov writes; how a re-run tells its own marks from the user's.
+AUTHOR = "batchprov"
+#: Per optional header, per row index (position in ``Table.frame``): a value to write.
+ExtraValues = Mapping[str, Mapping[int, str]]
+
+_MAX_WIDTH = 50
+_EARLIER = "\n\n--- earlier comment by "
+
+_ERROR_FILL = PatternFill("solid", fgColor="FFC7CE")
+_WARNING_FILL = PatternFill("solid", fgColor="FFE699")
+_NO_FILL = PatternFill(fill_type=None)
+
+#: Result cells that carry a look of their own; the rest are plain values. Number-like texts
+#: are formatted as text so that Excel never turns them into numbers when they are edited.
+_KIND = {
+    "Tracking Number": "text",
+    "Number ID": "text",
+    "Route ID": "text",
+    "Error": "wrap",
+    "Warnings": "wrap",
+}
+
+_GETTERS: dict[str, Callable[[RowResult], Value]] = {
+    "Status": lambda r: r.status.value,
+    "Tracking Number": lambda r: r.tracking_number,
+    "Number ID": lambda r: r.number_id,
+    "Route ID": lambda r: r.route_id,
+    "Assigned Name": lambda r: r.assigned_name,
+    "Match Type": lambda r: r.match_type,
+    "Error": lambda r: r.error,
+    "Warnings": lambda r: "\n".join(r.warnings) or None,
+    "Attempts": lambda r: r.attempts or None,
+    "Provisioned At": lambda r: r.provisioned_at,
+    "Expected Area": lambda r: r.expected_area,
+    "Request Body": lambda r: r.request_body,
+}
+
+
+def result_getters(
+    headers: Sequence[str], extra: ExtraValues
+) -> list[Callable[[RowResult], Value]]:
+    """One function per result column giving a row's value (extra values win)."""
+    return [_overlay(_GETTERS[h], extra[h]) if extra.get(h) else _GETTERS[h] for h in headers]
+
+
+def _overlay(
+    base: Callable[[RowResult], Value], given: Mapping[int, str]
+) -> Callable[[RowResult], Value]:
+    return lambda r: given.get(r.index) or base(r)
+
+
+def annotate_sheet(
+    ws: Worksheet,
+    table: Table,
+    results: Sequence[RowResult],
+    issues: Sequence[Issue],
+    headers: Sequence[str],
+    extra: ExtraValues,
+) -> None:
+    """Write the result columns, colour the rows and mark every problem cell."""
+    _undo_marks(ws, table.header_row)
+    positions = _place_results(ws, table, len(headers))
+    _write_header(ws, table.header_row, positions, headers)
+    widths = _write_results(ws, positions, headers, results, extra)
+    last_row = max((r.excel_row for r in results), default=table.header_row)
+    _colour_rows(ws, positions, table.header_row + 1, last_row)
+    sizes: dict[str, int] = {}
+    for column, header, width in zip(positions, headers, widths, strict=True):
+        minimum = 14 if header == "Status" else 8
+        sizes[header] = min(_MAX_WIDTH, max(width, len(header) + 2, minimum) + 2)
+        ws.column_dimensions[get_column_letter(column)].width = sizes[header]
+    _fit_wrapped_rows(ws, results, sizes)
+    _mark_issues(ws, table, issues, status_column=positions[0])
+    _extend_autofilter(ws, table.header_row, max(positions))
+
+
+def _undo_marks(ws: Worksheet, header_row: int) -> None:
+    """Take back an earlier run's marks on the user's cells: its fills and its comments."""
+    for cell in list(ws._cells.values()):
+        comment = cell.comment
+        if comment is None or comment.author != AUTHOR or (cell.row or 0) <= header_row:
+            continue
+        assert isinstance(cell, Cell)
+        cell.fill = _NO_FILL
+        _, marker, rest = comment.text.partition(_EARLIER)
+        author, _, text = rest.partition(" ---\n")
+        cell.comment = Comment(text, author) if marker else None
+
+
+def _place_results(ws: Worksheet, table: Table, count: int) -> list[int]:
+    """The sheet columns for ``count`` result columns, clearing an earlier run's columns.
+
+    An earlier run's columns are reused in place; when more are needed and other columns follow
+    them, the extra ones go after the last used column.
+    """
+    texts = [_text(c.value) for c in ws[table.header_row]]
+    span = result_span(texts)
+    old = range(span.start + 1, span.stop + 1)
+    used = [c for c in table.columns if c not in old]
+    used += [i + 1 for i, text in enumerate(texts) if text and i + 1 not in old]
+    last = max(used, default=0)
+    if not old:
+        return [last + 1 + i for i in range(count)]
+    _drop_cells(ws, old, table.header_row)
+    _drop_formatting(ws, old)
+    if old.stop > last:
+        return [old.start + i for i in range(count)]
+    inside = [old.start + i for i in range(min(count, len(old)))]
+    return inside + [last + 1 + i for i in range(count - len(inside))]
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _drop_cells(ws: Worksheet, columns: range, from_row: int) -> None:
+    """Remove every cell (value, look, comment) of ``columns`` from ``from_row`` down."""
+    doomed = [key for key in ws._cells if key[1] in columns and key[0] >= from_row]
+    for key in doomed:
+        del ws._cells[key]
+
+
+def _drop_formatting(ws: Worksheet, columns: range) -> None:
+    """Remove the conditional formatting (an earlier run's row colours) over ``columns``."""
+    kept = ConditionalFormattingList()
+    for area in ws.conditional_formatting:
+        ranges = area.sqref.ranges
+        if any(r.min_col < columns.stop and r.max_col >= columns.start for r in ranges):
+            continue
+        for rule in area.rules:
+            kept.add(str(area.sqref), rule)
+    ws.conditional_formatting = kept
+
+
+def _write_header(
+    ws: Worksheet, row: int, positions: Sequence[int], headers: Sequence[str]
+) -> None:
+    for column, header in zip(positions, headers, strict=True):
+        cell = cell_at(ws, row, column)
+        cell.style = "Normal"
+        cell.value = header
+        cell.font = HEADER_FONT
+        cell.fill = HEADER_FILL
+        cell.border = HEADER_BORDER
+
+
+def _write_results(
+    ws: Worksheet,
+    positions: Sequence[int],
+    headers: Sequence[str],
+    results: Sequence[RowResult],
+    extra: ExtraValues,
+) -> list[int]:
+    """Write every row's result cells; return the widest text of each column."""
+    stamper = Stamper()
+    kinds = [_KIND.get(h) for h in headers]
+    columns = list(zip(positions, kinds, result_getters(headers, extra), strict=True))
+    widths = [0] * len(headers)
+    for result in results:
+        row = result.excel_row
+        for i, (column, kind, get) in enumerate(columns):
+            value = get(result)
+            if value is None or value == "":
+                continue  # an empty cell costs time to write and shows nothing
+            cell = cell_at(ws, row, column)
+            if kind:
+                stamper.stamp(cell, kind)
+            put(cell, value)
+            widths[i] = max(widths[i], text_width(value))
+    return widths
+
+
+def _fit_wrapped_rows(
+    ws: Worksheet, results: Sequence[RowResult], sizes: Mapping[str, int]
+) -> None:
+    """Make rows tall enough for their wrapped Error and Warnings texts.
+
+    Spreadsheet programs do not always grow a row for wrapped text on opening a file (LibreOffice
+    does not), so the height is set wherever more than one line is needed.
+    """
+    wrapped = [h for h in sizes if _KIND.get(h) == "wrap"]
+    for result in results:
+        if not (result.error or result.warnings):
+            continue
+        texts = [(_GETTERS[h](result), sizes[h]) for h in wrapped]
+        lines = max(_line_count(str(text), width) for text, width in texts if text)
+        if lines > 1:
+            dimension = ws.row_dimensions[result.excel_row]
+            dimension.height = max(dimension.height or 0, 15.0 * lines)
+
+
+def _line_count(text: str, width: int) -> int:
+    per_line = max(1, width)
+    return sum(max(1, -(-len(line) // per_line)) for line in text.split("\n"))
+
+
+def _colour_rows(ws: Worksheet, positions: Sequence[int], first: int, last: int) -> None:
+    """Colour each row's result cells by its status, with conditional formatting.
+
+    One rule per colour covers every row, instead of a fill on each of a million cells
+    (which would also double the time it takes to save the workbook). The Status cell gets a
+    bold font of the same colour.
+    """
+    if last < first:
+        return
+    status = get_column_letter(positions[0])
+    others = _ranges(sorted(positions[1:]), first, last)
+    for tone, statuses in TONE_STATUSES.items():
+        test = ",".join(f'${status}{first}="{s.value}"' for s in statuses)
+        fill = PatternFill("solid", fgColor=ROW_COLOUR[tone], bgColor=ROW_COLOUR[tone])
+        ws.conditional_formatting.add(
+            f"{status}{first}:{status}{last}", _rule(f"OR({test})", fill, TONE_FONT[tone])
+        )
+        if others:
+            ws.conditional_formatting.add(others, _rule(f"OR({test})", fill))
+
+
+def _rule(formula: str, fill: PatternFill, font: Font | None = None) -> Rule:
+    # Excel paints a conditional solid fill with its bgColor; the fill above sets both.
+    return Rule(type="expression", formula=[formula], dxf=DifferentialStyle(fill=fill, font=font))
+
+
+def _ranges(columns: Sequence[int], first: int, last: int) -> str:
+    """``M2:P9 R2:R9`` for columns 13-16 and 18 from row 2 to 9 (contiguous runs merged)."""
+    runs: list[list[int]] = []
+    for column in columns:
+        if runs and column == runs[-1][1] + 1:
+            runs[-1][1] = column
+        else:
+            runs.append([column, column])
+    return " ".join(f"{get_column_letter(a)}{first}:{get_column_letter(b)}{last}" for a, b in runs)
+
+
+def _mark_issues(ws: Worksheet, table: Table, issues: Sequence[Issue], status_column: int) -> None:
+    """Fill each problem cell red (error) or amber (warning) and explain it in a comment.
+
+    An issue about a column the sheet lacks is marked on the row's Status cell.
+    """
+    where = dict(zip(table.headers, table.columns, strict=True))
+    grouped: dict[tuple[int, int], list[Issue]] = defaultdict(list)
+    for issue in issues:
+        column = where.get(issue.column) or where.get(issue.column.strip()) or status_column
+        grouped[(issue.row, column)].append(issue)
+    for (row, column), found in grouped.items():
+        cell = cell_at(ws, row, column)
+        errors = any(i.severity is Severity.ERROR for i in found)
+        cell.fill = _ERROR_FILL if errors else _WARNING_FILL
+        _attach_comment(cell, _comment_text(found))
+
+
+def _comment_text(found: Sequence[Issue]) -> str:
+    lines = [
+        ("" if i.severity is Severity.ERROR else "Warning: ") + i.message
+        for i in sorted(found, key=lambda i: i.severity is not Severity.ERROR)
+    ]
+    return lines[0] if len(lines) == 1 else "\n".join(f"• {line}" for line in lines)
+
+
+def _attach_comment(cell: Cell, text: str) -> None:
+    """Comment on ``cell``, keeping a comment the user already had below ours."""
+    earlier = cell.comment
+    if earlier is not None and earlier.author != AUTHOR:
+        text = f"{text}{_EARLIER}{earlier.author or 'someone'} ---\n{earlier.text}"
+    lines = sum(1 + len(line) // 42 for line in text.split("\n"))
+    cell.comment = Comment(clean(text), AUTHOR, height=min(400, 24 + 16 * lines), width=320)
+
+
+def _extend_autofilter(ws: Worksheet, header_row: int, last_column: int) -> None:
+    """An autofilter on the header row is widened to cover the result columns."""
+    ref = ws.auto_filter.ref
+    if not ref:
+        return
+    min_col, min_row, max_col, max_row = range_boundaries(ref)
+    if min_row == header_row and max_col is not None and max_col < last_column:
+        first = get_column_letter(min_col or 1)
+        ws.auto_filter.ref = f"{first}{min_row}:{get_column_letter(last_column)}{max_row}"

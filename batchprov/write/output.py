@@ -1,0 +1,253 @@
+"""The annotated output (SPEC §4): every result and every problem written back beside the data.
+
+A workbook input is reopened with openpyxl and kept as it is (other sheets, formatting, data
+validation, frozen panes); the result columns are appended to its data sheet, or overwritten in
+place when the sheet already holds them (a re-run). Other inputs get a new workbook laid out the
+same way, so row numbers in messages still match. `Summary` and `Errors` sheets follow. A `.csv`
+output holds the user's columns, then the result columns. Every output is written to a
+temporary file beside the target and renamed into place.
+
+Layout: `datasheet` writes the data sheet, `report_sheets` the Summary and Errors sheets,
+`cells` holds the looks they share and `atomic` the write-and-rename.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import warnings
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import openpyxl
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.workbook import Workbook
+from openpyxl.worksheet.worksheet import Worksheet
+
+from batchprov.collector import collector_paused
+from batchprov.errors import ConfigError, InputError
+from batchprov.models import Issue, RowResult, Severity, Status, Table
+from batchprov.read.headers import OPTIONAL_RESULT_HEADERS, RESULT_HEADERS, result_span
+from batchprov.report import RunInfo
+from batchprov.write.atomic import atomic_write, same_file
+from batchprov.write.datasheet import AUTHOR, ExtraValues, annotate_sheet, result_getters
+from batchprov.write.reports import (
+    ERRORS_HEADERS,
+    ERRORS_SHEET,
+    SANDBOX_NOTE,
+    SUMMARY_SHEET,
+    fresh_sheet,
+    write_errors,
+    write_summary,
+)
+from batchprov.write.styles import Stamper, cell_at, put, text_width
+
+__all__ = [
+    "AUTHOR",
+    "ERRORS_HEADERS",
+    "ERRORS_SHEET",
+    "OUTPUT_SUFFIXES",
+    "SANDBOX_NOTE",
+    "SUMMARY_SHEET",
+    "ExtraValues",
+    "check_output",
+    "result_headers",
+    "result_span",
+    "write_output",
+]
+
+OUTPUT_SUFFIXES = (".xlsx", ".xlsm", ".csv")
+
+
+# --- public API -----------------------------------------------------------------------------------
+
+
+def write_output(
+    table: Table,
+    results: Sequence[RowResult],
+    issues: Sequence[Issue],
+    info: RunInfo,
+    out: Path,
+    *,
+    extra_columns: Sequence[str] = (),
+    extra_values: ExtraValues | None = None,
+) -> Path:
+    """Write the annotated output for ``table`` to ``out`` (atomically) and return ``out``.
+
+    ``results`` holds one result per table row; ``issues`` the errors and warnings, each naming
+    an Excel row and a header as written in the sheet. ``extra_columns`` adds optional result
+    columns (``Request Body``, ``Expected Area``); ``extra_values`` gives values for them
+    by header and row index where a `RowResult` has none.
+
+    Raises:
+        InputError: ``out`` is the input file.
+        ConfigError: ``out`` has a suffix batchprov cannot write.
+    """
+    out = Path(out)
+    check_output(table, out)
+    headers = result_headers(extra_columns)
+    results = _with_issue_text(results, issues)
+    extra = extra_values or {}
+    if out.suffix.lower() == ".csv":
+        atomic_write(out, table.path, lambda tmp: _write_csv(table, results, headers, extra, tmp))
+        return out
+    with collector_paused():
+        wb, ws, note = _open_workbook(table, keep_vba=out.suffix.lower() == ".xlsm")
+        annotate_sheet(ws, table, results, issues, headers, extra)
+        write_summary(fresh_sheet(wb, SUMMARY_SHEET, ws), info, results, note)
+        write_errors(fresh_sheet(wb, ERRORS_SHEET, ws), issues, results)
+        _activate(wb, ws)
+        atomic_write(out, table.path, lambda tmp: wb.save(tmp))
+    return out
+
+
+def check_output(table: Table, out: Path) -> None:
+    """Refuse an output path that would overwrite the input or that cannot be written.
+
+    Cheap and without side effects, so a caller can check before any work starts.
+    """
+    if same_file(table.path, out):
+        raise InputError(
+            f"Writing the output to {out} would overwrite the input file; "
+            "the input is never modified. Choose another output file (-o)."
+        )
+    suffix = out.suffix.lower()
+    if suffix not in OUTPUT_SUFFIXES:
+        raise ConfigError(f"Cannot write a '{out.suffix}' output; use .xlsx or .csv.")
+    if suffix == ".xlsm" and table.format != "xlsm":
+        raise ConfigError("An .xlsm output is only made from an .xlsm input; use .xlsx.")
+
+
+def result_headers(extra_columns: Sequence[str] = ()) -> list[str]:
+    """The result columns written: the standard ones, then the optional ones asked for."""
+    unknown = set(extra_columns) - set(OPTIONAL_RESULT_HEADERS)
+    if unknown:
+        raise ValueError(f"unknown optional result columns: {sorted(unknown)}")
+    return [*RESULT_HEADERS, *(h for h in OPTIONAL_RESULT_HEADERS if h in extra_columns)]
+
+
+# --- the rows' texts ------------------------------------------------------------------------------
+
+
+def _with_issue_text(results: Sequence[RowResult], issues: Sequence[Issue]) -> list[RowResult]:
+    """Fill an empty Error (of an invalid row) or Warnings cell from the row's issues."""
+    by_row: dict[int, list[Issue]] = defaultdict(list)
+    for issue in issues:
+        by_row[issue.row].append(issue)
+    done: list[RowResult] = []
+    for result in results:
+        found = by_row.get(result.excel_row)
+        if found:
+            result = _fill_texts(result, found)
+        done.append(result)
+    return done
+
+
+def _fill_texts(result: RowResult, found: list[Issue]) -> RowResult:
+    errors = [f"{i.column}: {i.message}" for i in found if i.severity is Severity.ERROR]
+    warned = tuple(f"{i.column}: {i.message}" for i in found if i.severity is Severity.WARNING)
+    error = result.error
+    if not error and errors and result.status is Status.INVALID:
+        error = "\n".join(errors)
+    warnings_ = result.warnings or warned
+    if error == result.error and warnings_ == result.warnings:
+        return result
+    return replace(result, error=error, warnings=warnings_)
+
+
+# --- the workbook ---------------------------------------------------------------------------------
+
+
+def _open_workbook(table: Table, *, keep_vba: bool) -> tuple[Workbook, Worksheet, str | None]:
+    """The user's workbook and data sheet, or a new workbook holding the table.
+
+    The third item, when set, says why the user's workbook could not be kept.
+    """
+    if table.format not in ("xlsx", "xlsm"):
+        return (*_workbook_from_table(table), None)
+    try:
+        with warnings.catch_warnings():
+            # openpyxl warns about parts it drops (e.g. extension lists); nothing to act on.
+            warnings.simplefilter("ignore", UserWarning)
+            wb = openpyxl.load_workbook(table.path, keep_vba=keep_vba)
+        ws = wb[table.sheet]
+        if not isinstance(ws, Worksheet):
+            raise TypeError(f"{table.sheet!r} is not a worksheet")
+    except Exception as exc:  # whatever stops openpyxl, the results must still be written
+        note = (
+            f"The input workbook could not be reopened ({type(exc).__name__}: {exc}); "
+            "this output holds its data sheet as text, without its formatting."
+        )
+        return (*_workbook_from_table(table), note)
+    return wb, ws, None
+
+
+def _workbook_from_table(table: Table) -> tuple[Workbook, Worksheet]:
+    """A new workbook whose data sheet holds the table as text, at the same rows and columns."""
+    wb = Workbook()
+    ws = wb.active
+    assert isinstance(ws, Worksheet)
+    ws.title = _sheet_title(table.sheet)
+    for header, column in zip(table.headers, table.columns, strict=True):
+        cell = cell_at(ws, table.header_row, column)
+        put(cell, header)
+        cell.font = Font(bold=True)
+    stamper = Stamper()
+    widths = dict.fromkeys(table.columns, 0)
+    rows = table.frame.itertuples(index=False, name=None)
+    for excel_row, values in zip(table.excel_rows, rows, strict=True):
+        for column, value in zip(table.columns, values, strict=True):
+            if value:
+                cell = cell_at(ws, excel_row, column)
+                stamper.stamp(cell, "text")
+                put(cell, str(value))
+                widths[column] = max(widths[column], text_width(str(value)))
+    for header, column in zip(table.headers, table.columns, strict=True):
+        width = max(widths[column], len(header)) + 3
+        ws.column_dimensions[get_column_letter(column)].width = min(40, width)
+    ws.freeze_panes = f"A{table.header_row + 1}"
+    return wb, ws
+
+
+def _sheet_title(name: str) -> str:
+    """A valid sheet title: no ``[]:*?/\\``, at most 31 characters."""
+    return re.sub(r"[\[\]:*?/\\]", "_", name).strip("'")[:31] or "Data"
+
+
+def _activate(wb: Workbook, ws: Worksheet) -> None:
+    """Open on the data sheet, with no other sheet selected along with it."""
+    for sheet in wb.worksheets:
+        if isinstance(sheet, Worksheet):
+            sheet.sheet_view.tabSelected = sheet is ws
+    wb.active = ws
+
+
+# --- CSV ------------------------------------------------------------------------------------------
+
+
+def _write_csv(
+    table: Table,
+    results: Sequence[RowResult],
+    headers: Sequence[str],
+    extra: ExtraValues,
+    path: Path,
+) -> None:
+    """The user's columns with the result columns (replacing earlier ones), UTF-8 with BOM."""
+    span = result_span(table.headers)
+    start = span.start if span else len(table.headers)
+    stop = span.stop if span else len(table.headers)
+    getters = result_getters(headers, extra)
+    by_index = {r.index: r for r in results}
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*table.headers[:start], *headers, *table.headers[stop:]])
+        rows = table.frame.itertuples(index=False, name=None)
+        for index, values in enumerate(rows):
+            cells = [str(v) for v in values]
+            result = by_index.get(index)
+            found = [get(result) for get in getters] if result else [None] * len(headers)
+            texts = ["" if v is None else str(v) for v in found]
+            writer.writerow([*cells[:start], *texts, *cells[stop:]])

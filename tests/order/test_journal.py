@@ -1,0 +1,98 @@
+"""The SQLite journal: durability settings, lock, item states and the baseline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from batchprov.errors import JournalBusyError
+from batchprov.order.client import Number
+from batchprov.order.journal import Journal, State, item_key
+
+API = "https://api.test/v3/api/"
+
+
+def number(i: int, name: str = "A") -> Number:
+    return Number(id=str(i), phone_number=f"800555{i:04d}", name=name, route_id="r")
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Journal:
+    with Journal.open(tmp_path / "sub" / "journal.sqlite") as j:
+        yield j
+
+
+def test_durability_pragmas(journal: Journal) -> None:
+    """The journal uses WAL with synchronous=FULL and a busy timeout."""
+    conn = journal._conn
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+
+
+def test_second_open_is_refused(tmp_path: Path) -> None:
+    """A journal held by one run cannot be opened by another until it is closed."""
+    path = tmp_path / "j.sqlite"
+    with Journal.open(path), pytest.raises(JournalBusyError, match="wait for it to finish"):
+        Journal.open(path)
+    Journal.open(path).close()
+
+
+def test_keys_ignore_case_spaces_and_trailing_slash() -> None:
+    """Items are keyed by API URL, group and casefolded trimmed name, not by row."""
+    assert item_key(API, 5, " ABC Co ") == item_key(API.rstrip("/"), 5, "abc co")
+    assert item_key(API, 5, "A") != item_key(API, 6, "A")
+
+
+def test_intent_then_outcome(journal: Journal) -> None:
+    """An intent counts an attempt; its outcome closes it; lookups find the item."""
+    item = journal.ensure_item(API, 5, "A", "{}")
+    run = journal.start_run("t")
+    assert journal.begin_attempt(item.key, run, "{}").state == State.INTENT
+    done = journal.record_done(item.key, number(1), provisioned_at="now", resolved_by="answer")
+    assert (done.state, done.number_id, done.attempts) == (State.DONE, "1", 1)
+    assert done == journal.lookup(API, 5, "a")
+    assert {"1"} == journal.owned_ids(API, 5)
+
+
+def test_no_second_intent_while_one_is_open(journal: Journal) -> None:
+    """An item with an open intent (or UNKNOWN) cannot get another."""
+    item = journal.ensure_item(API, 5, "A", "{}")
+    run = journal.start_run("t")
+    journal.begin_attempt(item.key, run, "{}")
+    with pytest.raises(RuntimeError, match="not PENDING"):
+        journal.begin_attempt(item.key, run, "{}")
+    journal.record_unknown(item.key, "ReadTimeout")
+    with pytest.raises(RuntimeError):
+        journal.begin_attempt(item.key, run, "{}")
+    assert [item.key] == [i.key for i in journal.unresolved(API, 5)]
+
+
+def test_one_number_never_serves_two_rows(journal: Journal) -> None:
+    """A number already owned by one item sends the other to REVIEW."""
+    run = journal.start_run("t")
+    a, b = (journal.ensure_item(API, 5, n, "{}") for n in ("A", "B"))
+    for item in (a, b):
+        journal.begin_attempt(item.key, run, "{}")
+    journal.record_done(a.key, number(1), provisioned_at="x", resolved_by="answer")
+    second = journal.record_done(b.key, number(1), provisioned_at="x", resolved_by="answer")
+    assert second.state == State.REVIEW
+
+
+def test_baseline_is_recorded_per_group(journal: Journal) -> None:
+    """A group's pre-existing numbers are kept, and the group is marked as snapshotted."""
+    assert not journal.has_baseline(API, 5)
+    journal.add_baseline(API, 5, [number(1), number(2)])
+    journal.add_baseline(API, 5, [number(2), number(3)])
+    assert journal.has_baseline(API, 5)
+    assert {"1", "2", "3"} == journal.baseline_ids(API, 5)
+    assert set() == journal.baseline_ids(API, 6)
+
+
+def test_failed_item_can_be_reopened(journal: Journal) -> None:
+    """A FAILED item goes back to PENDING with the new payload for another try."""
+    item = journal.ensure_item(API, 5, "A", "{}")
+    journal.begin_attempt(item.key, journal.start_run("t"), "{}")
+    journal.record_failed(item.key, "HTTP 400: bad")
+    assert journal.reopen(item.key, '{"new": 1}').state == State.PENDING

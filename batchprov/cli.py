@@ -13,13 +13,16 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from batchprov._version import __version__
-from batchprov.errors import BatchprovError, ConfirmationRefused
+from batchprov.config import Api, Environment, RunConfig
+from batchprov.errors import BatchprovError, ConfirmationRefused, RunAborted, translated
+from batchprov.numbering.fallback import parse_run_fallback
 from batchprov.order.runner import Progress, RunOptions
 from batchprov.pipeline import run_file, validate_file
 from batchprov.plan import Plan
@@ -34,10 +37,16 @@ class Cli(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with translated():
+                return super().invoke(ctx)
         except BatchprovError as exc:
             click.secho(f"Error: {exc}", fg="red", err=True)
             ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # a bug: still one line, and "cut short" rather than "rows"
+            click.secho(f"Error: batchprov stopped unexpectedly ({_unexpected(exc)}).", err=True)
+            ctx.exit(RunAborted.exit_code)
 
 
 @click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
@@ -81,7 +90,8 @@ def validate(
     input_path: Path, output: Path | None, sheet: str | None, group_id: int | None, as_json: bool
 ) -> None:
     """Check every row of INPUT and write an annotated copy; orders nothing."""
-    report = validate_file(input_path, output=output, sheet=sheet, group_id=group_id)
+    config = RunConfig(sheet=sheet, group_id=group_id)
+    report = validate_file(input_path, output, config=config)
     _print_report(report, as_json=as_json)
     sys.exit(report.exit_code)
 
@@ -90,7 +100,7 @@ def validate(
 @input_options
 @click.option("--dry-run", is_flag=True, help="Check and show each request body; send nothing.")
 @click.option("--sandbox", is_flag=True, help="Order from a built-in simulated API (no token).")
-@click.option("--api-url", envvar="TELMETRICS_API_URL", help="API base URL.", show_envvar=True)
+@click.option("--api-url", help="API base URL. Default: TELMETRICS_API_URL, else the public API.")
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 64),
@@ -106,7 +116,7 @@ def validate(
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.1),
+    type=float,
     default=30.0,
     show_default=True,
     help="Seconds to wait for an answer before the outcome counts as unknown (then reconciled).",
@@ -114,8 +124,8 @@ def validate(
 @click.option(
     "--journal",
     type=click.Path(dir_okay=False, path_type=Path),
-    envvar="BATCHPROV_JOURNAL",
-    help="Journal file that makes runs resumable. Default: in your data directory.",
+    help="Journal file that makes runs resumable. Default: BATCHPROV_JOURNAL, else in your "
+    "data directory.",
 )
 @click.option("--retry-failed", is_flag=True, help="Also re-attempt rows that failed before.")
 @click.option(
@@ -126,7 +136,7 @@ def validate(
 )
 @click.option(
     "--price-per-number",
-    type=click.FloatRange(min=0),
+    type=float,
     help="Monthly price of one number, for the plan's cost estimate.",
 )
 @click.option("--strict", is_flag=True, help="Order nothing if any row is invalid.")
@@ -156,31 +166,55 @@ def run(
     options = RunOptions(
         concurrency=concurrency, rate=_parse_rate(rate), timeout=timeout, retry_failed=retry_failed
     )
+    config = RunConfig(
+        sheet=sheet,
+        group_id=group_id,
+        dry_run=dry_run,
+        strict=strict,
+        fallback=parse_run_fallback(fallback),
+        price_per_number=price_per_number,
+        journal=journal or Environment.read().journal,
+        options=options,
+    )
     stop = threading.Event()
     on_plan = _plan_printer(dry_run=dry_run, quiet=quiet, as_json=as_json)
     if not (quiet or as_json) and sys.stderr.isatty():
         click.echo(f"Reading and checking {input_path.name}…", err=True)
-    with _progress(quiet=quiet or as_json) as on_progress, _interrupts(stop):
+    target = _api(sandbox=sandbox, dry_run=dry_run, url=api_url, config=config)
+    bar = _progress(quiet=quiet or as_json)
+    with target as (api, config), bar as on_progress, _interrupts(stop):
         report = run_file(
             input_path,
-            output=output,
-            sheet=sheet,
-            group_id=group_id,
-            dry_run=dry_run,
-            sandbox=sandbox,
-            api_url=api_url,
-            journal=journal,
-            options=options,
-            strict=strict,
+            output,
+            config=config,
+            api=api,
             confirm=_confirmer(yes, shown=on_plan is not None),
+            on_plan=on_plan,
             on_progress=on_progress,
             stop=stop,
-            fallback=fallback,
-            price_per_number=price_per_number,
-            on_plan=on_plan,
         )
     _print_report(report, as_json=as_json)
     sys.exit(report.exit_code)
+
+
+@contextmanager
+def _api(
+    *, sandbox: bool, dry_run: bool, url: str | None, config: RunConfig
+) -> Iterator[tuple[Api | None, RunConfig]]:
+    """The API to order from (a fresh sandbox and its journal with --sandbox) and the config.
+
+    A dry run needs no token; it only says where it would order.
+    """
+    if not sandbox:
+        if dry_run:
+            yield (Api(url=url, token="") if url else None), config
+        else:
+            yield Api.from_environment(url=url), config
+        return
+    from batchprov.sandbox import sandbox_session
+
+    with sandbox_session() as session:
+        yield session.api, replace(config, journal=config.journal or session.journal)
 
 
 @cli.command()
@@ -337,6 +371,15 @@ def _summary(report: Report) -> dict[str, Any]:
         "exit_code": report.exit_code,
         "plan": info.plan.as_dict() if info.plan else None,
     }
+
+
+def _unexpected(exc: Exception) -> str:
+    """A bug's one-line description: its type and first line, scrubbed of the token."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    token = Environment.read().token
+    if token:
+        text = text.replace(token, "[hidden]")
+    return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
 
 
 def main() -> None:

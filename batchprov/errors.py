@@ -1,6 +1,6 @@
-"""Whole-run failures. Row problems are never exceptions: they are `models.Issue` records.
+"""Whole-command failures, and the one place foreign exceptions become them.
 
-The tree::
+Row problems are never exceptions: they are `models.Issue` records. The tree::
 
     BatchprovError                 anything batchprov raises on purpose
     ├── InputError        (exit 2) the input cannot be used
@@ -9,19 +9,30 @@ The tree::
     │   ├── NoHeaderError          no row looks like a header row
     │   └── MissingColumnsError    required columns are absent
     ├── ConfigError       (exit 2) the options or environment do not allow a start
+    │   ├── OptionError            an option's value cannot be used (--timeout nan, …)
     │   ├── NoTokenError           TELMETRICS_TOKEN is not set for a real API run
     │   ├── ConfirmationRefused    the user said no, or could not be asked
-    │   └── JournalBusyError       another run holds the journal
-    └── RunAborted        (exit 3) the run stopped part-way (token rejected, API down,
-                                   interrupted); raised inside the run and turned into a
-                                   written output plus ``Report.info.stopped_reason``
+    │   ├── JournalBusyError       another run holds the journal
+    │   ├── JournalError           the journal cannot be opened, read or written
+    │   └── OutputError            the output cannot be written (checked before buying)
+    └── RunAborted        (exit 3) the command stopped after it had started buying, e.g.
+                                   the output could not be written once numbers were bought
 
-Messages are written for the person at the keyboard: what happened and what to do.
+A run cut short by the API (token rejected, outage, Ctrl-C) is not an exception: its output
+is written and ``Report.info.stopped_reason`` says why (exit 3 too).
+
+`translated` maps the foreign exceptions a command can meet (OSError, sqlite3.Error) to this
+tree, like httpx maps httpcore's: the CLI prints one line and the exit code, never a
+traceback. Messages are written for the person at the keyboard: what happened and what to do.
 They never contain the API token.
 """
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import ClassVar
 
 
@@ -55,6 +66,10 @@ class ConfigError(BatchprovError):
     """The options or environment do not allow the run to start."""
 
 
+class OptionError(ConfigError):
+    """An option's value cannot be used."""
+
+
 class NoTokenError(ConfigError):
     """No API token was given for a run against a real API."""
 
@@ -67,7 +82,53 @@ class JournalBusyError(ConfigError):
     """Another batchprov run holds the journal's lock."""
 
 
+class JournalError(ConfigError):
+    """The journal cannot be opened, read or written."""
+
+
+class OutputError(ConfigError):
+    """The output file cannot be written."""
+
+
 class RunAborted(BatchprovError):
-    """The run stopped part-way; the output is still written."""
+    """The command stopped after it had started buying; what was bought is in the journal."""
 
     exit_code: ClassVar[int] = 3
+
+
+@contextmanager
+def translated(*, journal: Path | None = None) -> Iterator[None]:
+    """Turn the foreign exceptions of a command into `BatchprovError` (one place for all).
+
+    sqlite3 errors can only come from the journal; an OSError naming the journal is the
+    journal's, any other names a file the command reads or writes.
+    """
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise JournalError(_journal_text(journal, exc)) from None
+    except OSError as exc:
+        if journal is not None and exc.filename and Path(exc.filename) in _family(journal):
+            raise JournalError(_journal_text(journal, exc)) from None
+        raise OutputError(os_error_text(exc)) from None
+
+
+def os_error_text(exc: OSError) -> str:
+    """``cannot write out.xlsx: Permission denied`` — the file and the reason, no traceback."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    name = exc.filename
+    return f"{name}: {reason}" if name else reason
+
+
+def _journal_text(journal: Path | None, exc: BaseException) -> str:
+    where = f" {journal}" if journal else ""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return (
+        f"The journal{where} cannot be used ({reason}). Point --journal at another file, "
+        "or move this one aside; nothing was ordered."
+    )
+
+
+def _family(journal: Path) -> set[Path]:
+    """The journal and the files SQLite and its lock keep beside it."""
+    return {journal, *(journal.with_name(journal.name + s) for s in ("-wal", "-shm", ".lock"))}

@@ -231,6 +231,11 @@ class CheckedRow:
     fallback: tuple[Fallback, ...] | None = None
     fallbacks: tuple[FallbackOrder, ...] = ()
 
+    @property
+    def owned(self) -> bool:
+        """The input's own result columns show a number bought for this row."""
+        return self.previous is not None and self.previous.owned
+
 
 @dataclass(frozen=True, slots=True)
 class RowResult:

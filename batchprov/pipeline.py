@@ -1,42 +1,38 @@
-"""The whole job as two plain functions: `validate_file` and `run_file`.
+"""The whole job as plain functions: `validate_file`, `plan_run` and `run_file`.
 
 read → map columns → check → (plan → confirm → order) → write the annotated output → Report.
-The CLI and the web page are thin shells over these.
+The CLI and the web page are thin shells over these: they build a `config.RunConfig` and a
+`config.Api` once, start a sandbox when asked, and show what comes back.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import tempfile
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
-from platformdirs import user_data_path
 
 from batchprov._version import __version__
 from batchprov.check.checker import check_table
-from batchprov.errors import ConfirmationRefused, NoTokenError
+from batchprov.clock import now_iso
+from batchprov.config import DEFAULT_API_URL, Api, Environment, RunConfig
+from batchprov.errors import ConfirmationRefused, RunAborted, os_error_text, translated
 from batchprov.models import CheckedRow, Issue, PreviousResult, RowResult, Severity, Status, Table
 from batchprov.numbering.area import locality_of
-from batchprov.numbering.fallback import parse_run_fallback, with_fallbacks
-from batchprov.order.runner import OrderOutcome, Progress, RunOptions, order_rows
+from batchprov.numbering.fallback import with_fallbacks
+from batchprov.order.runner import OrderOutcome, Progress, order_rows
 from batchprov.plan import Plan, make_plan
 from batchprov.read.files import read_table, sha256_of
 from batchprov.read.headers import ColumnMap, map_columns
 from batchprov.report import Report, RunInfo
 from batchprov.write.output import write_output
 
-if TYPE_CHECKING:
-    from batchprov.sandbox import SandboxConfig
-
-DEFAULT_API_URL = "https://api.telmetrics.com/v3/api"
+__all__ = ["Checked", "check_file", "default_output", "plan_run", "run_file", "validate_file"]
 
 ConfirmFn = Callable[[Plan], bool]
 PlanFn = Callable[[Plan], None]
@@ -44,6 +40,7 @@ ProgressFn = Callable[[Progress], None]
 #: Result columns beyond the standard ones, per mode.
 _CHECK_COLUMNS = ("Expected Area",)
 _DRY_RUN_COLUMNS = ("Expected Area", "Request Body")
+_DEFAULTS = RunConfig()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,30 +62,17 @@ def default_output(path: Path) -> Path:
     return path.with_name(f"{path.stem}.results.xlsx")
 
 
-def default_journal() -> Path:
-    """The journal in the user's data directory, unless BATCHPROV_JOURNAL says otherwise."""
-    env = os.environ.get("BATCHPROV_JOURNAL")
-    return Path(env) if env else user_data_path("batchprov") / "journal.sqlite"
-
-
-def check_file(
-    path: str | Path,
-    *,
-    sheet: str | None = None,
-    group_id: int | None = None,
-    input_name: str | None = None,
-) -> Checked:
-    """Read and check a file without writing anything.
-
-    ``input_name`` is the name to report (e.g. an upload's original name); default the file's.
-    """
+def check_file(path: str | Path, *, config: RunConfig = _DEFAULTS) -> Checked:
+    """Read and check a file without writing anything (``config``: sheet, group, name)."""
     source = Path(path)
-    table = read_table(source, sheet=sheet)
+    table = read_table(source, sheet=config.sheet)
+    group_id = config.group_id
     columns = map_columns(table.headers, group_id_given=group_id is not None)
     outcome = check_table(table, columns.fields, default_group_id=group_id)
     previous = _previous_results(table, columns)
     rows = tuple(replace(r, previous=previous[r.index]) for r in outcome.rows)
-    name = input_name or source.name
+    rows = with_fallbacks(rows, config.fallback)
+    name = config.input_name or source.name
     by_row: dict[int, list[Issue]] = defaultdict(list)
     for issue in outcome.issues:
         by_row[issue.row].append(issue)
@@ -98,192 +82,180 @@ def check_file(
 
 def validate_file(
     path: str | Path,
-    *,
     output: str | Path | None = None,
-    sheet: str | None = None,
-    group_id: int | None = None,
+    *,
+    config: RunConfig = _DEFAULTS,
     write: bool = True,
-    input_name: str | None = None,
 ) -> Report:
     """Check every row and write the annotated output with status `valid` or `invalid`."""
-    started = _now()
-    checked = check_file(path, sheet=sheet, group_id=group_id, input_name=input_name)
-    results = [_check_result(row, checked, Status.VALID) for row in checked.rows]
-    info = _info("validate", checked, api_url=None, sandbox=False, started=started)
-    return _finish(checked, results, info, output, path, extra_columns=_CHECK_COLUMNS, write=write)
+    with translated():
+        started = now_iso()
+        checked = check_file(path, config=config)
+        results = [_check_result(row, checked, Status.VALID) for row in checked.rows]
+        info = _info("validate", checked, api=None, started=started)
+        out = _output_path(output, path) if write else None
+        return _finish(checked, results, info, out, extra_columns=_CHECK_COLUMNS)
+
+
+def plan_run(checked: Checked, *, config: RunConfig = _DEFAULTS, api: Api | None = None) -> Plan:
+    """The plan of a run: what will be ordered, counted the way the user confirms it.
+
+    The CLI, `run_file` and the web page all build their plan here, so their counts agree.
+    """
+    to_order = _to_order(checked)
+    api = _offline_api(api)
+    return make_plan(
+        [r.order for r in to_order if r.order],
+        api_url=api.key_url,
+        sandbox=api.sandbox,
+        already=sum(1 for r in checked.rows if r.owned),
+        invalid=sum(1 for r in checked.rows if r.order is None and not r.owned),
+        rate=config.options.rate,
+        rows=to_order,
+        price_per_number=config.price_per_number,
+        dry_run=config.dry_run,
+    )
 
 
 def run_file(
     path: str | Path,
-    *,
     output: str | Path | None = None,
-    sheet: str | None = None,
-    group_id: int | None = None,
-    dry_run: bool = False,
-    sandbox: bool = False,
-    api_url: str | None = None,
-    token: str | None = None,
-    journal: str | Path | None = None,
-    options: RunOptions | None = None,
-    strict: bool = False,
+    *,
+    config: RunConfig = _DEFAULTS,
+    api: Api | None = None,
     confirm: ConfirmFn | None = None,
+    on_plan: PlanFn | None = None,
     on_progress: ProgressFn | None = None,
     stop: threading.Event | None = None,
-    sandbox_config: SandboxConfig | None = None,
-    input_name: str | None = None,
-    fallback: str | Sequence[str] | None = None,
-    price_per_number: float | None = None,
-    on_plan: PlanFn | None = None,
 ) -> Report:
     """Check every row, order a number for each valid one, and write the annotated output.
 
-    Against a real API the order goes ahead only when ``confirm(plan)`` returns True; without
-    ``confirm`` nothing is bought. ``on_plan(plan)`` sees the plan first, dry runs included.
-    ``fallback`` (``"drop_filter,overlay,tollfree"`` or a list of those words) applies to
-    rows whose own ``fallback`` cell is blank. ``token`` defaults to ``TELMETRICS_TOKEN``;
-    ``api_url`` to ``TELMETRICS_API_URL`` and then the public API.
+    ``api`` defaults to the real API from the environment (`Api.from_environment`); a dry run
+    needs no token. Against a real API the order goes ahead only when ``confirm(plan)``
+    returns True; without ``confirm`` nothing is bought. ``on_plan(plan)`` sees the plan
+    first, dry runs included. A sandbox `Api` (see `batchprov.sandbox.sandbox_session`)
+    orders without confirmation.
     """
-    started = _now()
-    options = options or RunOptions()
-    default_fallback = parse_run_fallback(fallback)
-    checked = check_file(path, sheet=sheet, group_id=group_id, input_name=input_name)
-    checked = replace(checked, rows=with_fallbacks(checked.rows, default_fallback))
-    url = api_url or os.environ.get("TELMETRICS_API_URL") or DEFAULT_API_URL
-    if dry_run:
-        plan = _make_plan(checked, url, sandbox, options, price_per_number, dry_run=True)
+    with translated(journal=config.journal):
+        started = now_iso()
+        checked = check_file(path, config=config)
+        out = _output_path(output, path)
+        if config.dry_run:
+            return _dry_run(checked, config, api, out, started, on_plan)
+        api = api or Api.from_environment()
+        plan = plan_run(checked, config=config, api=api)
         if on_plan is not None:
             on_plan(plan)
-        results = [_check_result(row, checked, Status.PLANNED) for row in checked.rows]
-        shown = None if sandbox else url
-        info = _info("dry-run", checked, api_url=shown, sandbox=sandbox, started=started)
-        info = replace(info, plan=plan)
-        report = _finish(checked, results, info, output, path, extra_columns=_DRY_RUN_COLUMNS)
-        return replace(report, extra={"plan": plan})
-    token = token if token is not None else os.environ.get("TELMETRICS_TOKEN")
-    if not sandbox and not token:
-        raise NoTokenError(
-            "No API token: set TELMETRICS_TOKEN (or use --sandbox to try batchprov without one)."
-        )
-    with _api(sandbox, url, token or "", journal, sandbox_config) as (target, secret, jpath):
-        return _order(
-            checked,
-            path=path,
-            output=output,
-            api_url=target,
-            token=secret,
-            journal_path=jpath,
-            sandbox=sandbox,
-            options=options,
-            strict=strict,
-            confirm=confirm,
-            on_progress=on_progress,
-            stop=stop,
-            started=started,
-            plan=_make_plan(checked, target, sandbox, options, price_per_number),
-            on_plan=on_plan,
-        )
+        run = _Order(checked, config, api, plan, out, started)
+        return run.go(confirm=confirm, on_progress=on_progress, stop=stop)
 
 
-def _make_plan(
+def _dry_run(
     checked: Checked,
-    api_url: str,
-    sandbox: bool,
-    options: RunOptions,
-    price_per_number: float | None,
-    *,
-    dry_run: bool = False,
-) -> Plan:
-    """The plan of the rows to order: valid rows that do not own a number yet."""
-    to_order = [r for r in checked.rows if r.order and not _owned(r)]
-    return make_plan(
-        [r.order for r in to_order if r.order],
-        api_url=api_url,
-        sandbox=sandbox,
-        already=sum(1 for r in checked.rows if _owned(r)),
-        invalid=sum(1 for r in checked.rows if r.order is None and not _owned(r)),
-        rate=options.rate,
-        rows=to_order,
-        price_per_number=price_per_number,
-        dry_run=dry_run,
-    )
-
-
-def _order(
-    checked: Checked,
-    *,
-    path: str | Path,
-    output: str | Path | None,
-    api_url: str,
-    token: str,
-    journal_path: Path,
-    sandbox: bool,
-    options: RunOptions,
-    strict: bool,
-    confirm: ConfirmFn | None,
-    on_progress: ProgressFn | None,
-    stop: threading.Event | None,
+    config: RunConfig,
+    api: Api | None,
+    out: Path,
     started: str,
-    plan: Plan,
     on_plan: PlanFn | None,
 ) -> Report:
-    """Show the plan, confirm, order the valid rows, and merge every row's result."""
+    """Plan, show the plan, and write every row as `planned` with its request body."""
+    plan = plan_run(checked, config=config, api=api)
     if on_plan is not None:
         on_plan(plan)
-    to_order = [r for r in checked.rows if r.order and not _owned(r)]
-    invalid = plan.invalid
-    held = strict and invalid > 0
-    if to_order and not held and not sandbox and not (confirm and confirm(plan)):
-        raise ConfirmationRefused("Nothing was ordered: the order was not confirmed.")
-    ordered: dict[int, RowResult] = {}
-    stopped: str | None = None
-    if to_order and not held:
-        outcome: OrderOutcome = order_rows(
-            to_order,
-            api_url=api_url,
-            token=token,
-            journal_path=journal_path,
-            options=options,
-            on_progress=on_progress,
-            stop=stop,
-        )
-        ordered = {r.index: r for r in outcome.results}
-        stopped = outcome.stopped_reason
-    results = [
-        _run_result(row, checked, ordered, held=held, invalid=invalid) for row in checked.rows
-    ]
-    info = _info(
-        "run", checked, api_url=None if sandbox else api_url, sandbox=sandbox, started=started
-    )
-    info = replace(info, stopped_reason=stopped, plan=plan)
-    report = _finish(checked, results, info, output, path, extra_columns=_CHECK_COLUMNS)
+    results = [_check_result(row, checked, Status.PLANNED) for row in checked.rows]
+    info = _info("dry-run", checked, api=_offline_api(api), started=started)
+    info = replace(info, plan=plan)
+    report = _finish(checked, results, info, out, extra_columns=_DRY_RUN_COLUMNS)
     return replace(report, extra={"plan": plan})
 
 
-@contextlib.contextmanager
-def _api(
-    sandbox: bool,
-    url: str,
-    token: str,
-    journal: str | Path | None,
-    sandbox_config: SandboxConfig | None,
-) -> Iterator[tuple[str, str, Path]]:
-    """The API to order from, its token and the journal: a fresh sandbox when asked.
+@dataclass(frozen=True, slots=True)
+class _Order:
+    """One run past its plan: confirm, order the rows to order, merge and write."""
 
-    A sandbox's numbers live only as long as the sandbox, so its default journal does too.
-    """
-    if not sandbox:
-        yield url, token, Path(journal) if journal else default_journal()
-        return
-    from batchprov.sandbox import SandboxConfig, serve_in_thread
+    checked: Checked
+    config: RunConfig
+    api: Api
+    plan: Plan
+    out: Path
+    started: str
 
-    config = sandbox_config or SandboxConfig()
-    with serve_in_thread(config) as server, tempfile.TemporaryDirectory() as tmp:
-        jpath = Path(journal) if journal else Path(tmp) / "journal.sqlite"
-        yield server.url, config.token, jpath
+    def go(
+        self,
+        *,
+        confirm: ConfirmFn | None,
+        on_progress: ProgressFn | None,
+        stop: threading.Event | None,
+    ) -> Report:
+        to_order = _to_order(self.checked)
+        held = self.config.strict and self.plan.invalid > 0
+        sending = bool(to_order) and not held
+        if sending and not self.api.sandbox and not (confirm and confirm(self.plan)):
+            raise ConfirmationRefused("Nothing was ordered: the order was not confirmed.")
+        outcome = self._order(to_order, on_progress, stop) if sending else None
+        ordered = {r.index: r for r in outcome.results} if outcome else {}
+        results = [
+            _run_result(row, self.checked, ordered, held=held, invalid=self.plan.invalid)
+            for row in self.checked.rows
+        ]
+        info = _info("run", self.checked, api=self.api, started=self.started)
+        info = replace(info, stopped_reason=outcome.stopped_reason if outcome else None)
+        info = replace(info, plan=self.plan)
+        try:
+            report = _finish(self.checked, results, info, self.out, extra_columns=_CHECK_COLUMNS)
+        except OSError as exc:
+            if outcome is None:
+                raise
+            raise RunAborted(
+                f"The numbers were ordered and are in the journal, but the output could not be "
+                f"written ({os_error_text(exc)}). Fix that and run the same command again: "
+                "nothing will be bought twice."
+            ) from None
+        return replace(report, extra={"plan": self.plan})
+
+    def _order(
+        self,
+        rows: Sequence[CheckedRow],
+        on_progress: ProgressFn | None,
+        stop: threading.Event | None,
+    ) -> OrderOutcome:
+        with self._journal() as journal:
+            return order_rows(
+                rows,
+                api_url=self.api.url,
+                token=self.api.token,
+                journal_path=journal,
+                options=self.config.options,
+                transport=self.api.transport,
+                on_progress=on_progress,
+                stop=stop,
+            )
+
+    @contextlib.contextmanager
+    def _journal(self) -> Iterator[Path]:
+        """The journal: given, or for a sandbox one that lives no longer than this call."""
+        if self.config.journal is not None:
+            yield self.config.journal
+        elif self.api.sandbox:
+            with tempfile.TemporaryDirectory(prefix="batchprov-sandbox-") as folder:
+                yield Path(folder) / "journal.sqlite"
+        else:
+            yield Environment.read().default_journal()
 
 
-def _owned(row: CheckedRow) -> bool:
-    return row.previous is not None and row.previous.owned
+def _offline_api(api: Api | None) -> Api:
+    """Where a dry run says it would order: the given API, else the configured one (no token
+    needed, nothing is sent)."""
+    return api or Api(url=Environment.read().api_url or DEFAULT_API_URL, token="")
+
+
+def _to_order(checked: Checked) -> list[CheckedRow]:
+    """Valid rows that do not own a number yet."""
+    return [r for r in checked.rows if r.order and not r.owned]
+
+
+def _output_path(output: str | Path | None, source: str | Path) -> Path:
+    return Path(output) if output else default_output(Path(source))
 
 
 def _row_issues(checked: Checked, excel_row: int) -> tuple[Issue, ...]:
@@ -296,7 +268,7 @@ def _messages(issues: Sequence[Issue], severity: Severity) -> list[str]:
 
 def _check_result(row: CheckedRow, checked: Checked, ok: Status) -> RowResult:
     """The result of a row that is only checked (validate, dry run)."""
-    if _owned(row):
+    if row.owned:
         return _previous_result(row)
     issues = _row_issues(checked, row.excel_row)
     errors = _messages(issues, Severity.ERROR)
@@ -335,7 +307,7 @@ def _run_result(
     row: CheckedRow, checked: Checked, ordered: dict[int, RowResult], *, held: bool, invalid: int
 ) -> RowResult:
     """Merge a row's check result with what the order produced."""
-    if _owned(row):
+    if row.owned:
         return _previous_result(row)
     base = _check_result(row, checked, Status.NOT_ATTEMPTED)
     if row.order is None:
@@ -355,29 +327,24 @@ def _finish(
     checked: Checked,
     results: list[RowResult],
     info: RunInfo,
-    output: str | Path | None,
-    source: str | Path,
+    out: Path | None,
     *,
     extra_columns: Sequence[str] = (),
-    write: bool = True,
 ) -> Report:
     """Write the annotated output (when asked) and build the report."""
-    info = replace(info, ended_at=_now())
-    out: Path | None = None
-    if write:
-        out = Path(output) if output else default_output(Path(source))
+    info = replace(info, ended_at=now_iso())
+    if out is not None:
         write_output(checked.table, results, checked.issues, info, out, extra_columns=extra_columns)
     return Report(info=info, results=tuple(results), issues=checked.issues, output_path=out)
 
 
-def _info(
-    mode: str, checked: Checked, *, api_url: str | None, sandbox: bool, started: str
-) -> RunInfo:
+def _info(mode: str, checked: Checked, *, api: Api | None, started: str) -> RunInfo:
+    sandbox = api is not None and api.sandbox
     return RunInfo(
         mode=mode,
         input_name=checked.input_name,
         input_sha256=checked.sha256,
-        api_url=api_url,
+        api_url=None if api is None or sandbox else api.key_url,
         sandbox=sandbox,
         started_at=started,
         ended_at=started,
@@ -410,7 +377,3 @@ def _previous_results(table: Table, columns: ColumnMap) -> list[PreviousResult |
         else None
         for st, tn, ni, ri, an, pa in fields
     ]
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from batchprov.cli import _confirmer, cli
+from batchprov.config import Api, RunConfig
 from batchprov.errors import ConfirmationRefused
 from batchprov.order.rate import FIXED_HEADROOM
 from batchprov.order.runner import RunOptions
@@ -63,10 +64,9 @@ def dry_plan(source: Path, tmp_path: Path) -> Plan:
     report = run_file(
         source,
         output=tmp_path / "out.xlsx",
-        dry_run=True,
-        fallback="tollfree",
-        price_per_number=3,
-        options=RunOptions(rate=5),
+        config=RunConfig(
+            dry_run=True, fallback="tollfree", price_per_number=3, options=RunOptions(rate=5)
+        ),
     )
     plan = report.extra["plan"]
     assert isinstance(plan, Plan) and report.info.plan is plan
@@ -147,11 +147,9 @@ def test_confirmation_is_asked_with_the_plan(source: Path, tmp_path: Path) -> No
         run_file(
             source,
             output=tmp_path / "o.xlsx",
-            api_url="http://127.0.0.1:9/v3/api",
-            token="secret-token-value",
-            journal=tmp_path / "j.sqlite",
+            config=RunConfig(journal=tmp_path / "j.sqlite", price_per_number=2.5),
+            api=Api(url="http://127.0.0.1:9/v3/api", token="secret-token-value"),
             confirm=refuse,
-            price_per_number=2.5,
         )
     (plan,) = seen
     assert plan.describe().startswith("About to order 5 number(s) from http://127.0.0.1:9/v3/api")

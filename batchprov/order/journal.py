@@ -32,8 +32,10 @@ from types import TracebackType
 
 import filelock
 
+from batchprov.clock import now_iso
 from batchprov.errors import JournalBusyError
-from batchprov.order.client import Number, now_iso
+from batchprov.order.client import Number
+from batchprov.urls import normalise_url
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS run(
@@ -116,14 +118,9 @@ _ITEM_COLUMNS = (
 _KEYS_PER_QUERY = 500
 
 
-def normalize_url(api_url: str) -> str:
-    """The API URL as items are keyed: without a trailing slash."""
-    return api_url.strip().rstrip("/")
-
-
 def item_key(api_url: str, group_id: int, name: str) -> str:
     """The item's key: API URL, group and casefolded trimmed name (never the row position)."""
-    return f"{normalize_url(api_url)}|{group_id}|{name.strip().casefold()}"
+    return f"{normalise_url(api_url)}|{group_id}|{name.strip().casefold()}"
 
 
 class Journal:
@@ -208,7 +205,7 @@ class Journal:
         where = []
         if api_url is not None:
             where.append("api_url=?")
-            args.append(normalize_url(api_url))
+            args.append(normalise_url(api_url))
         if group_id is not None:
             where.append("group_id=?")
             args.append(group_id)
@@ -224,7 +221,7 @@ class Journal:
         """Number ids owned by DONE items of the group."""
         rows = self._conn.execute(
             "SELECT number_id FROM item WHERE api_url=? AND group_id=? AND number_id IS NOT NULL",
-            (normalize_url(api_url), group_id),
+            (normalise_url(api_url), group_id),
         )
         return {r[0] for r in rows}
 
@@ -237,7 +234,7 @@ class Journal:
             db.execute(
                 "INSERT OR IGNORE INTO item(item_key, api_url, group_id, name, payload, state,"
                 " updated_at) VALUES (?,?,?,?,?,'PENDING',?)",
-                (key, normalize_url(api_url), group_id, name.strip(), payload, now_iso()),
+                (key, normalise_url(api_url), group_id, name.strip(), payload, now_iso()),
             )
         return self._must(key)
 
@@ -247,7 +244,7 @@ class Journal:
         ``rows`` holds (group_id, name, payload). One commit instead of one per row keeps the
         planning of a 100k-row sheet to seconds.
         """
-        url, stamp = normalize_url(api_url), now_iso()
+        url, stamp = normalise_url(api_url), now_iso()
         wanted = {item_key(url, gid, name): (gid, name, payload) for gid, name, payload in rows}
         with self._tx() as db:
             db.executemany(
@@ -365,13 +362,13 @@ class Journal:
         """True once the group's pre-existing numbers were recorded."""
         row = self._conn.execute(
             "SELECT 1 FROM baseline_group WHERE api_url=? AND group_id=?",
-            (normalize_url(api_url), group_id),
+            (normalise_url(api_url), group_id),
         ).fetchone()
         return row is not None
 
     def add_baseline(self, api_url: str, group_id: int, numbers: Iterable[Number]) -> None:
         """Record numbers as not ours (present before our POSTs), marking the group as done."""
-        url, seen = normalize_url(api_url), now_iso()
+        url, seen = normalise_url(api_url), now_iso()
         with self._tx() as db:
             db.execute("INSERT OR IGNORE INTO baseline_group VALUES (?,?,?)", (url, group_id, seen))
             db.executemany(
@@ -383,7 +380,7 @@ class Journal:
         """Number ids that were in the group before our POSTs."""
         rows = self._conn.execute(
             "SELECT number_id FROM baseline WHERE api_url=? AND group_id=?",
-            (normalize_url(api_url), group_id),
+            (normalise_url(api_url), group_id),
         )
         return {r[0] for r in rows}
 

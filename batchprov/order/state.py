@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import heapq
+import math
 import random
 import sqlite3
 import threading
@@ -21,6 +22,8 @@ from typing import Any, ParamSpec, TypeVar
 
 import httpx
 
+from batchprov.clock import now_iso
+from batchprov.errors import OptionError
 from batchprov.models import OWNED, RowResult, Status
 from batchprov.order.client import (
     ApiClient,
@@ -28,7 +31,6 @@ from batchprov.order.client import (
     ListingRefused,
     Number,
     TokenRejected,
-    now_iso,
 )
 from batchprov.order.journal import Item, Journal
 from batchprov.order.rate import RateLimiter
@@ -50,6 +52,14 @@ class RunOptions:
     max_attempts: int = 6  # sends per row (never-sent / reconciled-absent)
     breaker_threshold: int = 5  # consecutive transport failures before pausing dispatch
     breaker_give_up: float = 60.0  # seconds of failing probes before the run stops
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.concurrency <= 64:
+            raise OptionError(f"--concurrency must be 1 to 64, not {self.concurrency}")
+        if self.rate is not None and not (math.isfinite(self.rate) and self.rate > 0):
+            raise OptionError(f"--rate must be a number above 0 or 'auto', not {self.rate}")
+        if not (math.isfinite(self.timeout) and self.timeout > 0):
+            raise OptionError(f"--timeout must be a number of seconds above 0, not {self.timeout}")
 
     @property
     def settle(self) -> float:

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
 
+from batchprov.config import Api
 from batchprov.sandbox.app import API, SandboxApp, create_app
 from batchprov.sandbox.config import SandboxConfig
 from batchprov.sandbox.service import Sandbox
@@ -29,6 +32,11 @@ class RunningSandbox:
     app: SandboxApp
     host: str
     port: int
+    token: str = "sandbox"
+
+    def api(self) -> Api:
+        """The `Api` that reaches this sandbox, for `pipeline.run_file`."""
+        return Api(url=self.url, token=self.token, sandbox=True)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -81,7 +89,8 @@ def serve_in_thread(
     try:
         _wait_started(server, thread)
         bound_port = sock.getsockname()[1]
-        yield RunningSandbox(api_url(host, bound_port), app.sandbox, app, host, bound_port)
+        url = api_url(host, bound_port)
+        yield RunningSandbox(url, app.sandbox, app, host, bound_port, token=config.token)
     finally:
         server.should_exit = True
         thread.join(_STOP_TIMEOUT)
@@ -90,6 +99,32 @@ def serve_in_thread(
             thread.join(_STOP_TIMEOUT)
         sock.close()
         app.sandbox.close()
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxSession:
+    """A served sandbox with a journal that lives exactly as long as its numbers do."""
+
+    server: RunningSandbox
+    journal: Path
+
+    @property
+    def api(self) -> Api:
+        return self.server.api()
+
+
+@contextlib.contextmanager
+def sandbox_session(config: SandboxConfig | None = None) -> Iterator[SandboxSession]:
+    """A fresh sandbox on loopback and a fresh journal, both gone when the block ends.
+
+    What `run --sandbox` and the web page's sandbox jobs use: two sessions never mix, so
+    running the demo twice orders twice from two fresh sandboxes.
+    """
+    with (
+        serve_in_thread(config or SandboxConfig()) as server,
+        tempfile.TemporaryDirectory(prefix="batchprov-sandbox-") as folder,
+    ):
+        yield SandboxSession(server, Path(folder) / "journal.sqlite")
 
 
 def _wait_started(server: uvicorn.Server, thread: threading.Thread) -> None:

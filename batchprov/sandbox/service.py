@@ -11,9 +11,9 @@ import random
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Any
 
+from batchprov.clock import now_iso
 from batchprov.sandbox.config import SandboxConfig
 from batchprov.sandbox.errors import ApiError
 from batchprov.sandbox.faults import FaultInjector, Faults
@@ -100,7 +100,7 @@ class Sandbox:
         with self._lock:
             record = self._active(number_id)
             self._apply(record, body)
-            record.modified_datetime = _now()
+            record.modified_datetime = now_iso()
             self.store.save(record)
             return record.to_api()
 
@@ -108,7 +108,7 @@ class Sandbox:
         """Release a number back to inventory (`DELETE /numbers/{id}`)."""
         with self._lock:
             record = self._active(number_id)
-            record.modified_datetime = _now()
+            record.modified_datetime = now_iso()
             self.store.release(record)
             self.inventory.release(record.phone_number)
             return record.to_api()
@@ -158,7 +158,7 @@ class Sandbox:
         return self.inventory.tollfree(filter_, rng)
 
     def _record(self, group_id: int, order: Order, number: str, body: Any) -> NumberRecord:
-        stamp = _now()
+        stamp = now_iso()
         return NumberRecord(
             id=self._next_id,
             group_id=group_id,
@@ -199,8 +199,3 @@ class Sandbox:
             record.route_features = route.features
         record.sms_routes = sms
         record.features = features
-
-
-def _now() -> str:
-    """ISO-8601 UTC to the second, as in the documentation examples."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

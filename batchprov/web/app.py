@@ -7,7 +7,6 @@ in `jobs.JobRunner`. Every defence lives in `security.py`; every page escapes wh
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,8 +35,9 @@ from starlette.templating import Jinja2Templates
 from starlette.types import Receive, Scope, Send
 
 from batchprov._version import __version__
+from batchprov.config import DEFAULT_API_URL, Api, Environment, RunConfig
 from batchprov.errors import BatchprovError
-from batchprov.pipeline import check_file, validate_file
+from batchprov.pipeline import check_file, plan_run, validate_file
 from batchprov.web import jobs
 from batchprov.web.jobs import Job, JobRunner, JobStore
 from batchprov.web.security import (
@@ -73,6 +73,7 @@ class Settings:
         self.sandbox = sandbox
         self.api_url = api_url
         self.max_upload = max_upload
+        self.env = Environment.read()
         self.uploads = data_dir / "uploads"
         self.results = data_dir / "results"
         for folder in (self.uploads, self.results, data_dir / "sandbox-journals"):
@@ -81,13 +82,19 @@ class Settings:
         self.runner = JobRunner(self.store, self.results)
 
     def journal_for(self, job_id: str) -> Path:
-        """One journal for every real-API job (never buy twice across jobs).
+        """The default journal, shared with the command line, for every real-API job (never
+        buy twice across jobs or tools).
 
         A sandbox forgets its numbers when it stops, so each sandbox job keeps its own.
         """
         if self.sandbox:
             return self.data_dir / "sandbox-journals" / f"{job_id}.sqlite"
-        return self.data_dir / "journal.sqlite"
+        return self.env.default_journal()
+
+    def planning_api(self) -> Api:
+        """Where the plan says the orders go (nothing is sent while planning)."""
+        url = self.api_url or DEFAULT_API_URL
+        return Api(url=url, token="", sandbox=self.sandbox)
 
     def ordering_blocked(self) -> str | None:
         """Why this server cannot order from a real API, or None when it can."""
@@ -99,7 +106,7 @@ class Settings:
                 "Ask whoever runs it to restart it with --api-url (or TELMETRICS_API_URL), "
                 "or with --sandbox to try things out."
             )
-        if not os.environ.get("TELMETRICS_TOKEN"):
+        if not self.env.token:
             return (
                 "Ordering is switched off on this server: it has no API token. Ask whoever runs "
                 "it to set TELMETRICS_TOKEN and restart it."
@@ -326,9 +333,8 @@ class Pages:
         self, request: Request, job_id: str, shown: str, stored: Path, group_id: int | None
     ) -> Response:
         try:
-            checked = await run_in_threadpool(
-                check_file, stored, group_id=group_id, input_name=shown
-            )
+            config = RunConfig(group_id=group_id, input_name=shown)
+            checked = await run_in_threadpool(check_file, stored, config=config)
         except BatchprovError as exc:
             stored.unlink(missing_ok=True)
             text = jobs.scrub(str(exc)).replace(stored.name, shown)
@@ -338,7 +344,8 @@ class Pages:
             stored.unlink(missing_ok=True)
             text = f"“{shown}” could not be read. Open it in Excel, save it as .xlsx and retry."
             return self.upload_form(request, 400, text)
-        review = jobs.review_view(checked, api_url=self.s.api_url, sandbox=self.s.sandbox)
+        plan = plan_run(checked, config=config, api=self.s.planning_api())
+        review = jobs.review_view(checked, plan)
         job = jobs.new_job(
             job_id=job_id,
             original_name=shown,
@@ -432,11 +439,7 @@ class Pages:
         if path is None or not path.exists():
             path = self.s.results / f"{job.id}.checked.xlsx"
             await run_in_threadpool(
-                validate_file,
-                job.input_path,
-                output=path,
-                group_id=job.group_id,
-                input_name=job.original_name,
+                validate_file, job.input_path, path, config=jobs.job_config(job)
             )
             self.s.store.update(job.id, check_path=path)
         return _download(path, download_name(job.original_name, ".checked.xlsx"))

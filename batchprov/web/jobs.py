@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
 import sqlite3
 import threading
@@ -19,15 +18,16 @@ from collections import Counter, deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from batchprov.clock import now_iso
+from batchprov.config import Api, Environment, RunConfig
 from batchprov.errors import BatchprovError
-from batchprov.models import CheckedRow, Issue, RowResult, Severity, Status
+from batchprov.models import Issue, RowResult, Severity, Status
 from batchprov.pipeline import Checked, run_file
-from batchprov.plan import Plan, format_duration, make_plan
+from batchprov.plan import Plan, format_duration
 from batchprov.report import Report
 
 log = logging.getLogger("batchprov.web")
@@ -350,20 +350,18 @@ class JobRunner:
         with self._lock:
             stop = self._stops[job_id]
             live = self._live[job_id]
-        self.store.update(job_id, started=job.started or _now(), error=None, stopped_reason=None)
+        self.store.update(job_id, started=job.started or now_iso(), error=None, stopped_reason=None)
         try:
-            report = run_file(
-                job.input_path,
-                output=self.results_dir / f"{job.id}.results.xlsx",
-                group_id=job.group_id,
-                sandbox=job.sandbox,
-                api_url=job.api_url,
-                journal=job.journal_path,
-                confirm=_confirmed,
-                on_progress=live.update,
-                stop=stop,
-                input_name=job.original_name,
-            )
+            with _job_api(job) as api:
+                report = run_file(
+                    job.input_path,
+                    self.results_dir / f"{job.id}.results.xlsx",
+                    config=job_config(job),
+                    api=api,
+                    confirm=_confirmed,
+                    on_progress=live.update,
+                    stop=stop,
+                )
         except BatchprovError as exc:
             self._finish_failed(job, scrub(str(exc), job))
         except Exception:
@@ -386,17 +384,34 @@ class JobRunner:
             result=result,
             output_path=report.output_path,
             stopped_reason=report.info.stopped_reason,
-            ended=_now(),
+            ended=now_iso(),
         )
 
     def _finish_failed(self, job: Job, message: str) -> None:
-        self.store.update(job.id, status=FAILED, error=message, ended=_now())
+        self.store.update(job.id, status=FAILED, error=message, ended=now_iso())
 
 
 UNEXPECTED = (
     "Something went wrong inside batchprov while ordering. Numbers already bought are kept in "
     "the journal and will not be bought again; ask whoever runs batchprov to look at its log."
 )
+
+
+def job_config(job: Job) -> RunConfig:
+    """How a job reads, checks and orders: the same config for its review and its run."""
+    return RunConfig(group_id=job.group_id, input_name=job.original_name, journal=job.journal_path)
+
+
+@contextmanager
+def _job_api(job: Job) -> Iterator[Api]:
+    """The job's API: a fresh sandbox for a sandbox job (its journal is the job's own)."""
+    if not job.sandbox:
+        yield Api.from_environment(url=job.api_url)
+        return
+    from batchprov.sandbox import SandboxConfig, serve_in_thread
+
+    with serve_in_thread(SandboxConfig()) as server:
+        yield server.api()
 
 
 def _confirmed(plan: Plan) -> bool:
@@ -406,7 +421,7 @@ def _confirmed(plan: Plan) -> bool:
 
 def scrub(message: str, job: Job | None = None) -> str:
     """A message fit for the page: no API token, no stored file names."""
-    token = os.environ.get("TELMETRICS_TOKEN")
+    token = Environment.read().token
     if token:
         message = message.replace(token, "[hidden]")
     if job is not None:
@@ -430,19 +445,10 @@ def public_url(url: str | None) -> str | None:
     return urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
 
 
-def review_view(checked: Checked, *, api_url: str | None, sandbox: bool) -> dict[str, Any]:
-    """Everything the review page shows about a checked file, as JSON-ready data."""
-    statuses = [_check_status(row.order is not None, _owned(row)) for row in checked.rows]
+def review_view(checked: Checked, plan: Plan) -> dict[str, Any]:
+    """Everything the review page shows about a checked file and its plan, as JSON-ready data."""
+    statuses = [_check_status(row.order is not None, row.owned) for row in checked.rows]
     kinds = [row.match_type.value if row.match_type else "unknown" for row in checked.rows]
-    orders = [r.order for r, s in zip(checked.rows, statuses, strict=True) if s == "valid"]
-    plan = make_plan(
-        [o for o in orders if o is not None],
-        api_url=api_url or "",
-        sandbox=sandbox,
-        already=statuses.count("already provisioned"),
-        invalid=statuses.count("invalid"),
-        rate=None,
-    )
     errors = [i for i in checked.issues if i.severity is Severity.ERROR]
     warnings = [i for i in checked.issues if i.severity is Severity.WARNING]
     names = _names(checked)
@@ -475,10 +481,6 @@ def _check_status(valid: bool, owned: bool) -> str:
     if owned:
         return Status.ALREADY_PROVISIONED.value
     return Status.VALID.value if valid else Status.INVALID.value
-
-
-def _owned(row: CheckedRow) -> bool:
-    return row.previous is not None and row.previous.owned
 
 
 def _matrix(kinds: Sequence[str], statuses: Sequence[str]) -> list[dict[str, Any]]:
@@ -581,7 +583,7 @@ def new_job(
     """A freshly checked job."""
     return Job(
         id=job_id,
-        created=_now(),
+        created=now_iso(),
         original_name=original_name,
         input_path=input_path,
         group_id=group_id,
@@ -597,7 +599,3 @@ def new_job(
 def new_id() -> str:
     """A random job id, also the stored input's file name."""
     return uuid.uuid4().hex
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -9,6 +9,7 @@ from typing import Any
 import openpyxl
 import pytest
 
+from batchprov.config import RunConfig
 from batchprov.models import MatchType, OrderRequest, Status
 from batchprov.numbering.area import locality_of
 from batchprov.pipeline import run_file, validate_file
@@ -153,7 +154,7 @@ def test_dry_run_writes_expected_area_beside_the_request_body(tmp_path: Path) ->
     """A dry run writes Expected Area, then Request Body."""
     source = write_csv(tmp_path / "in.csv", [{"city": "Toronto", "state": "ON"}])
     out = tmp_path / "out.xlsx"
-    report = run_file(source, output=out, dry_run=True)
+    report = run_file(source, output=out, config=RunConfig(dry_run=True))
     ws = openpyxl.load_workbook(out).worksheets[0]
     headers = [c.value for c in ws[1]]
     assert headers[-2:] == ["Expected Area", "Request Body"]

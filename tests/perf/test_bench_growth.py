@@ -23,12 +23,13 @@ MAX_RSS_BYTES = 1.5 * 1024**3
 
 _DRY_RUN = """
 import json, resource, sys, time
+from batchprov.config import RunConfig
 from batchprov.pipeline import run_file
 
 warm, path, out = sys.argv[1:4]
-run_file(warm, output=out + ".warm.xlsx", dry_run=True)
+run_file(warm, output=out + ".warm.xlsx", config=RunConfig(dry_run=True))
 start, cpu = time.perf_counter(), time.process_time()
-report = run_file(path, output=out, dry_run=True)
+report = run_file(path, output=out, config=RunConfig(dry_run=True))
 seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
 peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 statuses = {}

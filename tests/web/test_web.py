@@ -22,6 +22,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", UserWarning)
     from starlette.testclient import TestClient
 
+from batchprov.config import Environment
 from batchprov.models import RowResult, Status
 from batchprov.order.journal import Journal
 from batchprov.sandbox import Faults, SandboxConfig, serve_in_thread
@@ -521,7 +522,8 @@ def test_a_failed_job_can_be_tried_again(
     app = create_app(data_dir=tmp_path, sandbox=False, api_url=live_api, auth=None)
     with TestClient(app) as client:
         url = job_url(upload(client, good_file))
-        with Journal.open(tmp_path / "journal.sqlite"):  # a command-line run holds it
+        shared = Environment.read().default_journal()  # the command line's journal too
+        with Journal.open(shared):  # a command-line run holds it
             order(client, url)
             assert wait_finished(client, url)["status"] == "failed"
         page = client.get(url).text

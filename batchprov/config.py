@@ -1,0 +1,127 @@
+"""How a command is configured: the API it talks to (`Api`) and how it runs (`RunConfig`).
+
+Both are frozen and built once by the shell (the CLI, the web page or a library caller), then
+passed down. This is the only module that reads the environment (`Environment`): the API
+token, the API URL and the journal's path.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from platformdirs import user_data_path
+
+from batchprov.errors import NoTokenError, OptionError
+from batchprov.models import Fallback
+from batchprov.numbering.fallback import parse_run_fallback
+from batchprov.order.state import RunOptions
+from batchprov.urls import normalise_url
+
+__all__ = [
+    "DEFAULT_API_URL",
+    "Api",
+    "Environment",
+    "RunConfig",
+]
+
+DEFAULT_API_URL = "https://api.telmetrics.com/v3/api"
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """What batchprov reads from the environment, read in one place."""
+
+    token: str | None = field(default=None, repr=False)
+    api_url: str | None = None
+    journal: Path | None = None
+
+    @classmethod
+    def read(cls, environ: Mapping[str, str] = os.environ) -> Environment:
+        """TELMETRICS_TOKEN, TELMETRICS_API_URL and BATCHPROV_JOURNAL (blank counts as unset)."""
+        journal = environ.get("BATCHPROV_JOURNAL", "").strip()
+        return cls(
+            token=environ.get("TELMETRICS_TOKEN", "").strip() or None,
+            api_url=environ.get("TELMETRICS_API_URL", "").strip() or None,
+            journal=Path(journal).expanduser() if journal else None,
+        )
+
+    def default_journal(self) -> Path:
+        """BATCHPROV_JOURNAL, else ``journal.sqlite`` in the user's data directory.
+
+        The CLI and the web page share it, so neither buys what the other bought.
+        """
+        return self.journal or user_data_path("batchprov") / "journal.sqlite"
+
+
+@dataclass(frozen=True, slots=True)
+class Api:
+    """The API a command talks to: base URL, token and (in tests) an httpx transport.
+
+    ``sandbox`` marks the built-in simulator: nothing real is bought, and its numbers live
+    only as long as it does. The token is never part of the repr.
+    """
+
+    url: str
+    token: str = field(repr=False)
+    sandbox: bool = False
+    transport: httpx.AsyncBaseTransport | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_environment(cls, *, url: str | None = None, env: Environment | None = None) -> Api:
+        """The real API: ``url``, else TELMETRICS_API_URL, else the public API; the token
+        from TELMETRICS_TOKEN (`NoTokenError` when unset)."""
+        env = env or Environment.read()
+        if not env.token:
+            raise NoTokenError(
+                "No API token: set TELMETRICS_TOKEN (or use --sandbox to try batchprov "
+                "without one)."
+            )
+        return cls(url=url or env.api_url or DEFAULT_API_URL, token=env.token)
+
+    @property
+    def key_url(self) -> str:
+        """The URL as the journal keys it and as people see it (no credentials)."""
+        return normalise_url(self.url)
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    """How `validate_file` and `run_file` read, check, plan and order (keyword-only).
+
+    Attributes:
+        sheet: the sheet to read (default: the first visible one).
+        group_id: the group for rows whose group_id cell is blank.
+        input_name: the name to report (e.g. an upload's original name).
+        dry_run: plan and write, send nothing.
+        strict: order nothing when any row is invalid.
+        fallback: fallbacks for rows whose own fallback cell is blank (also as text:
+            ``"drop_filter,overlay,tollfree"``).
+        price_per_number: monthly price of one number, for the plan's cost.
+        journal: the journal file (default `Environment.default_journal`, or one that lives as
+            long as the sandbox for a sandbox API).
+        options: how the run engine orders (concurrency, rate, timeout, …).
+    """
+
+    sheet: str | None = None
+    group_id: int | None = None
+    input_name: str | None = None
+    dry_run: bool = False
+    strict: bool = False
+    fallback: tuple[Fallback, ...] = ()
+    price_per_number: float | None = None
+    journal: Path | None = None
+    options: RunOptions = field(default_factory=RunOptions)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.fallback, str | list):  # "overlay,tollfree" or a list of words
+            object.__setattr__(self, "fallback", parse_run_fallback(self.fallback))
+        if self.group_id is not None and self.group_id < 1:
+            raise OptionError(f"--group-id must be a positive whole number, not {self.group_id}")
+        price = self.price_per_number
+        if price is not None and not (math.isfinite(price) and price >= 0):
+            raise OptionError(f"--price-per-number must be a number of 0 or more, not {price}")

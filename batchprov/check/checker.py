@@ -1,4 +1,4 @@
-"""Checking a sheet of advertisers: every problem of every row, as ``Issue`` records (SPEC §3).
+"""Checking a sheet: every problem of every row, as ``Issue`` records (docs/design.md §2.2).
 
 Each column is normalised once, per distinct cell text. Every rule is then one vectorised
 "problem column": the message for each row that breaks the rule, '' for the others. Error rules

@@ -245,7 +245,7 @@ class ApiClient:
         return numbers, total, size
 
     def _classify(self, response: httpx.Response) -> CreateResult:
-        """Map an HTTP answer to a create outcome (reliability.md §1)."""
+        """Map an HTTP answer to a create outcome (docs/design.md §4)."""
         status = response.status_code
         if response.is_success:
             number = Number.from_json(_json_or_none(response))

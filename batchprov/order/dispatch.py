@@ -1,6 +1,6 @@
 """Sending creates: one rate slot and one concurrency slot each, and what each answer means.
 
-Each create is sent once per intent (reliability.md §1): created → done; a permanent 4xx →
+Each create is sent once per intent (docs/design.md §4): created → done; a permanent 4xx →
 failed; 401/403 → the run stops; never sent and 429 → sent again later; anything ambiguous →
 the row waits for the `Reconciler`. Before the first create to a group, the group's numbers
 are recorded as a baseline, so a reconcile never adopts a number that was there before.

@@ -1,7 +1,7 @@
 """The SQLite journal: every purchase attempt is written down before it is sent.
 
 One item per (API URL, group, casefolded trimmed name), never per row position, so a re-sorted
-sheet finds its rows again. The protocol (reliability.md §3):
+sheet finds its rows again. The protocol (docs/design.md §5.3):
 
 * an attempt's intent (state INTENT) is committed, fsynced, before its POST goes out;
 * its outcome is committed right after the answer: DONE (with the number), UNKNOWN (may have

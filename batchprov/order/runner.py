@@ -2,7 +2,7 @@
 
 `order_rows` drives one run: it looks every row up in the journal, reconciles what an earlier
 run left in flight, then sends the rest under a concurrency bound and a shared rate. Each
-create is sent once per intent; what happens next depends on the answer (reliability.md §1):
+create is sent once per intent; what happens next depends on the answer (docs/design.md §4):
 
 * created → DONE; a permanent 4xx → failed; 401/403 → the whole run stops at once;
 * a 4xx saying no number matches → the row's next fallback (`batchprov.numbering.fallback`), if any;

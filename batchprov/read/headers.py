@@ -1,4 +1,4 @@
-"""Matching a sheet's header texts to batchprov's fields (SPEC §3) and to its result columns (§4).
+"""Matching header texts to batchprov's fields and result columns (docs/design.md §2.2, §2.3).
 
 Headers are compared in a normalised form (case, spaces and punctuation ignored) against each
 field's name and its aliases. Our own result columns are recognised only by their exact texts,

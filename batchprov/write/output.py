@@ -1,4 +1,4 @@
-"""The annotated output (SPEC §4): every result and every problem written back beside the data.
+"""The annotated output (docs/design.md §2.3): every result and every problem beside the data.
 
 A workbook input is reopened with openpyxl and kept as it is (other sheets, formatting, data
 validation, frozen panes); the result columns are appended to its data sheet, or overwritten in

@@ -1,4 +1,4 @@
-"""The blank input workbook that `batchprov template` writes (SPEC §2, §3).
+"""The blank input workbook that `batchprov template` writes (docs/design.md §2.4).
 
 One `Advertisers` sheet with the canonical headers, a comment on each header explaining it,
 drop-down lists, phone columns formatted as text and the three examples of the Telmetrics

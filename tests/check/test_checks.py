@@ -1,4 +1,4 @@
-"""Tests for batchprov.check.checker: every rule of SPEC §3, every message, every row's verdict."""
+"""Tests for batchprov.check.checker: every rule of docs/design.md §2.2, message and verdict."""
 
 from __future__ import annotations
 

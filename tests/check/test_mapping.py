@@ -11,7 +11,7 @@ from batchprov.check.orders import NormalisedRow, to_order
 from batchprov.models import MatchType, OrderRequest
 
 # The three request bodies of https://v3api.telmetrics.com/docs/automatic-number-assignment,
-# copied verbatim (shared/notes/automatic-number-assignment.txt).
+# copied verbatim (docs/design.md §3.2).
 DOC_LOCAL_TO_NUMBER = """{
   "name": "ABC Company",
   "phone_number_request": {

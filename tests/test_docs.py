@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -191,3 +192,55 @@ def test_stray_and_outside_references_are_caught() -> None:
     assert [what for _, what in stray_sections(text)] == ["§3"]
     assert [what for _, what in outside_references(text)] == ["SPEC", "reliability.md", "notes/"]
     assert sections("## 1. One\n### 1.2 Two\n#### 1.2.1 Three\n") == {"1", "1.2", "1.2.1"}
+
+
+def layers(design: str) -> list[set[str]]:
+    """The layers of §1.2's diagram, lowest first: each a set of top-level module names."""
+    part = design.split('<a id="s1.2"></a>', 1)[1]
+    block = part.split("```", 2)[1]
+    return [{name.strip() for name in layer.split("/")} for layer in block.split("→")]
+
+
+def _imports(path: Path) -> Iterator[tuple[int, str]]:
+    """(line, top-level batchprov module) of each batchprov import in a source file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "batchprov" and len(parts) > 1:
+                yield node.lineno, parts[1]
+
+
+def test_imports_point_down_the_layers_of_the_design() -> None:
+    """Every batchprov module sits in a layer of §1.2 and imports only from its layer or below."""
+    order = layers(DESIGN.read_text(encoding="utf-8"))
+    level = {name: index for index, layer in enumerate(order) for name in layer}
+    package = ROOT / "batchprov"
+    exempt = {"__init__", "__main__", "_version"}  # the façade, the entry point, the version
+    problems = []
+    for path in sorted(package.rglob("*.py")):
+        own = path.relative_to(package).parts[0].removesuffix(".py")
+        if own in exempt:
+            continue
+        if own not in level:
+            problems.append(f"batchprov/{own}: not in the layers of docs/design.md §1.2")
+            continue
+        for line, used in _imports(path):
+            if used != own and used not in exempt and level.get(used, -1) > level[own]:
+                where = path.relative_to(ROOT)
+                problems.append(f"{where}:{line}: {own} imports {used}, a higher layer")
+            elif used not in level and used not in exempt:
+                problems.append(f"{path.relative_to(ROOT)}:{line}: {used} is in no layer")
+    assert problems == [], "\n".join(problems)
+
+
+def test_layers_are_read_from_the_diagram() -> None:
+    """The layer parser reads §1.2's diagram: names split on '/', layers on the arrows."""
+    design = '<a id="s1.2"></a>\n### 1.2 x\n\n```\na / b → c\n  → d / e\n```\n'
+    assert layers(design) == [{"a", "b"}, {"c"}, {"d", "e"}]

@@ -18,9 +18,9 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(BIN)/batchprov run examples/advertisers.xlsx --sandbox -o examples/advertisers.results.xlsx
+	$(BIN)/batchprov run examples/advertisers.xlsx --sandbox
 	@echo
-	@echo "Annotated workbook: examples/advertisers.results.xlsx"
+	@echo "Annotated workbook: examples/advertisers.sandbox.results.xlsx"
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q

@@ -21,7 +21,13 @@ import click
 
 from batchprov._version import __version__
 from batchprov.config import Api, Environment, RunConfig
-from batchprov.errors import BatchprovError, ConfirmationRefused, RunAborted, translated
+from batchprov.errors import (
+    BatchprovError,
+    ConfirmationRefused,
+    OutputError,
+    RunAborted,
+    translated,
+)
 from batchprov.numbering.fallback import parse_run_fallback
 from batchprov.order.runner import Progress, RunOptions
 from batchprov.pipeline import run_file, validate_file
@@ -67,7 +73,9 @@ def input_options(func: F) -> F:
             "-o",
             "--output",
             type=click.Path(dir_okay=False, path_type=Path),
-            help="Annotated output (.xlsx or .csv). Default: <input>.results.xlsx beside it.",
+            help="Annotated output (.xlsx or .csv). Default beside the input, named for what "
+            "it holds: <input>.checked.xlsx (validate), .plan.xlsx (dry run), .results.xlsx "
+            "(run), with 'sandbox' in the name of a sandbox run's.",
         ),
         click.option("--sheet", help="Sheet to read. Default: the first visible sheet."),
         click.option(
@@ -224,8 +232,14 @@ def _api(
     default="advertisers_template.xlsx",
     type=click.Path(dir_okay=False, path_type=Path),
 )
-def template(out: Path) -> None:
+@click.option("--force", is_flag=True, help="Replace OUT if it already exists.")
+def template(out: Path, force: bool) -> None:
     """Write a blank input template with explanations and drop-down lists."""
+    if out.exists() and not force:
+        raise OutputError(
+            f"{out} already exists; the template never replaces a file. Choose another name, "
+            "or add --force to replace it."
+        )
     write_template(out)
     click.echo(f"Template written to {out}")
 

@@ -8,6 +8,7 @@ The CLI and the web page are thin shells over these: they build a `config.RunCon
 from __future__ import annotations
 
 import contextlib
+import re
 import tempfile
 import threading
 from collections import defaultdict
@@ -25,12 +26,14 @@ from batchprov.errors import ConfirmationRefused, RunAborted, os_error_text, tra
 from batchprov.models import CheckedRow, Issue, PreviousResult, RowResult, Severity, Status, Table
 from batchprov.numbering.area import locality_of
 from batchprov.numbering.fallback import with_fallbacks
+from batchprov.order.journal import Journal, State
 from batchprov.order.runner import OrderOutcome, Progress, order_rows
 from batchprov.plan import Plan, make_plan
 from batchprov.read.files import read_table, sha256_of
 from batchprov.read.headers import ColumnMap, map_columns
 from batchprov.report import Report, RunInfo
 from batchprov.write.output import write_output
+from batchprov.write.overwrite import check_overwrite
 
 __all__ = ["Checked", "check_file", "default_output", "plan_run", "run_file", "validate_file"]
 
@@ -57,9 +60,23 @@ class Checked:
     by_row: Mapping[int, tuple[Issue, ...]]
 
 
-def default_output(path: Path) -> Path:
-    """`<input stem>.results.xlsx` beside the input."""
-    return path.with_name(f"{path.stem}.results.xlsx")
+#: What each command's default output holds, as its file name says.
+OUTPUT_KINDS = {"validate": "checked", "dry-run": "plan", "run": "results"}
+_OUR_SUFFIXES = re.compile(r"(\.(sandbox|checked|plan|results))+$")
+
+
+def default_output(path: Path, *, mode: str = "run", sandbox: bool = False) -> Path:
+    """Beside the input, named for what it holds: ``<stem>.checked.xlsx`` (validate),
+    ``<stem>.plan.xlsx`` (dry run), ``<stem>.results.xlsx`` (run), with ``sandbox`` before the
+    kind for a sandbox API (``<stem>.sandbox.results.xlsx``).
+
+    An input that is itself an output (``advertisers.checked.xlsx``) gives the same names as
+    the original input; when that name is the input's own, its full stem is kept instead.
+    """
+    kind = ("sandbox." if sandbox else "") + OUTPUT_KINDS[mode]
+    stem = _OUR_SUFFIXES.sub("", path.stem) or path.stem
+    out = path.with_name(f"{stem}.{kind}.xlsx")
+    return out if out.name != path.name else path.with_name(f"{path.stem}.{kind}.xlsx")
 
 
 def check_file(path: str | Path, *, config: RunConfig = _DEFAULTS) -> Checked:
@@ -93,7 +110,9 @@ def validate_file(
         checked = check_file(path, config=config)
         results = [_check_result(row, checked, Status.VALID) for row in checked.rows]
         info = _info("validate", checked, api=None, started=started)
-        out = _output_path(output, path) if write else None
+        out = _output_path(output, path, mode="validate") if write else None
+        if out is not None:
+            _guard(out, checked, config, command="check")
         return _finish(checked, results, info, out, extra_columns=_CHECK_COLUMNS)
 
 
@@ -139,10 +158,14 @@ def run_file(
     with translated(journal=config.journal):
         started = now_iso()
         checked = check_file(path, config=config)
-        out = _output_path(output, path)
         if config.dry_run:
+            sandbox = api is not None and api.sandbox
+            out = _output_path(output, path, mode="dry-run", sandbox=sandbox)
+            _guard(out, checked, config, command="dry run")
             return _dry_run(checked, config, api, out, started, on_plan)
         api = api or Api.from_environment()
+        out = _output_path(output, path, mode="run", sandbox=api.sandbox)
+        _guard(out, checked, config, command="run", also=_journal_numbers(config, api, out))
         plan = plan_run(checked, config=config, api=api)
         if on_plan is not None:
             on_plan(plan)
@@ -254,8 +277,40 @@ def _to_order(checked: Checked) -> list[CheckedRow]:
     return [r for r in checked.rows if r.order and not r.owned]
 
 
-def _output_path(output: str | Path | None, source: str | Path) -> Path:
-    return Path(output) if output else default_output(Path(source))
+def _output_path(
+    output: str | Path | None, source: str | Path, *, mode: str, sandbox: bool = False
+) -> Path:
+    return Path(output) if output else default_output(Path(source), mode=mode, sandbox=sandbox)
+
+
+def _guard(
+    out: Path,
+    checked: Checked,
+    config: RunConfig,
+    *,
+    command: str,
+    also: frozenset[str] = frozenset(),
+) -> None:
+    """Refuse, before anything is sent or written, to replace a file showing bought numbers
+    that the new output would not show again (the input's own, or the journal's for a run)."""
+    shown = (r.previous.tracking_number for r in checked.rows if r.owned and r.previous)
+    carried = {n for n in shown if n} | also
+    check_overwrite(out, carried=carried, command=command, sheet=config.sheet)
+
+
+def _journal_numbers(config: RunConfig, api: Api, out: Path) -> frozenset[str]:
+    """The numbers the run's journal holds as bought from its API: a run shows them again.
+
+    Read only when there is an output to protect and a journal that outlives the run.
+    """
+    path = config.journal
+    if path is None and not api.sandbox:
+        path = Environment.read().default_journal()
+    if path is None or not path.is_file() or not out.is_file():
+        return frozenset()
+    with Journal.open(path) as journal:
+        items = journal.items(api_url=api.key_url)
+    return frozenset(i.phone for i in items if i.state is State.DONE and i.phone)
 
 
 def _row_issues(checked: Checked, excel_row: int) -> tuple[Issue, ...]:

@@ -1,11 +1,56 @@
-"""How batchprov words values for the people who read its messages."""
+"""How batchprov words values for the people who read its messages and workbooks.
+
+The API's own words (``localtocity``, ``HTTP 400``) stay in request bodies and JSON; what a
+person reads says the same in plain words.
+"""
 
 from __future__ import annotations
 
-__all__ = ["quote"]
+from batchprov.models import OWNED, MatchType, Status
+
+__all__ = [
+    "MATCH_TYPE_WORDS",
+    "SANDBOX_MARK",
+    "api_refusal",
+    "match_type_words",
+    "quote",
+    "status_text",
+]
+
+#: How a person reads each match type.
+MATCH_TYPE_WORDS: dict[str, str] = {
+    MatchType.LOCAL_TO_NUMBER.value: "Local to number",
+    MatchType.LOCAL_TO_CITY.value: "Local to city",
+    MatchType.TOLLFREE.value: "Toll-free",
+}
+#: Added to the Status of a row whose number came from the sandbox: it was never bought.
+SANDBOX_MARK = " (sandbox)"
 
 
 def quote(text: str, limit: int = 40) -> str:
     """A cell value for a message: single-quoted, shortened when long (never a Python repr)."""
     shown = text if len(text) <= limit else text[: limit - 1] + "…"
     return f"'{shown}'"
+
+
+def match_type_words(value: str | MatchType | None) -> str | None:
+    """``localtocity`` → ``Local to city``; an unknown text is shown as it is."""
+    if value is None:
+        return None
+    text = value.value if isinstance(value, MatchType) else value
+    return MATCH_TYPE_WORDS.get(text, text)
+
+
+def status_text(status: Status, *, sandbox: bool = False) -> str:
+    """The Status cell: ``provisioned``, or ``provisioned (sandbox)`` for a sandbox number.
+
+    The mark keeps a sandbox number from ever counting as bought when the file is read again.
+    """
+    return status.value + (SANDBOX_MARK if sandbox and status in OWNED else "")
+
+
+def api_refusal(text: str, status: int | None = None) -> str:
+    """An API's refusal of a row, for someone who never saw the API."""
+    shown = text.strip().rstrip(".") or "no reason given"
+    where = f" (HTTP {status})" if status is not None else ""
+    return f"The API refused this row: {shown}{where}."

@@ -20,6 +20,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from batchprov.models import Issue, RowResult, Severity, Table
 from batchprov.read.headers import result_span
+from batchprov.wording import status_text
 from batchprov.write.styles import (
     HEADER_BORDER,
     HEADER_FILL,
@@ -74,10 +75,16 @@ _GETTERS: dict[str, Callable[[RowResult], Value]] = {
 
 
 def result_getters(
-    headers: Sequence[str], extra: ExtraValues
+    headers: Sequence[str], extra: ExtraValues, *, sandbox: bool = False
 ) -> list[Callable[[RowResult], Value]]:
-    """One function per result column giving a row's value (extra values win)."""
-    return [_overlay(_GETTERS[h], extra[h]) if extra.get(h) else _GETTERS[h] for h in headers]
+    """One function per result column giving a row's value (extra values win).
+
+    ``sandbox``: the Status of a row owning a number says ``(sandbox)``.
+    """
+    getters = dict(_GETTERS)
+    if sandbox:
+        getters["Status"] = lambda r: status_text(r.status, sandbox=True)
+    return [_overlay(getters[h], extra[h]) if extra.get(h) else getters[h] for h in headers]
 
 
 def _overlay(
@@ -93,12 +100,17 @@ def annotate_sheet(
     issues: Sequence[Issue],
     headers: Sequence[str],
     extra: ExtraValues,
+    *,
+    sandbox: bool = False,
 ) -> None:
-    """Write the result columns, colour the rows and mark every problem cell."""
+    """Write the result columns, colour the rows and mark every problem cell.
+
+    ``sandbox``: the numbers came from the sandbox, and the Status cells say so.
+    """
     _undo_marks(ws, table.header_row)
     positions = _place_results(ws, table, len(headers))
     _write_header(ws, table.header_row, positions, headers)
-    widths = _write_results(ws, positions, headers, results, extra)
+    widths = _write_results(ws, positions, headers, results, extra, sandbox=sandbox)
     last_row = max((r.excel_row for r in results), default=table.header_row)
     _colour_rows(ws, positions, table.header_row + 1, last_row)
     sizes: dict[str, int] = {}
@@ -187,11 +199,14 @@ def _write_results(
     headers: Sequence[str],
     results: Sequence[RowResult],
     extra: ExtraValues,
+    *,
+    sandbox: bool,
 ) -> list[int]:
     """Write every row's result cells; return the widest text of each column."""
     stamper = Stamper()
     kinds = [_KIND.get(h) for h in headers]
-    columns = list(zip(positions, kinds, result_getters(headers, extra), strict=True))
+    getters = result_getters(headers, extra, sandbox=sandbox)
+    columns = list(zip(positions, kinds, getters, strict=True))
     widths = [0] * len(headers)
     for result in results:
         row = result.excel_row
@@ -243,7 +258,8 @@ def _colour_rows(ws: Worksheet, positions: Sequence[int], first: int, last: int)
     status = get_column_letter(positions[0])
     others = _ranges(sorted(positions[1:]), first, last)
     for tone, statuses in TONE_STATUSES.items():
-        test = ",".join(f'${status}{first}="{s.value}"' for s in statuses)
+        texts = {t for s in statuses for t in (s.value, status_text(s, sandbox=True))}
+        test = ",".join(f'${status}{first}="{t}"' for t in sorted(texts))
         fill = PatternFill("solid", fgColor=ROW_COLOUR[tone], bgColor=ROW_COLOUR[tone])
         ws.conditional_formatting.add(
             f"{status}{first}:{status}{last}", _rule(f"OR({test})", fill, TONE_FONT[tone])

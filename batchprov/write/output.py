@@ -17,7 +17,7 @@ import csv
 import re
 import warnings
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -92,11 +92,12 @@ def write_output(
     results = _with_issue_text(results, issues)
     extra = extra_values or {}
     if out.suffix.lower() == ".csv":
-        atomic_write(out, table.path, lambda tmp: _write_csv(table, results, headers, extra, tmp))
+        write = _csv_writer(table, results, headers, extra, sandbox=info.sandbox)
+        atomic_write(out, table.path, write)
         return out
     with collector_paused():
         wb, ws, note = _open_workbook(table, keep_vba=out.suffix.lower() == ".xlsm")
-        annotate_sheet(ws, table, results, issues, headers, extra)
+        annotate_sheet(ws, table, results, issues, headers, extra, sandbox=info.sandbox)
         write_summary(fresh_sheet(wb, SUMMARY_SHEET, ws), info, results, note)
         write_errors(fresh_sheet(wb, ERRORS_SHEET, ws), issues, results)
         _activate(wb, ws)
@@ -228,18 +229,31 @@ def _activate(wb: Workbook, ws: Worksheet) -> None:
 # --- CSV ------------------------------------------------------------------------------------------
 
 
+def _csv_writer(
+    table: Table,
+    results: Sequence[RowResult],
+    headers: Sequence[str],
+    extra: ExtraValues,
+    *,
+    sandbox: bool,
+) -> Callable[[Path], None]:
+    return lambda path: _write_csv(table, results, headers, extra, path, sandbox=sandbox)
+
+
 def _write_csv(
     table: Table,
     results: Sequence[RowResult],
     headers: Sequence[str],
     extra: ExtraValues,
     path: Path,
+    *,
+    sandbox: bool,
 ) -> None:
     """The user's columns with the result columns (replacing earlier ones), UTF-8 with BOM."""
     span = result_span(table.headers)
     start = span.start if span else len(table.headers)
     stop = span.stop if span else len(table.headers)
-    getters = result_getters(headers, extra)
+    getters = result_getters(headers, extra, sandbox=sandbox)
     by_index = {r.index: r for r in results}
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)

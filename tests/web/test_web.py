@@ -328,7 +328,7 @@ def test_sandbox_job_from_upload_to_download(client: TestClient, good_file: Path
     download = client.get(f"{url}/results.xlsx")
     assert download.headers["content-disposition"].startswith("attachment")
     statuses = statuses_of(download.content)
-    assert statuses and set(statuses) == {"provisioned"}
+    assert statuses and set(statuses) == {"provisioned (sandbox)"}  # never bought
     jobs_page = client.get("/jobs").text
     assert f'href="{url}"' in jobs_page and "provisioned" in jobs_page
 

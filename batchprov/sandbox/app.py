@@ -1,18 +1,20 @@
 """The sandbox's HTTP face: Starlette routes under /v3/api, plus /_sandbox helpers.
 
 `SandboxApp` wraps the routes in a thin ASGI layer that counts every answer and carries out
-the "drop" fault: the number is created, then the connection closes without a response.
+the connection faults (`Fate`): a connection dropped without a response, left unanswered
+until the client gives up, or closed as if it never got through.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.datastructures import State
 from starlette.requests import Request
@@ -21,26 +23,56 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from batchprov.sandbox.config import SandboxConfig
+from batchprov.sandbox.connection import EXTENSION, Fate
 from batchprov.sandbox.errors import ApiError
-from batchprov.sandbox.faults import Faults, Outcome
+from batchprov.sandbox.faults import Faults, ListOutcome, Outcome
 from batchprov.sandbox.schema import parse_json
-from batchprov.sandbox.service import Sandbox
+from batchprov.sandbox.service import Clock, Sandbox, Sleep
 
 API = "/v3/api"
-_DROP = "batchprov.sandbox.drop"  # scope key: answer nothing, close the connection
+_FATE = "batchprov.sandbox.fate"  # scope key: answer nothing; do this to the connection
 _CONVERTOR = re.compile(r":\w+}")
 
 Handler = Callable[[Request, Sandbox], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
+_THROTTLED = ApiError(429, "Too Many Requests: rate limit exceeded", {"Retry-After": "1"})
+_UNAVAILABLE = ApiError(503, "Service Unavailable", {"Retry-After": "1"})
+_SERVER_ERROR = ApiError(500, "Internal Server Error")
+#: Scripted create answers that create nothing (404 is built per group).
+_REFUSALS = {
+    Outcome.UNAVAILABLE: _UNAVAILABLE,
+    Outcome.THROTTLED: _THROTTLED,
+    Outcome.BAD_REQUEST: ApiError(400, "Bad Request: the request was refused (scripted fault)"),
+    Outcome.UNAUTHORIZED: ApiError(401, "Unauthorized: the x-organization-token is not valid"),
+}
+_LIST_ERRORS = {
+    ListOutcome.THROTTLED: _THROTTLED,
+    ListOutcome.ERROR: _SERVER_ERROR,
+    ListOutcome.UNAVAILABLE: _UNAVAILABLE,
+}
+_LIST_FATES = {
+    ListOutcome.DROP: Fate.DROP,
+    ListOutcome.TIMEOUT: Fate.HANG,
+    ListOutcome.CONNECT_ERROR: Fate.REFUSE,
+}
 
-def create_app(config: SandboxConfig | None = None) -> SandboxApp:
-    """A sandbox ASGI application; its state is `app.state.sandbox` (also `app.sandbox`)."""
-    return SandboxApp(Sandbox(config or SandboxConfig()))
+
+def create_app(
+    config: SandboxConfig | None = None,
+    *,
+    clock: Clock = time.monotonic,
+    sleep: Sleep = asyncio.sleep,
+) -> SandboxApp:
+    """A sandbox ASGI application; its state is `app.state.sandbox` (also `app.sandbox`).
+
+    ``clock`` and ``sleep`` are the sandbox's time (see `Sandbox`).
+    """
+    return SandboxApp(Sandbox(config or SandboxConfig(), clock=clock, sleep=sleep))
 
 
 class SandboxApp:
-    """The ASGI application: routes, answer counting, and connection drops."""
+    """The ASGI application: routes, answer counting, and connection faults."""
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
@@ -58,34 +90,39 @@ class SandboxApp:
             return
         status = "500"  # what an escaping exception turns into
 
-        async def send_unless_dropped(message: Message) -> None:
+        async def send_unless_severed(message: Message) -> None:
             nonlocal status
-            if scope.get(_DROP):
+            if scope.get(_FATE):
                 return
             if message["type"] == "http.response.start":
                 status = str(message["status"])
             await send(message)
 
         try:
-            await self._starlette(scope, receive, send_unless_dropped)
+            await self._starlette(scope, receive, send_unless_severed)
         finally:
-            outcome = "dropped" if scope.get(_DROP) else status
+            fate: Fate | None = scope.get(_FATE)
+            outcome = fate.value if fate else status
             self.sandbox.count(f"{scope['method']} {_route_path(scope)} {outcome}")
-        if scope.get(_DROP):
-            await _drop_connection(send)
+        if fate:
+            await _sever(fate, receive, send)
 
 
-async def _drop_connection(send: Send) -> None:
-    """Close the client's connection without a byte of response.
+async def _sever(fate: Fate, receive: Receive, send: Send) -> None:
+    """Carry out a connection fault on the client's connection.
 
     Under uvicorn, `send` is bound to the request cycle, which holds the socket's transport:
-    closing it is a real drop (the client sees "Server disconnected"). Elsewhere (httpx's
-    ASGITransport in-process) the client gets the exception that a real drop raises.
+    closing it is a real drop (the client sees "Server disconnected"), and a hanging request
+    waits for the client to give up. Elsewhere (in process) there is no socket: the client
+    gets the exception that the fate raises on a real connection.
     """
     cycle = getattr(send, "__self__", None)
     close = getattr(getattr(cycle, "transport", None), "close", None)  # asyncio or uvloop
     if not callable(close):
-        raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        raise fate.error()
+    if fate is Fate.HANG:
+        while (await receive())["type"] != "http.disconnect":
+            pass  # the body was read already; wait for the client to go away
     close()
     for _ in range(100):  # until uvicorn notices, so it does not answer 500 itself
         if getattr(cycle, "disconnected", True):
@@ -99,10 +136,23 @@ def _route_path(scope: Scope) -> str:
     return _CONVERTOR.sub("}", path) if isinstance(path, str) else "<unmatched>"
 
 
+def _severed(request: Request, fate: Fate) -> Response:
+    """Mark the request for a connection fault; the placeholder response is never sent."""
+    request.scope[_FATE] = fate
+    return Response(status_code=500)
+
+
+def _client_read_timeout(request: Request) -> float | None:
+    """The read timeout of an in-process client (None when unknown, e.g. over a socket)."""
+    client = request.scope.get("extensions", {}).get(EXTENSION) or {}
+    timeout = client.get("read_timeout")
+    return float(timeout) if isinstance(timeout, int | float) else None
+
+
 # -- API endpoints -------------------------------------------------------------------------
 
 
-def _api(handler: Handler) -> Endpoint:
+def _api(handler: Handler, *, create: bool = False) -> Endpoint:
     """Latency, token check and rate limit around a handler; ApiError becomes the answer."""
 
     async def endpoint(request: Request) -> Response:
@@ -110,7 +160,9 @@ def _api(handler: Handler) -> Endpoint:
         try:
             delay = sandbox.injector.delay_seconds()
             if delay:
-                await asyncio.sleep(delay)
+                await sandbox.sleep(delay)
+            if create:
+                sandbox.injector.received_create()
             sandbox.check_token(request.headers.get("x-organization-token"))
             wait = sandbox.injector.retry_after()
             if wait is not None:
@@ -124,29 +176,58 @@ def _api(handler: Handler) -> Endpoint:
 
 
 async def _create(request: Request, sandbox: Sandbox) -> Response:
-    outcome = sandbox.injector.outcome()  # one draw per create, whatever follows
-    if outcome is Outcome.UNAVAILABLE:
-        raise ApiError(503, "Service Unavailable", {"Retry-After": "1"})
+    outcome = sandbox.injector.outcome()  # one per create, whatever follows
+    group_id = request.path_params["group_id"]
+    if outcome in _REFUSALS:
+        raise _REFUSALS[outcome]
+    if outcome is Outcome.NOT_FOUND:
+        raise ApiError(404, f"Group {group_id} not found")
+    if outcome is Outcome.CONNECT_ERROR:
+        return _severed(request, Fate.REFUSE)
     body = parse_json(await request.body())
-    number = sandbox.create_number(request.path_params["group_id"], body)
+    if outcome is Outcome.TIMEOUT_BEFORE_CREATE:
+        return _severed(request, Fate.HANG)
+    number = sandbox.create_number(group_id, body)
     if outcome is Outcome.ERROR_AFTER_CREATE:
-        raise ApiError(500, "Internal Server Error")
+        raise _SERVER_ERROR
     if outcome is Outcome.DROP_AFTER_CREATE:
-        request.scope[_DROP] = True
-        return Response(status_code=500)  # swallowed: the connection closes instead
+        return _severed(request, Fate.DROP)
+    if outcome is Outcome.TIMEOUT_AFTER_CREATE:
+        return _severed(request, Fate.HANG)
+    if outcome is Outcome.GARBLED_AFTER_CREATE:
+        return _garbled(number)
     if outcome is Outcome.LATE_AFTER_CREATE:
-        await asyncio.sleep(sandbox.faults.late_seconds)
+        late = sandbox.injector.faults.late_seconds
+        timeout = _client_read_timeout(request)
+        if timeout is not None and late >= timeout:
+            return _severed(request, Fate.HANG)  # the client would give up first: at once
+        await sandbox.sleep(late)
     return JSONResponse(number)
 
 
-async def _list_group(request: Request, sandbox: Sandbox) -> Response:
+def _garbled(data: Any) -> Response:
+    """A 200 whose JSON body is cut off half way, as a broken proxy might pass it on."""
+    text = json.dumps(data)
+    return Response(text[: len(text) // 2], 200, media_type="application/json")
+
+
+async def _listing(request: Request, sandbox: Sandbox, group_id: int | None) -> Response:
+    outcome = sandbox.injector.list_outcome()
+    if outcome in _LIST_ERRORS:
+        raise _LIST_ERRORS[outcome]
+    if outcome in _LIST_FATES:
+        return _severed(request, _LIST_FATES[outcome])
     size, number = _paging(request)
-    return JSONResponse(sandbox.list_numbers(request.path_params["group_id"], size, number))
+    page = sandbox.list_numbers(group_id, size, number)
+    return _garbled(page) if outcome is ListOutcome.GARBLED else JSONResponse(page)
+
+
+async def _list_group(request: Request, sandbox: Sandbox) -> Response:
+    return await _listing(request, sandbox, request.path_params["group_id"])
 
 
 async def _list_all(request: Request, sandbox: Sandbox) -> Response:
-    size, number = _paging(request)
-    return JSONResponse(sandbox.list_numbers(None, size, number))
+    return await _listing(request, sandbox, None)
 
 
 async def _get(request: Request, sandbox: Sandbox) -> Response:
@@ -208,7 +289,7 @@ def _routes() -> list[Route]:
     numbers = f"{API}/groups/{{group_id:int}}/numbers"
     number = f"{API}/numbers/{{number_id:int}}"
     return [
-        Route(numbers, _api(_create), methods=["POST"]),
+        Route(numbers, _api(_create, create=True), methods=["POST"]),
         Route(numbers, _api(_list_group), methods=["GET"]),
         Route(f"{API}/numbers", _api(_list_all), methods=["GET"]),
         Route(number, _api(_get), methods=["GET"]),

@@ -24,6 +24,11 @@ def _groups(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[i
     return groups
 
 
+def _outcomes(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
+    """A comma-separated list of outcome names (checked by `Faults`)."""
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
 @click.command("sandbox")
 @click.option(
     "--host",
@@ -116,6 +121,26 @@ def _groups(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[i
     type=_MS,
     help="New numbers show in listings only this many ms after creation.",
 )
+@click.option(
+    "--script",
+    default="",
+    callback=_outcomes,
+    help="Comma-separated outcomes of the next creates, in order, before the shares apply: "
+    "ok, 503, 429, 500_after, drop_after, late, timeout_after, timeout_before, connect, "
+    "garbled, 400, 401, 404.",
+)
+@click.option(
+    "--list-script",
+    default="",
+    callback=_outcomes,
+    help="Comma-separated outcomes of the next listing pages: "
+    "ok, 429, 500, 503, drop, timeout, connect, garbled.",
+)
+@click.option(
+    "--revoke-token-after",
+    type=click.IntRange(min=0),
+    help="The token works for this many creates; after that every request gets 401.",
+)
 def sandbox_command(
     host: str,
     port: int,
@@ -133,6 +158,9 @@ def sandbox_command(
     late_after_create: float,
     late_seconds: float,
     list_lag_ms: float,
+    script: tuple[str, ...],
+    list_script: tuple[str, ...],
+    revoke_token_after: int | None,
 ) -> None:
     """Serve a Telmetrics-compatible API simulator on real numbering-plan data."""
     try:
@@ -146,6 +174,9 @@ def sandbox_command(
             late_after_create=late_after_create,
             late_seconds=late_seconds,
             list_lag_ms=list_lag_ms,
+            script=script,
+            list_script=list_script,
+            revoke_token_after=revoke_token_after,
         )
     except ValueError as error:
         raise click.UsageError(str(error)) from None

@@ -6,17 +6,20 @@ thread while a server thread answers requests.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import hmac
 import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from batchprov.clock import now_iso
 from batchprov.sandbox.config import SandboxConfig
 from batchprov.sandbox.errors import ApiError
-from batchprov.sandbox.faults import FaultInjector, Faults
+from batchprov.sandbox.faults import FaultInjector, Faults, ListOutcome, Outcome, parse_outcomes
 from batchprov.sandbox.inventory import Inventory, warm
 from batchprov.sandbox.schema import Order, read_name, read_order, read_route, read_sms_routes
 from batchprov.sandbox.store import NumberRecord, Store
@@ -26,11 +29,24 @@ ID_BASE = 8_660_466
 ROUTE_ID_BASE = 30_474_073
 
 
-class Sandbox:
-    """Numbers, inventory, faults and counters of one simulated Telmetrics organization."""
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
 
-    def __init__(self, config: SandboxConfig) -> None:
+
+class Sandbox:
+    """Numbers, inventory, faults and counters of one simulated Telmetrics organization.
+
+    ``clock`` (monotonic seconds) and ``sleep`` are the sandbox's notion of time: list lag,
+    latency, late answers and the rate limit follow them, so a test's fake clock rules both
+    the client and the sandbox.
+    """
+
+    def __init__(
+        self, config: SandboxConfig, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep
+    ) -> None:
         self.config = config
+        self.clock = clock
+        self.sleep = sleep
         self.groups = frozenset(config.groups)
         self.stats: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -46,19 +62,28 @@ class Sandbox:
         self._next_id, self._next_route_id = self.store.next_ids(
             ID_BASE + offset, ROUTE_ID_BASE + 3 * offset
         )
-        self.injector = FaultInjector(config.faults, config.seed)
+        self.injector = FaultInjector(config.faults, config.seed, clock=clock)
         warm()
 
     # -- faults -------------------------------------------------------------------------------
 
     @property
     def faults(self) -> Faults:
-        """The faults in force."""
-        return self.injector.faults
+        """The faults in force; its scripts hold the outcomes still to come."""
+        script, list_script = self.injector.pending()
+        return dataclasses.replace(self.injector.faults, script=script, list_script=list_script)
 
     def set_faults(self, faults: Faults) -> None:
-        """Change the faults of a live sandbox (random streams restart from the seed)."""
-        self.injector = FaultInjector(faults, self.config.seed)
+        """Change the faults of a live sandbox (random streams and counts restart)."""
+        self.injector = FaultInjector(faults, self.config.seed, clock=self.clock)
+
+    def script(self, *outcomes: str) -> None:
+        """Queue outcomes (`Outcome` values such as "503") for the next creates."""
+        self.injector.extend_script(parse_outcomes(outcomes, Outcome))
+
+    def script_listings(self, *outcomes: str) -> None:
+        """Queue outcomes (`ListOutcome` values such as "drop") for the next listing pages."""
+        self.injector.extend_list_script(parse_outcomes(outcomes, ListOutcome, "list_script"))
 
     # -- checks -------------------------------------------------------------------------------
 
@@ -68,6 +93,8 @@ class Sandbox:
             raise ApiError(401, "Unauthorized: the x-organization-token header is missing")
         if not hmac.compare_digest(token.encode(), self.config.token.encode()):
             raise ApiError(401, "Unauthorized: the x-organization-token is not valid")
+        if self.injector.token_revoked():
+            raise ApiError(401, "Unauthorized: the x-organization-token has been revoked")
 
     def check_group(self, group_id: int) -> None:
         """404 unless the group exists."""
@@ -120,7 +147,7 @@ class Sandbox:
         if group_id is not None:
             self.check_group(group_id)
         size = min(page_size or self.config.page_size_max, self.config.page_size_max)
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             visible = [r for r in self.store.active(group_id) if r.visible_at <= now]
             start = (page_number - 1) * size
@@ -174,7 +201,7 @@ class Sandbox:
             created_datetime=stamp,
             modified_datetime=stamp,
             request=body,
-            visible_at=time.monotonic() + self.injector.list_lag_seconds(),
+            visible_at=self.clock() + self.injector.list_lag_seconds(),
         )
 
     def _active(self, number_id: int) -> NumberRecord:

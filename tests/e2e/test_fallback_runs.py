@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_api import FakeApi, FakeClock
+from clock import FakeClock
+from purchases import bought, sandbox_transport
 from test_run_faults import TOKEN, CountingTransport
 
 from batchprov.models import CheckedRow, Fallback, MatchType, OrderRequest, RowResult, Status
@@ -188,15 +189,16 @@ def test_rerun_after_a_fallback_sends_nothing(scarce: RunningSandbox, journal: P
 def test_other_answers_never_use_a_fallback(tmp_path: Path, fault: str) -> None:
     """Only 'no number matches' moves to a fallback: other errors fail or retry the same body."""
     clock = FakeClock()
-    api = FakeApi(clock=clock).script(fault)
+    api = sandbox_transport(clock)
+    api.sandbox.script(fault)
     checked = rows(["Only"], Fallback.TOLLFREE, Fallback.DROP_FILTER)
     outcome = order_rows(
         checked,
-        api_url="https://api.test/v3/api",
-        token="s3cret-token-value",
+        api_url=api.url,
+        token=api.sandbox.config.token,
         journal_path=tmp_path / "journal.sqlite",
         options=RunOptions(timeout=5.0, settle_delay=1.0),
-        transport=api.transport(),
+        transport=api,
         sleep=clock.sleep,
         clock=clock,
     )
@@ -204,10 +206,10 @@ def test_other_answers_never_use_a_fallback(tmp_path: Path, fault: str) -> None:
     assert outcome.stats.get("fallbacks", 0) == 0
     assert not any("fallback" in w for w in result.warnings)
     if fault in ("400", "404"):
-        assert (result.status, api.posts) == (Status.FAILED, 1)
+        assert (result.status, api.sent("POST"), bought(api)) == (Status.FAILED, 1, {})
     else:  # throttled or unavailable: the row's own order again, bought once
         assert (result.status, result.match_type) == (Status.PROVISIONED, "localtonumber")
-        assert api.bought() == {"only": 1}
+        assert bought(api) == {"only": 1}
 
 
 def test_fallbacks_under_faults_buy_each_row_once(journal: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fake_api import order, rows
+from orders import order, rows
 
 from batchprov.errors import JournalBusyError
 from batchprov.models import CheckedRow, Status
@@ -30,21 +30,18 @@ FAST = RunOptions(concurrency=16, timeout=0.5, max_attempts=10, settle_delay=1.0
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
-    """Real HTTP, counting requests; optionally swaps the token after N creates (revoked)."""
+    """Real HTTP, counting requests, and those sent after a 401."""
 
-    def __init__(self, revoke_after_posts: int | None = None) -> None:
+    def __init__(self) -> None:
         self._inner = httpx.AsyncHTTPTransport()
         self.sent: Counter[str] = Counter()
         self.after_401 = 0
-        self._revoke = revoke_after_posts
         self._seen_401 = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.sent[request.method] += 1
         if self._seen_401:
             self.after_401 += 1
-        if self._revoke is not None and self.sent["POST"] > self._revoke:
-            request.headers["x-organization-token"] = "revoked"
         response = await self._inner.handle_async_request(request)
         self._seen_401 = self._seen_401 or response.status_code == 401
         return response
@@ -207,8 +204,9 @@ def test_preexisting_name_is_not_adopted(sandbox: Any, journal: Path) -> None:
 
 def test_token_revoked_mid_run(sandbox: Any, journal: Path) -> None:
     """After a 401 no request is sent; the rows not yet sent are not attempted."""
+    sandbox.state.set_faults(Faults(revoke_token_after=10))
     checked = spread(40)
-    transport = CountingTransport(revoke_after_posts=10)
+    transport = CountingTransport()
     options = RunOptions(concurrency=1, timeout=2.0)
     outcome, wall = order_with(sandbox.url, checked, journal, transport, options)
     scorecard("revoked", sandbox.url, checked, outcome, wall, transport)
@@ -220,7 +218,7 @@ def test_token_revoked_mid_run(sandbox: Any, journal: Path) -> None:
         counts[Status.FAILED],
         counts[Status.NOT_ATTEMPTED],
     ) == (10, 1, 29)
-    assert len(ledger(sandbox.url)) == 10
+    assert (len(ledger(sandbox.url)), transport.sent["POST"]) == (10, 11)
 
 
 def test_second_run_on_one_journal_is_refused(journal: Path) -> None:

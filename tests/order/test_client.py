@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from fake_api import API, TOKEN, FakeApi, order
+from orders import order
+from purchases import TOKEN
 
 from batchprov.order.client import (
     USER_AGENT,
@@ -20,7 +21,10 @@ from batchprov.order.client import (
     TokenRejected,
     parse_retry_after,
 )
+from batchprov.sandbox import SandboxConfig, SandboxTransport, transport
 
+#: The single-answer tests below need no server: each handler is the one answer under test.
+API = "https://api.test/v3/api"
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
@@ -154,9 +158,21 @@ def test_token_is_scrubbed_from_error_text() -> None:
     assert TOKEN not in repr(ApiClient(API, TOKEN))
 
 
-def list_numbers(api: FakeApi, group_id: int = 7) -> list[str]:
+def sandbox(
+    *, token: str = TOKEN, groups: tuple[int, ...] = (7,), page_size_max: int = 1000
+) -> SandboxTransport:
+    """An in-process sandbox; by default its only group is 7 and it accepts TOKEN."""
+    return transport(SandboxConfig(token=token, groups=groups, page_size_max=page_size_max))
+
+
+def seed(api: SandboxTransport, name: str) -> None:
+    """A number in group 7 that exists before the listing."""
+    api.sandbox.create_number(7, order(name, 7).body())
+
+
+def list_numbers(api: SandboxTransport, group_id: int = 7) -> list[str]:
     async def go() -> list[str]:
-        async with ApiClient(API, TOKEN, transport=api.transport(), sleep=_no_sleep) as client:
+        async with ApiClient(api.url, TOKEN, transport=api, sleep=_no_sleep) as client:
             return [n.name for n in await client.list_numbers(group_id)]
 
     return asyncio.run(go())
@@ -164,34 +180,35 @@ def list_numbers(api: FakeApi, group_id: int = 7) -> list[str]:
 
 def test_listing_reads_every_page() -> None:
     """All pages are fetched, as paging.total says."""
-    api = FakeApi(page_size_cap=2)
+    api = sandbox(page_size_max=2)
     for i in range(5):
-        api.seed(7, f"N{i}")
+        seed(api, f"N{i}")
     assert [f"N{i}" for i in range(5)] == list_numbers(api)
     assert len(api.requests) == 3
 
 
 def test_listing_retries_transient_failures() -> None:
     """A dropped connection or a 5xx on a page is retried (GET is safe)."""
-    api = FakeApi()
-    api.seed(7, "N")
-    api.list_faults.extend(["drop", "503"])
+    api = sandbox()
+    seed(api, "N")
+    api.sandbox.script_listings("drop", "503")
     assert list_numbers(api) == ["N"]
+    assert len(api.requests) == 3
 
 
 def test_listing_gives_up_after_its_retries() -> None:
     """Persistent failures end in ListingFailed."""
-    api = FakeApi()
-    api.list_faults.extend(["503"] * 10)
+    api = sandbox()
+    api.sandbox.script_listings(*["503"] * 10)
     with pytest.raises(ListingFailed, match="HTTP 503"):
         list_numbers(api)
 
 
 def test_listing_401_and_404() -> None:
     """A 401 on a listing is TokenRejected; a 404 is ListingRefused with the API's text."""
-    api = FakeApi(token="other")
+    api = sandbox(token="other")
     with pytest.raises(TokenRejected):
         list_numbers(api)
-    api = FakeApi(unknown_groups={7})
+    api = sandbox(groups=(8,))
     with pytest.raises(ListingRefused, match="HTTP 404: Group 7 not found"):
         list_numbers(api)

@@ -1,4 +1,4 @@
-"""The runner against a fake API and a fake clock: outcomes, retries, reconciles, stops."""
+"""The runner against an in-process sandbox on a fake clock: outcomes, retries, reconciles."""
 
 from __future__ import annotations
 
@@ -10,29 +10,36 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from fake_api import API, TOKEN, FakeApi, FakeClock, order, rows
+from clock import FakeClock
+from orders import order, rows
+from purchases import TOKEN, bought, duplicates, ledger_ids, number, sandbox_transport
 
 from batchprov.errors import JournalBusyError
 from batchprov.models import CheckedRow, Status
 from batchprov.order.journal import Journal, State
 from batchprov.order.runner import OrderOutcome, Progress, RunOptions, order_rows
+from batchprov.sandbox import Faults, create_app
+from batchprov.sandbox import SandboxConfig as Config
+from batchprov.sandbox import SandboxTransport as Api
+from batchprov.sandbox.inprocess import URL as API
 
 GID = 11623282
 
 
 def run(
-    api: FakeApi, clock: FakeClock, journal: Path, checked: list[CheckedRow], **kw: Any
+    api: Api, clock: FakeClock, journal: Path, checked: list[CheckedRow], **kw: Any
 ) -> OrderOutcome:
-    """order_rows against the fake, with the fake clock."""
+    """order_rows against the in-process sandbox, with the fake clock."""
     options = kw.pop("options", RunOptions(timeout=5.0))
     return order_rows(
         checked,
-        api_url=API,
+        api_url=api.url,
         token=TOKEN,
         journal_path=journal,
         options=options,
-        transport=api.transport(),
+        transport=api,
         sleep=clock.sleep,
         clock=clock,
         **kw,
@@ -45,8 +52,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def api(clock: FakeClock) -> FakeApi:
-    return FakeApi(clock=clock)
+def api(clock: FakeClock) -> Api:
+    return sandbox_transport(clock)
 
 
 @pytest.fixture
@@ -58,36 +65,51 @@ def statuses(outcome: OrderOutcome) -> list[str]:
     return [r.status.value for r in outcome.results]
 
 
-def assert_no_duplicates(api: FakeApi) -> None:
-    assert [name for name, count in api.bought().items() if count > 1] == []
+def posts(api: Api) -> int:
+    """Creates sent, whether or not they got through."""
+    return api.sent("POST")
 
 
-def test_happy_path_fills_every_field(api: FakeApi, clock: FakeClock, journal: Path) -> None:
+def seed(api: Api, name: str) -> None:
+    """A number that exists before the run (bought by someone else, or by a crashed run)."""
+    api.sandbox.create_number(GID, order(name).body())
+
+
+def assert_no_duplicates(api: Api) -> None:
+    assert duplicates(api) == []
+
+
+def test_happy_path_fills_every_field(api: Api, clock: FakeClock, journal: Path) -> None:
     """Each row gets its number, ids, name, match type, one attempt and the API's timestamp."""
     outcome = run(api, clock, journal, rows(["ABC Company", "Bravo"]))
     first = outcome.results[0]
+    bought_first = number(api, "ABC Company")
     assert statuses(outcome) == ["provisioned", "provisioned"]
     assert (
         first.tracking_number,
         first.number_id,
         first.route_id,
-    ) == ("2898660000", "8660000", "31000000")
+    ) == (
+        bought_first["phone_number"],
+        str(bought_first["id"]),
+        str(bought_first["call_routes"]["route"]["id"]),
+    )
     assert (first.assigned_name, first.match_type, first.attempts) == ("ABC Company", "tollfree", 1)
-    assert first.provisioned_at == "2025-01-02T03:04:05Z"
+    assert first.provisioned_at == bought_first["created_datetime"]
     assert (outcome.stopped_reason, first.error) == (None, None)
     assert outcome.stats["requests"] == 2
 
 
-def test_results_keep_the_given_order(api: FakeApi, clock: FakeClock, journal: Path) -> None:
+def test_results_keep_the_given_order(api: Api, clock: FakeClock, journal: Path) -> None:
     """Results come back one per row, in the order the rows were given."""
     checked = rows([f"Co {i}" for i in range(20)])
     outcome = run(api, clock, journal, checked)
     assert [r.index for r in checked] == [r.index for r in outcome.results]
 
 
-def test_suffixed_name_is_reported(api: FakeApi, clock: FakeClock, journal: Path) -> None:
+def test_suffixed_name_is_reported(api: Api, clock: FakeClock, journal: Path) -> None:
     """A name the API changed is shown as assigned, with a warning."""
-    api.seed(GID, "ABC Company")
+    seed(api, "ABC Company")
     result = run(api, clock, journal, rows(["ABC Company"])).results[0]
     assert result.assigned_name == "ABC Company 2"
     assert (
@@ -95,32 +117,30 @@ def test_suffixed_name_is_reported(api: FakeApi, clock: FakeClock, journal: Path
     ) == result.warnings
 
 
-def test_permanent_error_keeps_the_api_text(api: FakeApi, clock: FakeClock, journal: Path) -> None:
+def test_permanent_error_keeps_the_api_text(api: Api, clock: FakeClock, journal: Path) -> None:
     """A 404 fails the row with the API's status and text, and nothing is bought."""
-    api.unknown_groups.add(999)
+    assert 999 not in api.sandbox.groups
     result = run(api, clock, journal, rows(["X"], group_id=999)).results[0]
     assert (result.status, result.error) == (Status.FAILED, "HTTP 404: Group 999 not found")
-    assert len(api.ledger) == 0
+    assert len(api.sandbox.ledger()) == 0
 
 
-def test_permanent_create_error_is_not_resent(
-    api: FakeApi, clock: FakeClock, journal: Path
-) -> None:
+def test_permanent_create_error_is_not_resent(api: Api, clock: FakeClock, journal: Path) -> None:
     """A 400 on the create fails the row with the API's text after one request."""
-    api.script("400")
+    api.sandbox.script("400")
     result = run(api, clock, journal, rows(["X"])).results[0]
-    assert result.error == "HTTP 400: phone_number_request.local_to_number is invalid"
-    assert api.posts == 1
+    assert result.error == "HTTP 400: Bad Request: the request was refused (scripted fault)"
+    assert posts(api) == 1
 
 
-def test_token_rejected_stops_at_once(api: FakeApi, clock: FakeClock, journal: Path) -> None:
+def test_token_rejected_stops_at_once(api: Api, clock: FakeClock, journal: Path) -> None:
     """After a 401 no further request is sent and unsent rows are not attempted."""
-    api.revoke_after_posts = 3
+    api.sandbox.set_faults(Faults(revoke_token_after=3))
     options = RunOptions(concurrency=1, timeout=5.0)
     outcome = run(api, clock, journal, rows([f"Co {i}" for i in range(10)]), options=options)
     assert outcome.stopped_reason is not None
     assert outcome.stopped_reason.startswith("token rejected (HTTP 401")
-    assert api.posts == 4
+    assert posts(api) == 4
     assert api.requests[-1][0] == "POST"
     assert statuses(outcome) == ["provisioned"] * 3 + ["failed"] + ["not attempted"] * 6
     assert "before this row was sent" in (outcome.results[-1].error or "")
@@ -130,113 +150,113 @@ def test_token_rejected_stops_at_once(api: FakeApi, clock: FakeClock, journal: P
     "fault", ["timeout_after", "drop_after", "500_after", "garbled", "late"], ids=str
 )
 def test_ambiguous_purchase_is_adopted(
-    fault: str, api: FakeApi, clock: FakeClock, journal: Path
+    fault: str, api: Api, clock: FakeClock, journal: Path
 ) -> None:
     """A purchase whose answer was lost is found by name and adopted, never bought again."""
-    api.script(fault)
+    api.sandbox.script(fault)
     result = run(api, clock, journal, rows(["ABC Company"])).results[0]
     assert result.status == Status.PROVISIONED
     assert result.warnings[0].startswith("adopted after an unanswered request (")
-    assert (api.posts, len(api.ledger)) == (1, 1)
+    assert (posts(api), len(api.sandbox.ledger())) == (1, 1)
 
 
 @pytest.mark.parametrize("fault", ["503", "timeout_before"], ids=str)
 def test_absent_purchase_is_sent_again(
-    fault: str, api: FakeApi, clock: FakeClock, journal: Path
+    fault: str, api: Api, clock: FakeClock, journal: Path
 ) -> None:
     """An ambiguous failure that bought nothing is reconciled, then sent once more."""
-    api.script(fault)
+    api.sandbox.script(fault)
     outcome = run(api, clock, journal, rows(["ABC Company"]))
     assert (outcome.results[0].status, outcome.results[0].attempts) == (Status.PROVISIONED, 2)
-    assert (api.posts, len(api.ledger), outcome.stats["absent"]) == (2, 1, 1)
+    assert (posts(api), len(api.sandbox.ledger()), outcome.stats["absent"]) == (2, 1, 1)
 
 
-def test_absent_needs_the_settle_delay(api: FakeApi, clock: FakeClock, journal: Path) -> None:
+def test_absent_needs_the_settle_delay(api: Api, clock: FakeClock, journal: Path) -> None:
     """Absence is only trusted once the settle delay (and a second listing) has passed."""
-    api.list_lag = 3.0
-    api.script("timeout_after")
+    api.sandbox.set_faults(Faults(list_lag_ms=3000, script=("timeout_after",)))
     options = RunOptions(timeout=5.0, settle_delay=4.0)
     outcome = run(api, clock, journal, rows(["Slow"]), options=options)
-    assert (api.posts, len(api.ledger)) == (1, 1)
+    assert (posts(api), len(api.sandbox.ledger())) == (1, 1)
     assert outcome.stats["adopted"] == 1
 
 
 @pytest.mark.parametrize("fault", ["429", "connect"], ids=str)
-def test_unsent_requests_are_resent(
-    fault: str, api: FakeApi, clock: FakeClock, journal: Path
-) -> None:
+def test_unsent_requests_are_resent(fault: str, api: Api, clock: FakeClock, journal: Path) -> None:
     """429s and connect errors are resent without a reconcile."""
-    api.script(fault, fault)
+    api.sandbox.script(fault, fault)
     outcome = run(api, clock, journal, rows(["A"]))
     assert (
         outcome.results[0].status,
-        api.posts,
+        posts(api),
         outcome.stats.get("reconciles", 0),
     ) == (Status.PROVISIONED, 3, 0)
 
 
-def test_retry_after_pauses_everyone(api: FakeApi, clock: FakeClock, journal: Path) -> None:
+def test_retry_after_pauses_everyone(api: Api, clock: FakeClock, journal: Path) -> None:
     """A 429's Retry-After holds every later request for that long."""
-    api.script("429")
+    api.sandbox.script("429")
     start = clock.now
     outcome = run(api, clock, journal, rows(["A", "B", "C"]))
     assert outcome.stats["throttled"] == 1
     assert clock.now - start >= 1.0
 
 
-def test_attempts_run_out(api: FakeApi, clock: FakeClock, journal: Path) -> None:
+def test_attempts_run_out(api: Api, clock: FakeClock, journal: Path) -> None:
     """A row that never gets through fails after max_attempts sends."""
-    api.script(*["connect"] * 3)
+    api.sandbox.script(*["connect"] * 3)
     options = RunOptions(timeout=5.0, max_attempts=3, breaker_threshold=100)
     result = run(api, clock, journal, rows(["A"]), options=options).results[0]
     assert result.status == Status.FAILED
     assert (result.error or "").startswith("not bought after 3 attempts; last: ConnectError")
 
 
-def test_preexisting_number_is_never_adopted(api: FakeApi, clock: FakeClock, journal: Path) -> None:
+def test_preexisting_number_is_never_adopted(api: Api, clock: FakeClock, journal: Path) -> None:
     """A same-name number that was there before the run is baseline, not ours."""
-    api.seed(GID, "Studio")
-    api.script("503")
+    seed(api, "Studio")
+    api.sandbox.script("503")
     result = run(api, clock, journal, rows(["Studio"])).results[0]
-    assert (result.assigned_name, api.posts) == ("Studio 2", 2)
+    assert (result.assigned_name, posts(api)) == ("Studio 2", 2)
 
 
-def test_two_candidates_go_to_review(api: FakeApi, clock: FakeClock, journal: Path) -> None:
+class TwinOnCreate(Api):
+    """Someone else buys a "Twin" just as each create reaches the sandbox."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            seed(self, "Twin")
+        return await super().handle_async_request(request)
+
+
+def test_two_candidates_go_to_review(clock: FakeClock, journal: Path) -> None:
     """Two new numbers fitting one row are reported as a possible duplicate, never resent."""
-    api.script("timeout_after")
-    api.clock = clock
-
-    def twice(n: int) -> str:
-        api._commit(GID, "Twin")
-        return "timeout_after"
-
-    api.fault_fn = twice
-    api.faults.clear()
+    api = TwinOnCreate(create_app(Config(token=TOKEN), clock=clock, sleep=clock.sleep))
+    api.sandbox.script("timeout_after")
     result = run(api, clock, journal, rows(["Twin"])).results[0]
+    first, second = ledger_ids(api)
     assert result.status == Status.FAILED
-    assert result.error == "possible duplicate purchase: review numbers 8660000, 8660001"
-    assert api.posts == 1
+    assert result.error == f"possible duplicate purchase: review numbers {first}, {second}"
+    assert (posts(api), bought(api)) == (1, {"twin": 2})
 
 
-def test_suffix_match_is_anchored(api: FakeApi, clock: FakeClock, journal: Path) -> None:
+def test_suffix_match_is_anchored(api: Api, clock: FakeClock, journal: Path) -> None:
     """A number named "Studio 54" is never taken for the row "Studio 5"."""
-    api.script("503")
+    api.sandbox.script("503")
     outcome = run(api, clock, journal, rows(["Studio 54", "Studio 5"]))
     assert [r.assigned_name for r in outcome.results] == ["Studio 54", "Studio 5"]
     assert_no_duplicates(api)
 
 
-def test_rerun_resorted_sends_only_new_rows(api: FakeApi, clock: FakeClock, journal: Path) -> None:
+def test_rerun_resorted_sends_only_new_rows(api: Api, clock: FakeClock, journal: Path) -> None:
     """A re-sorted sheet with added rows orders only the new rows."""
     run(api, clock, journal, rows(["A", "B", "C"]))
-    posts = api.posts
+    before = posts(api)
     outcome = run(api, clock, journal, rows(["D", "C", "b ", "A"]))
     assert statuses(outcome) == ["provisioned"] + ["already provisioned"] * 3
-    assert api.posts - posts == 1
-    assert outcome.results[2].tracking_number == "2898660001"
+    assert posts(api) - before == 1
+    assert outcome.results[2].tracking_number == number(api, "B")["phone_number"]
 
 
-def test_rerun_of_done_rows_sends_nothing(api: FakeApi, clock: FakeClock, journal: Path) -> None:
+def test_rerun_of_done_rows_sends_nothing(api: Api, clock: FakeClock, journal: Path) -> None:
     """When every row is already provisioned no request at all is made."""
     run(api, clock, journal, rows(["A", "B"]))
     count = len(api.requests)
@@ -244,7 +264,7 @@ def test_rerun_of_done_rows_sends_nothing(api: FakeApi, clock: FakeClock, journa
     assert (count, 0) == (len(api.requests), outcome.stats["requests"])
 
 
-def test_changed_done_row_is_not_reordered(api: FakeApi, clock: FakeClock, journal: Path) -> None:
+def test_changed_done_row_is_not_reordered(api: Api, clock: FakeClock, journal: Path) -> None:
     """A provisioned row whose payload changed is reported, with a warning, not re-bought."""
     run(api, clock, journal, rows(["A"]))
     changed = [CheckedRow(0, 2, order("A", number_match_filter="833"))]
@@ -253,25 +273,23 @@ def test_changed_done_row_is_not_reordered(api: FakeApi, clock: FakeClock, journ
     assert result.warnings == ("row changed since it was provisioned; not re-ordered",)
 
 
-def test_failed_rows_are_not_resent_by_default(
-    api: FakeApi, clock: FakeClock, journal: Path
-) -> None:
+def test_failed_rows_are_not_resent_by_default(api: Api, clock: FakeClock, journal: Path) -> None:
     """An earlier permanent failure is reported again, without a request."""
-    api.script("400")
+    api.sandbox.script("400")
     run(api, clock, journal, rows(["A"]))
     result = run(api, clock, journal, rows(["A"])).results[0]
-    assert api.posts == 1
+    assert posts(api) == 1
     assert result.error == (
-        "HTTP 400: phone_number_request.local_to_number is invalid "
+        "HTTP 400: Bad Request: the request was refused (scripted fault) "
         "(from an earlier run; use --retry-failed to try again)"
     )
 
 
 def test_failed_rows_are_resent_when_asked_or_changed(
-    api: FakeApi, clock: FakeClock, journal: Path
+    api: Api, clock: FakeClock, journal: Path
 ) -> None:
     """--retry-failed, or a fixed row, orders a failed row again."""
-    api.script("400", "400")
+    api.sandbox.script("400", "400")
     run(api, clock, journal, rows(["A", "B"]))
     retry = RunOptions(timeout=5.0, retry_failed=True)
     assert (
@@ -291,48 +309,46 @@ def _abandon_intent(journal: Path, names: list[str]) -> None:
             j.begin_attempt(j.lookup(API, GID, name).key, run_id, body)  # type: ignore[union-attr]
 
 
-def test_crash_recovery_adopts_bought_numbers(
-    api: FakeApi, clock: FakeClock, journal: Path
-) -> None:
+def test_crash_recovery_adopts_bought_numbers(api: Api, clock: FakeClock, journal: Path) -> None:
     """An INTENT left by a crash whose number exists is adopted, not bought again."""
     with Journal.open(journal) as j:
         j.add_baseline(API, GID, [])
     _abandon_intent(journal, ["Bought"])
-    api._commit(GID, "Bought")
+    seed(api, "Bought")
     result = run(api, clock, journal, rows(["Bought"])).results[0]
-    assert (result.status, api.posts) == (Status.PROVISIONED, 0)
+    assert (result.status, posts(api)) == (Status.PROVISIONED, 0)
     assert "adopted after an unanswered request" in result.warnings[0]
 
 
-def test_crash_recovery_resends_absent_once(api: FakeApi, clock: FakeClock, journal: Path) -> None:
+def test_crash_recovery_resends_absent_once(api: Api, clock: FakeClock, journal: Path) -> None:
     """An INTENT left by a crash whose number does not exist is sent exactly once more."""
     with Journal.open(journal) as j:
         j.add_baseline(API, GID, [])
     _abandon_intent(journal, ["Lost"])
     outcome = run(api, clock, journal, rows(["Lost", "New"]))
     assert statuses(outcome) == ["provisioned", "provisioned"]
-    assert (api.posts, outcome.results[0].attempts) == (2, 2)
+    assert (posts(api), outcome.results[0].attempts) == (2, 2)
     assert_no_duplicates(api)
 
 
-def test_second_run_on_a_journal_is_refused(api: FakeApi, clock: FakeClock, journal: Path) -> None:
+def test_second_run_on_a_journal_is_refused(api: Api, clock: FakeClock, journal: Path) -> None:
     """While one run holds the journal, another fails fast with JournalBusyError."""
     with Journal.open(journal), pytest.raises(JournalBusyError, match="Another batchprov run"):
         run(api, clock, journal, rows(["A"]))
-    assert api.posts == 0
+    assert posts(api) == 0
 
 
-def test_stop_before_start_sends_nothing(api: FakeApi, clock: FakeClock, journal: Path) -> None:
+def test_stop_before_start_sends_nothing(api: Api, clock: FakeClock, journal: Path) -> None:
     """A stop set before the run leaves every row not attempted."""
     stop = threading.Event()
     stop.set()
     outcome = run(api, clock, journal, rows(["A", "B"]), stop=stop)
-    assert (outcome.stopped_reason, api.posts) == ("interrupted", 0)
+    assert (outcome.stopped_reason, posts(api)) == ("interrupted", 0)
     assert statuses(outcome) == ["not attempted"] * 2
     assert outcome.results[0].error == "run interrupted before this row was sent"
 
 
-def test_stop_mid_run_records_what_was_sent(api: FakeApi, clock: FakeClock, journal: Path) -> None:
+def test_stop_mid_run_records_what_was_sent(api: Api, clock: FakeClock, journal: Path) -> None:
     """A stop during the run lets sent rows finish and leaves the rest not attempted."""
     stop = threading.Event()
     seen: list[Progress] = []
@@ -353,26 +369,25 @@ def test_stop_mid_run_records_what_was_sent(api: FakeApi, clock: FakeClock, jour
         options=options,
     )
     assert outcome.stopped_reason == "interrupted"
-    assert 3 <= api.posts < 8
-    assert api.posts == statuses(outcome).count("provisioned")
+    assert 3 <= posts(api) < 8
+    assert posts(api) == statuses(outcome).count("provisioned")
     assert seen[-1].total == 8
 
 
-def test_breaker_gives_up_when_api_is_down(api: FakeApi, clock: FakeClock, journal: Path) -> None:
+def test_breaker_gives_up_when_api_is_down(api: Api, clock: FakeClock, journal: Path) -> None:
     """Persistent connect failures trip the breaker; failing probes end the run."""
-    api.fault_fn = lambda n: "connect"
-    api.list_faults.extend(["drop"] * 1000)
+    api.sandbox.set_faults(Faults(script=("connect",) * 100, list_script=("drop",) * 1000))
     with Journal.open(journal) as j:
         j.add_baseline(API, GID, [])
     options = RunOptions(timeout=5.0, breaker_threshold=3, breaker_give_up=30.0)
     outcome = run(api, clock, journal, rows([f"C{i}" for i in range(5)]), options=options)
     assert (outcome.stopped_reason or "").startswith("API unavailable: ")
-    assert api.posts <= 3 + options.concurrency
+    assert posts(api) <= 3 + options.concurrency
 
 
-def test_breaker_resumes_after_a_good_probe(api: FakeApi, clock: FakeClock, journal: Path) -> None:
+def test_breaker_resumes_after_a_good_probe(api: Api, clock: FakeClock, journal: Path) -> None:
     """Once a probe succeeds dispatch resumes and every row is ordered."""
-    api.script(*["connect"] * 3)
+    api.sandbox.script(*["connect"] * 3)
     options = RunOptions(concurrency=1, timeout=5.0, breaker_threshold=3)
     outcome = run(api, clock, journal, rows(["A", "B"]), options=options)
     assert statuses(outcome) == ["provisioned", "provisioned"]
@@ -380,27 +395,25 @@ def test_breaker_resumes_after_a_good_probe(api: FakeApi, clock: FakeClock, jour
 
 
 def test_duplicate_names_in_one_run_are_ordered_once(
-    api: FakeApi, clock: FakeClock, journal: Path
+    api: Api, clock: FakeClock, journal: Path
 ) -> None:
     """Two rows with the same (group, name) never both buy."""
     outcome = run(api, clock, journal, rows(["Same", "same "]))
     assert statuses(outcome) == ["provisioned", "failed"]
-    assert api.posts == 1
+    assert posts(api) == 1
 
 
-def test_token_never_reaches_journal_or_results(
-    api: FakeApi, clock: FakeClock, journal: Path
-) -> None:
+def test_token_never_reaches_journal_or_results(api: Api, clock: FakeClock, journal: Path) -> None:
     """The token appears in no result, stat or journal byte."""
-    api.script("401")
+    api.sandbox.script("401")
     outcome = run(api, clock, journal, rows(["A"]))
     blob = repr(outcome).encode() + b"".join(p.read_bytes() for p in journal.parent.iterdir())
     assert TOKEN.encode() not in blob
 
 
-def test_progress_is_reported(api: FakeApi, clock: FakeClock, journal: Path) -> None:
+def test_progress_is_reported(api: Api, clock: FakeClock, journal: Path) -> None:
     """Progress arrives after every final row, naming that row, ending with every row done."""
-    api.script("429")
+    api.sandbox.script("429")
     seen: list[Progress] = []
     outcome = run(api, clock, journal, rows(["A", "B"]), on_progress=seen.append)
     last = seen[-1]
@@ -411,15 +424,15 @@ def test_progress_is_reported(api: FakeApi, clock: FakeClock, journal: Path) -> 
     assert sorted(r.index for r in outcome.results) == sorted(r.index for r in finals)
 
 
-def test_journal_records_done_items(api: FakeApi, clock: FakeClock, journal: Path) -> None:
+def test_journal_records_done_items(api: Api, clock: FakeClock, journal: Path) -> None:
     """After a run every row's item is DONE with its number id."""
     run(api, clock, journal, rows(["A", "B"]))
     with Journal.open(journal) as j:
         items = j.items(API, GID)
     assert sorted((i.state, i.number_id or "") for i in items) == [
-        (State.DONE, "8660000"),
-        (State.DONE, "8660001"),
+        (State.DONE, number_id) for number_id in sorted(ledger_ids(api))
     ]
+    assert len(ledger_ids(api)) == 2
 
 
 def test_crashpoint_kills_at_the_named_hit(tmp_path: Path) -> None:

@@ -5,19 +5,22 @@ from __future__ import annotations
 import random
 import shutil
 import tempfile
-from collections import deque
 from pathlib import Path
 
-from fake_api import API, TOKEN, FakeApi, FakeClock, order, rows
+from clock import FakeClock
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from orders import order, rows
+from purchases import TOKEN, bought, ledger_ids, sandbox_transport
 
 from batchprov.models import OWNED
 from batchprov.order.client import Number
 from batchprov.order.journal import Journal, State
 from batchprov.order.reconcile import refresh_baseline
 from batchprov.order.runner import RunOptions, order_rows
+from batchprov.sandbox import Faults
+from batchprov.sandbox.inprocess import URL as API
 
 GID = 11623282
 FAULTS = [
@@ -32,6 +35,9 @@ FAULTS = [
     "connect",
     "garbled",
 ]
+#: New numbers show in listings only this late (as long as the settle delay): a late answer's
+#: number, like any other, is not in the first listing after the create.
+LIST_LAG_MS = 500
 OPTIONS = RunOptions(
     concurrency=3, timeout=1.0, settle_delay=0.5, max_attempts=4, breaker_threshold=50
 )
@@ -45,14 +51,14 @@ class OrderingMachine(RuleBasedStateMachine):
         self.dir = Path(tempfile.mkdtemp(prefix="batchprov-stateful-"))
         self.journal = self.dir / "journal.sqlite"
         self.clock = FakeClock()
-        self.api = FakeApi(clock=self.clock)
+        self.api = sandbox_transport(self.clock)
         self.names: list[str] = []
 
     def teardown(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def run(self, faults: list[str], *, retry_failed: bool, seed: int) -> None:
-        self.api.faults = deque(faults)
+        self.api.sandbox.set_faults(Faults(script=tuple(faults), list_lag_ms=LIST_LAG_MS))
         names = list(self.names)
         random.Random(seed).shuffle(names)
         options = RunOptions(**{**_fields(OPTIONS), "retry_failed": retry_failed})
@@ -62,7 +68,7 @@ class OrderingMachine(RuleBasedStateMachine):
             token=TOKEN,
             journal_path=self.journal,
             options=options,
-            transport=self.api.transport(),
+            transport=self.api,
             sleep=self.clock.sleep,
             clock=self.clock,
         )
@@ -93,14 +99,13 @@ class OrderingMachine(RuleBasedStateMachine):
                 return
             listing = [
                 Number(str(n["id"]), n["phone_number"], n["name"])
-                for n in self.api.ledger
-                if n["visible_at"] <= self.clock.now
+                for n in self.api.sandbox.list_numbers(GID)["results"]
             ]
             if not j.has_baseline(API, GID):
                 refresh_baseline(j, API, GID, listing)
             j.begin_attempt(item.key, j.start_run("crashed"), body)
         if bought:
-            self.api._commit(GID, name)
+            self.api.sandbox.create_number(GID, order(name).body())
 
     @rule(seconds=st.floats(0, 5))
     def wait(self, seconds: float) -> None:
@@ -108,11 +113,11 @@ class OrderingMachine(RuleBasedStateMachine):
 
     @invariant()
     def at_most_one_purchase_per_row(self) -> None:
-        assert all(count == 1 for count in self.api.bought().values())
+        assert all(count == 1 for count in bought(self.api).values())
 
     @invariant()
     def every_done_item_is_on_the_server(self) -> None:
-        ids = {str(n["id"]) for n in self.api.ledger}
+        ids = set(ledger_ids(self.api))
         with Journal.open(self.journal) as j:
             done = [i.number_id for i in j.items() if i.state is State.DONE]
         assert set(done) <= ids
@@ -121,7 +126,7 @@ class OrderingMachine(RuleBasedStateMachine):
         """Without faults, one more run resolves every row: each owns exactly one number."""
         if not self.names:
             return
-        self.api.faults.clear()
+        self.api.sandbox.set_faults(Faults())
         self.clock.now += 10
         outcome = order_rows(
             rows(self.names),
@@ -129,12 +134,12 @@ class OrderingMachine(RuleBasedStateMachine):
             token=TOKEN,
             journal_path=self.journal,
             options=RunOptions(**{**_fields(OPTIONS), "retry_failed": True}),
-            transport=self.api.transport(),
+            transport=self.api,
             sleep=self.clock.sleep,
             clock=self.clock,
         )
         assert all(r.status in OWNED for r in outcome.results), outcome.results
-        assert {n.casefold() for n in self.names} == set(self.api.bought())
+        assert {n.casefold() for n in self.names} == set(bought(self.api))
         with Journal.open(self.journal) as j:
             assert not [i for i in j.items() if i.unresolved]
 

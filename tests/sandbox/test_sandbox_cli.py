@@ -22,7 +22,7 @@ from batchprov.sandbox.cli import sandbox_command
 def test_every_option_has_help() -> None:
     """Every option of the command carries help text, and the command is named sandbox."""
     options = [p for p in sandbox_command.params if isinstance(p, click.Option)]
-    assert sandbox_command.name == "sandbox" and len(options) == 16
+    assert sandbox_command.name == "sandbox" and len(options) == 19
     assert all(option.help for option in options)
 
 
@@ -38,7 +38,9 @@ def test_options_build_the_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     args = ["--port", "9001", "--token", "t0k", "--state", str(tmp_path / "s.sqlite"),
             "--seed", "7", "--stock", "3", "--groups", "5, 6", "--rate-limit", "20",
             "--error-503", "0.1", "--drop-after-create", "0.2", "--late-seconds", "2",
-            "--list-lag-ms", "50", "--latency-ms", "10", "--jitter-ms", "5"]  # fmt: skip
+            "--list-lag-ms", "50", "--latency-ms", "10", "--jitter-ms", "5",
+            "--script", "503, drop_after,timeout_after", "--list-script", "drop",
+            "--revoke-token-after", "4"]  # fmt: skip
     result = CliRunner().invoke(sandbox_command, args)
     assert result.exit_code == 0, result.output
     config: SandboxConfig = served["config"]
@@ -46,7 +48,8 @@ def test_options_build_the_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     assert config.state_path == tmp_path / "s.sqlite" and served["port"] == 9001
     assert config.faults == Faults(
         latency_ms=10, jitter_ms=5, rate_limit=20, error_503=0.1, drop_after_create=0.2,
-        late_seconds=2, list_lag_ms=50,
+        late_seconds=2, list_lag_ms=50, script=("503", "drop_after", "timeout_after"),
+        list_script=("drop",), revoke_token_after=4,
     )  # fmt: skip
     line = result.output.strip()
     assert "http://127.0.0.1:9001/v3/api" in line and "t0k" in line and "curl -H" in line
@@ -59,6 +62,9 @@ def test_options_build_the_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         (["--groups", "a,b"], "group ids"),
         (["--error-503", "0.6", "--error-500-after-create", "0.6"], "add up to more than 1"),
         (["--stock", "0"], "--stock"),
+        (["--script", "503,teapot"], "unknown outcome 'teapot'"),
+        (["--list-script", "500_after"], "list_script: unknown outcome '500_after'"),
+        (["--revoke-token-after", "-1"], "--revoke-token-after"),
     ],
 )
 def test_bad_options(args: list[str], message: str) -> None:

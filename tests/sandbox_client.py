@@ -1,4 +1,4 @@
-"""A synchronous test client of an in-process sandbox: httpx over ASGITransport, no port.
+"""A synchronous test client of an in-process sandbox: httpx over its transport, no port.
 
 (Starlette's TestClient now warns unless `httpx2` is installed, and warnings fail tests.)
 """
@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from batchprov.sandbox import SandboxApp
+from batchprov.sandbox import SandboxApp, SandboxTransport
 
 AUTH = {"x-organization-token": "sandbox"}
 
@@ -18,17 +18,23 @@ AUTH = {"x-organization-token": "sandbox"}
 class Api:
     """Send requests to a sandbox application, one event loop per request."""
 
-    def __init__(self, app: SandboxApp, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, app: SandboxApp, headers: dict[str, str] | None = None, timeout: float = 5.0
+    ) -> None:
         self.app = app
         self.headers = AUTH if headers is None else headers
+        self.timeout = timeout
+        self.transport = SandboxTransport(app)
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One request; the response is fully read."""
 
         async def send() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
             async with httpx.AsyncClient(
-                transport=transport, base_url="http://sandbox", headers=self.headers
+                transport=self.transport,
+                base_url="http://sandbox",
+                headers=self.headers,
+                timeout=self.timeout,
             ) as client:
                 return await client.request(method, path, **kwargs)
 

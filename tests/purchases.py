@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from clock import FakeClock
+from fake_clock import FakeClock
 
 from batchprov.sandbox import SandboxConfig, SandboxTransport, transport
 

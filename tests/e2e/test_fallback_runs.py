@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clock import FakeClock
+from fake_clock import FakeClock
 from purchases import bought, sandbox_transport
 from test_run_faults import TOKEN, CountingTransport
 

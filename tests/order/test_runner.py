@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from clock import FakeClock
+from fake_clock import FakeClock
 from orders import order, rows
 from purchases import TOKEN, bought, duplicates, ledger_ids, number, sandbox_transport
 

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from clock import FakeClock
+from fake_clock import FakeClock
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule

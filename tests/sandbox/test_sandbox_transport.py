@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from clock import FakeClock
+from fake_clock import FakeClock
 from sandbox_client import AUTH
 
 from batchprov.sandbox import (

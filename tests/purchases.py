@@ -1,12 +1,19 @@
-"""What an in-process sandbox sold, counted the way ordering tests compare it."""
+"""What a sandbox sold, compared with what a run reported and journaled."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fake_clock import FakeClock
 
+from batchprov.models import OWNED, CheckedRow
+from batchprov.order.journal import Journal, State
+from batchprov.order.runner import OrderOutcome
 from batchprov.sandbox import SandboxConfig, SandboxTransport, transport
 
 #: A token distinctive enough to search journals and results for.
@@ -38,3 +45,81 @@ def number(api: SandboxTransport, requested_name: str) -> dict[str, Any]:
 def ledger_ids(api: SandboxTransport) -> list[str]:
     """Ids of every number the sandbox created, in creation order."""
     return [str(entry["id"]) for entry in api.sandbox.ledger()]
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """The sandbox's ledger compared with a run's results and its journal.
+
+    Attributes:
+        bought: numbers the sandbox created during the run (someone else's left out).
+        duplicates: numbers beyond the first for one (group, requested name), in the ledger.
+        lost: numbers bought during the run that no result reports (nor names for review).
+        unjournaled: owned results whose journal item is not DONE with that number.
+        phantom: owned results whose number the ledger does not hold for the row's name.
+    """
+
+    bought: int
+    duplicates: int
+    lost: int
+    unjournaled: int
+    phantom: int
+
+    def clean(self) -> bool:
+        """Nothing bought twice, nothing lost, every owned result on the server and journaled."""
+        return (self.duplicates, self.lost, self.unjournaled, self.phantom) == (0, 0, 0, 0)
+
+
+def money(
+    ledger: Sequence[dict[str, Any]],
+    api_url: str,
+    checked: Sequence[CheckedRow],
+    outcome: OrderOutcome,
+    journal: Path,
+    *,
+    before: int,
+    foreign: Collection[str] = (),
+) -> Money:
+    """Compare a sandbox's ledger (from entry ``before`` on: this run's) with results and journal.
+
+    ``foreign`` holds the ids of numbers someone else bought; they are never ours.
+    """
+    ours = [e for e in ledger if str(e["id"]) not in foreign]
+    new = [e for e in ledger[before:] if str(e["id"]) not in foreign]
+    orders = {row.index: row.order for row in checked if row.order is not None}
+    owned = [r for r in outcome.results if r.status in OWNED]
+    accounted = {r.number_id for r in owned} | {
+        number
+        for r in outcome.results
+        if "review numbers" in (r.error or "")
+        for number in re.findall(r"\d+", (r.error or "").split("review numbers", 1)[1])
+    }
+    per_name = Counter((e["group_id"], _key(e["requested_name"])) for e in ours)
+    by_id = {str(e["id"]): e for e in ours}
+    with Journal.open(journal) as j:
+        items = {
+            r.index: j.lookup(api_url, orders[r.index].group_id, orders[r.index].name)
+            for r in owned
+        }
+    return Money(
+        bought=len(new),
+        duplicates=sum(count - 1 for count in per_name.values()),
+        lost=sum(1 for e in new if str(e["id"]) not in accounted),
+        unjournaled=sum(
+            1
+            for r in owned
+            if (item := items[r.index]) is None
+            or item.state is not State.DONE
+            or item.number_id != r.number_id
+        ),
+        phantom=sum(
+            1
+            for r in owned
+            if (entry := by_id.get(r.number_id or "")) is None
+            or _key(entry["requested_name"]) != _key(orders[r.index].name)
+        ),
+    )
+
+
+def _key(name: str) -> str:
+    return name.strip().casefold()

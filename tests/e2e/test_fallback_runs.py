@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from fake_clock import FakeClock
-from purchases import bought, sandbox_transport
+from purchases import bought, money, sandbox_transport
 from test_run_faults import TOKEN, CountingTransport
 
 from batchprov.models import CheckedRow, Fallback, MatchType, OrderRequest, RowResult, Status
@@ -55,8 +55,9 @@ def rows(names: list[str], *kinds: Fallback, start: int = 0) -> list[CheckedRow]
 
 
 def order(server: RunningSandbox, checked: list[CheckedRow], journal: Path, **kw: Any) -> Any:
-    """order_rows against the sandbox; returns (outcome, transport)."""
+    """order_rows against the sandbox; returns (outcome, transport). The money must add up."""
     transport = CountingTransport()
+    before = len(server.state.ledger())
     outcome = order_rows(
         checked,
         api_url=server.url,
@@ -65,6 +66,8 @@ def order(server: RunningSandbox, checked: list[CheckedRow], journal: Path, **kw
         options=kw.pop("options", FAST),
         transport=transport,
     )
+    card = money(server.state.ledger(), server.url, checked, outcome, journal, before=before)
+    assert card.clean(), card
     return outcome, transport
 
 
@@ -202,6 +205,10 @@ def test_other_answers_never_use_a_fallback(tmp_path: Path, fault: str) -> None:
         sleep=clock.sleep,
         clock=clock,
     )
+    card = money(
+        api.sandbox.ledger(), api.url, checked, outcome, tmp_path / "journal.sqlite", before=0
+    )
+    assert card.clean(), card
     result = outcome.results[0]
     assert outcome.stats.get("fallbacks", 0) == 0
     assert not any("fallback" in w for w in result.warnings)

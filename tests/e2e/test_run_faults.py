@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from orders import order, rows
+from purchases import money
 
 from batchprov.errors import JournalBusyError
 from batchprov.models import CheckedRow, Status
@@ -130,7 +131,10 @@ def order_with(
     transport: CountingTransport,
     options: RunOptions = FAST,
     token: str = TOKEN,
+    foreign: frozenset[str] = frozenset(),
 ) -> tuple[OrderOutcome, float]:
+    """order_rows against a served sandbox; the ledger must match the results and journal."""
+    before = len(ledger(url))
     start = time.monotonic()
     outcome = order_rows(
         checked,
@@ -140,7 +144,10 @@ def order_with(
         options=options,
         transport=transport,
     )
-    return outcome, time.monotonic() - start
+    wall = time.monotonic() - start
+    card = money(ledger(url), url, checked, outcome, journal, before=before, foreign=foreign)
+    assert card.clean(), card
+    return outcome, wall
 
 
 @pytest.fixture
@@ -192,7 +199,9 @@ def test_preexisting_name_is_not_adopted(sandbox: Any, journal: Path) -> None:
     theirs = create_directly(sandbox.url, DEFAULT_GROUPS[0], "ABC Company")
     checked = rows(["ABC Company"], group_id=DEFAULT_GROUPS[0])
     transport = CountingTransport()
-    outcome, wall = order_with(sandbox.url, checked, journal, transport)
+    outcome, wall = order_with(
+        sandbox.url, checked, journal, transport, foreign=frozenset({str(theirs["id"])})
+    )
     card = scorecard("preexisting", sandbox.url, checked, outcome, wall, transport, preexisting=1)
     result = outcome.results[0]
     assert result.status == Status.PROVISIONED

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fake_clock import FakeClock
 from orders import order, rows
-from purchases import TOKEN, bought, duplicates, ledger_ids, number, sandbox_transport
+from purchases import TOKEN, bought, duplicates, ledger_ids, money, number, sandbox_transport
 
 from batchprov.errors import JournalBusyError
 from batchprov.models import CheckedRow, Status
@@ -31,9 +31,16 @@ GID = 11623282
 def run(
     api: Api, clock: FakeClock, journal: Path, checked: list[CheckedRow], **kw: Any
 ) -> OrderOutcome:
-    """order_rows against the in-process sandbox, with the fake clock."""
+    """order_rows against the in-process sandbox, with the fake clock; the money must add up.
+
+    After the run the sandbox's ledger is compared with the results and the journal: nothing
+    bought twice, nothing bought but unreported, every owned row journaled and on the server.
+    ``foreign`` names numbers someone else bought.
+    """
     options = kw.pop("options", RunOptions(timeout=5.0))
-    return order_rows(
+    foreign = kw.pop("foreign", ())
+    before = len(api.sandbox.ledger())
+    outcome = order_rows(
         checked,
         api_url=api.url,
         token=TOKEN,
@@ -44,6 +51,11 @@ def run(
         clock=clock,
         **kw,
     )
+    card = money(
+        api.sandbox.ledger(), api.url, checked, outcome, journal, before=before, foreign=foreign
+    )
+    assert card.clean(), card
+    return outcome
 
 
 @pytest.fixture
@@ -70,9 +82,9 @@ def posts(api: Api) -> int:
     return api.sent("POST")
 
 
-def seed(api: Api, name: str) -> None:
+def seed(api: Api, name: str) -> str:
     """A number that exists before the run (bought by someone else, or by a crashed run)."""
-    api.sandbox.create_number(GID, order(name).body())
+    return str(api.sandbox.create_number(GID, order(name).body())["id"])
 
 
 def assert_no_duplicates(api: Api) -> None:
@@ -109,8 +121,8 @@ def test_results_keep_the_given_order(api: Api, clock: FakeClock, journal: Path)
 
 def test_suffixed_name_is_reported(api: Api, clock: FakeClock, journal: Path) -> None:
     """A name the API changed is shown as assigned, with a warning."""
-    seed(api, "ABC Company")
-    result = run(api, clock, journal, rows(["ABC Company"])).results[0]
+    theirs = seed(api, "ABC Company")
+    result = run(api, clock, journal, rows(["ABC Company"]), foreign={theirs}).results[0]
     assert result.assigned_name == "ABC Company 2"
     assert (
         f'name already in use in group {GID}; the API assigned "ABC Company 2"',
@@ -212,26 +224,29 @@ def test_attempts_run_out(api: Api, clock: FakeClock, journal: Path) -> None:
 
 def test_preexisting_number_is_never_adopted(api: Api, clock: FakeClock, journal: Path) -> None:
     """A same-name number that was there before the run is baseline, not ours."""
-    seed(api, "Studio")
+    theirs = seed(api, "Studio")
     api.sandbox.script("503")
-    result = run(api, clock, journal, rows(["Studio"])).results[0]
+    result = run(api, clock, journal, rows(["Studio"]), foreign={theirs}).results[0]
     assert (result.assigned_name, posts(api)) == ("Studio 2", 2)
 
 
 class TwinOnCreate(Api):
     """Someone else buys a "Twin" just as each create reaches the sandbox."""
 
+    theirs: set[str]
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.method == "POST":
-            seed(self, "Twin")
+            self.theirs.add(seed(self, "Twin"))
         return await super().handle_async_request(request)
 
 
 def test_two_candidates_go_to_review(clock: FakeClock, journal: Path) -> None:
     """Two new numbers fitting one row are reported as a possible duplicate, never resent."""
     api = TwinOnCreate(create_app(Config(token=TOKEN), clock=clock, sleep=clock.sleep))
+    api.theirs = set()
     api.sandbox.script("timeout_after")
-    result = run(api, clock, journal, rows(["Twin"])).results[0]
+    result = run(api, clock, journal, rows(["Twin"]), foreign=api.theirs).results[0]
     first, second = ledger_ids(api)
     assert result.status == Status.FAILED
     assert result.error == f"possible duplicate purchase: review numbers {first}, {second}"

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from orders import order, rows
-from purchases import TOKEN, bought, ledger_ids, sandbox_transport
+from purchases import TOKEN, bought, ledger_ids, money, sandbox_transport
 
 from batchprov.models import OWNED
 from batchprov.order.client import Number
@@ -62,8 +62,10 @@ class OrderingMachine(RuleBasedStateMachine):
         names = list(self.names)
         random.Random(seed).shuffle(names)
         options = RunOptions(**{**_fields(OPTIONS), "retry_failed": retry_failed})
-        order_rows(
-            rows(names),
+        checked = rows(names)
+        before = len(self.api.sandbox.ledger())
+        outcome = order_rows(
+            checked,
             api_url=API,
             token=TOKEN,
             journal_path=self.journal,
@@ -72,6 +74,8 @@ class OrderingMachine(RuleBasedStateMachine):
             sleep=self.clock.sleep,
             clock=self.clock,
         )
+        card = money(self.api.sandbox.ledger(), API, checked, outcome, self.journal, before=before)
+        assert card.clean(), card
 
     @rule(count=st.integers(1, 3))
     def add_rows(self, count: int) -> None:
@@ -128,8 +132,10 @@ class OrderingMachine(RuleBasedStateMachine):
             return
         self.api.sandbox.set_faults(Faults())
         self.clock.now += 10
+        checked = rows(self.names)
+        before = len(self.api.sandbox.ledger())
         outcome = order_rows(
-            rows(self.names),
+            checked,
             api_url=API,
             token=TOKEN,
             journal_path=self.journal,
@@ -139,6 +145,8 @@ class OrderingMachine(RuleBasedStateMachine):
             clock=self.clock,
         )
         assert all(r.status in OWNED for r in outcome.results), outcome.results
+        card = money(self.api.sandbox.ledger(), API, checked, outcome, self.journal, before=before)
+        assert card.clean(), card
         assert {n.casefold() for n in self.names} == set(bought(self.api))
         with Journal.open(self.journal) as j:
             assert not [i for i in j.items() if i.unresolved]

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from batchprov._version import __version__
-from batchprov.config import Api, Environment, RunConfig
+from batchprov.config import Api, Environment, Existing, RunConfig
 from batchprov.errors import (
     BatchprovError,
     ConfirmationRefused,
@@ -147,6 +147,29 @@ def validate(
     type=float,
     help="Monthly price of one number, for the plan's cost estimate.",
 )
+@click.option(
+    "--max-numbers",
+    type=int,
+    help="Refuse a plan that buys more numbers than this; never buy more in the run.",
+)
+@click.option(
+    "--max-cost",
+    type=float,
+    help="Refuse a plan whose monthly cost is above this (needs --price-per-number).",
+)
+@click.option(
+    "--existing",
+    type=click.Choice([e.value for e in Existing]),
+    default=Existing.ADOPT.value,
+    show_default=True,
+    help="A row whose name already names a number in its group: adopt that number "
+    "(already provisioned) or order another anyway.",
+)
+@click.option(
+    "--online",
+    is_flag=True,
+    help="With --dry-run: list the groups (read-only) so the plan is exact.",
+)
 @click.option("--strict", is_flag=True, help="Order nothing if any row is invalid.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -166,6 +189,10 @@ def run(
     retry_failed: bool,
     fallback: str | None,
     price_per_number: float | None,
+    max_numbers: int | None,
+    max_cost: float | None,
+    existing: str,
+    online: bool,
     strict: bool,
     yes: bool,
     quiet: bool,
@@ -181,6 +208,10 @@ def run(
         strict=strict,
         fallback=parse_run_fallback(fallback),
         price_per_number=price_per_number,
+        max_numbers=max_numbers,
+        max_cost=max_cost,
+        existing=Existing(existing),
+        online=online,
         journal=journal or Environment.read().journal,
         options=options,
     )
@@ -214,7 +245,7 @@ def _api(
     A dry run needs no token; it only says where it would order.
     """
     if not sandbox:
-        if dry_run:
+        if dry_run and not config.online:
             yield (Api(url=url, token="") if url else None), config
         else:
             yield Api.from_environment(url=url), config

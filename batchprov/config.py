@@ -11,6 +11,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 import httpx
@@ -26,6 +27,7 @@ __all__ = [
     "DEFAULT_API_URL",
     "Api",
     "Environment",
+    "Existing",
     "RunConfig",
 ]
 
@@ -89,6 +91,13 @@ class Api:
         return normalise_url(self.url)
 
 
+class Existing(StrEnum):
+    """What a run does with a row whose name already names a number in its group."""
+
+    ADOPT = "adopt"  # report it already provisioned with that number (the default)
+    ORDER = "order"  # buy anyway: the API suffixes the name ("ABC 2")
+
+
 @dataclass(frozen=True, slots=True)
 class RunConfig:
     """How `validate_file` and `run_file` read, check, plan and order (keyword-only).
@@ -105,6 +114,10 @@ class RunConfig:
         journal: the journal file (default `Environment.default_journal`, or one that lives as
             long as the sandbox for a sandbox API).
         options: how the run engine orders (concurrency, rate, timeout, …).
+        online: list the account in a dry run too (a run always does), so its plan is exact.
+        existing: what to do with a row whose name is already in the account.
+        max_numbers: refuse a plan that buys more, and never buy more in the run.
+        max_cost: the same for the monthly cost (needs ``price_per_number``).
     """
 
     sheet: str | None = None
@@ -116,6 +129,10 @@ class RunConfig:
     price_per_number: float | None = None
     journal: Path | None = None
     options: RunOptions = field(default_factory=RunOptions)
+    online: bool = False
+    existing: Existing = Existing.ADOPT
+    max_numbers: int | None = None
+    max_cost: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.fallback, str | list):  # "overlay,tollfree" or a list of words
@@ -125,3 +142,15 @@ class RunConfig:
         price = self.price_per_number
         if price is not None and not (math.isfinite(price) and price >= 0):
             raise OptionError(f"--price-per-number must be a number of 0 or more, not {price}")
+        if self.max_numbers is not None and self.max_numbers < 0:
+            raise OptionError(f"--max-numbers must be 0 or more, not {self.max_numbers}")
+        cap = self.max_cost
+        if cap is not None and not (math.isfinite(cap) and cap >= 0):
+            raise OptionError(f"--max-cost must be an amount of 0 or more, not {cap}")
+        if cap is not None and price is None:
+            raise OptionError("--max-cost needs --price-per-number, to know what a number costs")
+
+    @property
+    def lists_account(self) -> bool:
+        """A run lists the groups before its plan; a dry run only with ``online``."""
+        return self.online or not self.dry_run

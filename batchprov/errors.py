@@ -14,7 +14,8 @@ Row problems are never exceptions: they are `models.Issue` records. The tree::
     │   ├── ConfirmationRefused    the user said no, or could not be asked
     │   ├── JournalBusyError       another run holds the journal
     │   ├── JournalError           the journal cannot be opened, read or written
-    │   └── OutputError            the output cannot be written (checked before buying)
+    │   ├── OutputError            the output cannot be written (checked before buying)
+    │   └── CapExceeded            the plan buys more than --max-numbers / --max-cost
     └── RunAborted        (exit 3) the command stopped after it had started buying, e.g.
                                    the output could not be written once numbers were bought
 
@@ -88,6 +89,10 @@ class JournalError(ConfigError):
 
 class OutputError(ConfigError):
     """The output file cannot be written."""
+
+
+class CapExceeded(ConfigError):
+    """The plan would buy more numbers, or cost more, than the run's cap allows."""
 
 
 class RunAborted(BatchprovError):

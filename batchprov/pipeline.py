@@ -22,16 +22,24 @@ from batchprov._version import __version__
 from batchprov.check.checker import check_table
 from batchprov.clock import now_iso
 from batchprov.config import DEFAULT_API_URL, Api, Environment, RunConfig
-from batchprov.errors import ConfirmationRefused, RunAborted, os_error_text, translated
+from batchprov.errors import (
+    CapExceeded,
+    ConfirmationRefused,
+    RunAborted,
+    os_error_text,
+    translated,
+)
 from batchprov.models import CheckedRow, Issue, PreviousResult, RowResult, Severity, Status, Table
 from batchprov.numbering.area import locality_of
 from batchprov.numbering.fallback import with_fallbacks
+from batchprov.order.client import ListingFailed, TokenRejected
 from batchprov.order.journal import Journal, State
 from batchprov.order.runner import OrderOutcome, Progress, order_rows
-from batchprov.plan import Plan, make_plan
+from batchprov.plan import Plan
 from batchprov.read.files import read_table, sha256_of
 from batchprov.read.headers import ColumnMap, map_columns
 from batchprov.report import Report, RunInfo
+from batchprov.survey import Survey, check_can_write, survey_run
 from batchprov.write.output import write_output
 from batchprov.write.overwrite import check_overwrite
 
@@ -119,21 +127,13 @@ def validate_file(
 def plan_run(checked: Checked, *, config: RunConfig = _DEFAULTS, api: Api | None = None) -> Plan:
     """The plan of a run: what will be ordered, counted the way the user confirms it.
 
-    The CLI, `run_file` and the web page all build their plan here, so their counts agree.
+    The CLI, `run_file` and the web page all build their plan here (`survey.survey_run`), so
+    their counts agree. Lists the account unless ``config`` is an offline dry run.
     """
-    to_order = _to_order(checked)
     api = _offline_api(api)
-    return make_plan(
-        [r.order for r in to_order if r.order],
-        api_url=api.key_url,
-        sandbox=api.sandbox,
-        already=sum(1 for r in checked.rows if r.owned),
-        invalid=sum(1 for r in checked.rows if r.order is None and not r.owned),
-        rate=config.options.rate,
-        rows=to_order,
-        price_per_number=config.price_per_number,
-        dry_run=config.dry_run,
-    )
+    return survey_run(
+        checked.rows, config=config, api=api, journal=_journal_to_read(config, api)
+    ).plan
 
 
 def run_file(
@@ -166,11 +166,9 @@ def run_file(
         api = api or Api.from_environment()
         out = _output_path(output, path, mode="run", sandbox=api.sandbox)
         _guard(out, checked, config, command="run", also=_journal_numbers(config, api, out))
-        plan = plan_run(checked, config=config, api=api)
-        if on_plan is not None:
-            on_plan(plan)
-        run = _Order(checked, config, api, plan, out, started)
-        return run.go(confirm=confirm, on_progress=on_progress, stop=stop)
+        check_can_write(checked.table, out, journal=_journal_to_read(config, api))
+        run = _Order(checked, config, api, out, started)
+        return run.go(confirm=confirm, on_plan=on_plan, on_progress=on_progress, stop=stop)
 
 
 def _dry_run(
@@ -182,10 +180,16 @@ def _dry_run(
     on_plan: PlanFn | None,
 ) -> Report:
     """Plan, show the plan, and write every row as `planned` with its request body."""
-    plan = plan_run(checked, config=config, api=api)
+    where = _offline_api(api)
+    survey = survey_run(
+        checked.rows, config=config, api=where, journal=_journal_to_read(config, where)
+    )
+    plan = survey.plan
     if on_plan is not None:
         on_plan(plan)
-    results = [_check_result(row, checked, Status.PLANNED) for row in checked.rows]
+    results = [
+        survey.settled(row) or _check_result(row, checked, Status.PLANNED) for row in checked.rows
+    ]
     info = _info("dry-run", checked, api=_offline_api(api), started=started)
     info = replace(info, plan=plan)
     report = _finish(checked, results, info, out, extra_columns=_DRY_RUN_COLUMNS)
@@ -194,12 +198,11 @@ def _dry_run(
 
 @dataclass(frozen=True, slots=True)
 class _Order:
-    """One run past its plan: confirm, order the rows to order, merge and write."""
+    """One run: survey the account, plan, confirm, order what is to order, merge and write."""
 
     checked: Checked
     config: RunConfig
     api: Api
-    plan: Plan
     out: Path
     started: str
 
@@ -207,23 +210,42 @@ class _Order:
         self,
         *,
         confirm: ConfirmFn | None,
+        on_plan: PlanFn | None,
         on_progress: ProgressFn | None,
         stop: threading.Event | None,
     ) -> Report:
-        to_order = _to_order(self.checked)
-        held = self.config.strict and self.plan.invalid > 0
-        sending = bool(to_order) and not held
-        if sending and not self.api.sandbox and not (confirm and confirm(self.plan)):
-            raise ConfirmationRefused("Nothing was ordered: the order was not confirmed.")
-        outcome = self._order(to_order, on_progress, stop) if sending else None
+        with self._journal() as journal:
+            try:
+                survey = survey_run(
+                    self.checked.rows, config=self.config, api=self.api, journal=journal
+                )
+            except (TokenRejected, ListingFailed) as exc:
+                return self._cut_short(_listing_stop(exc))
+            plan = survey.plan
+            if on_plan is not None:
+                on_plan(plan)
+            over = plan.over_cap()
+            if over:
+                raise CapExceeded(f"Nothing was ordered: {over}.")
+            held = self.config.strict and plan.invalid > 0
+            engine = [] if held else survey.engine_rows(self.checked.rows)
+            sending = plan.to_order > 0 and not held
+            if sending and not self.api.sandbox and not (confirm and confirm(plan)):
+                raise ConfirmationRefused("Nothing was ordered: the order was not confirmed.")
+            outcome = self._order(engine, journal, plan, on_progress, stop) if engine else None
+        return self._write(survey, plan, outcome, held=held)
+
+    def _write(
+        self, survey: Survey, plan: Plan, outcome: OrderOutcome | None, *, held: bool
+    ) -> Report:
         ordered = {r.index: r for r in outcome.results} if outcome else {}
         results = [
-            _run_result(row, self.checked, ordered, held=held, invalid=self.plan.invalid)
+            survey.settled(row)
+            or _run_result(row, self.checked, ordered, held=held, invalid=plan.invalid)
             for row in self.checked.rows
         ]
         info = _info("run", self.checked, api=self.api, started=self.started)
-        info = replace(info, stopped_reason=outcome.stopped_reason if outcome else None)
-        info = replace(info, plan=self.plan)
+        info = replace(info, stopped_reason=outcome.stopped_reason if outcome else None, plan=plan)
         try:
             report = _finish(self.checked, results, info, self.out, extra_columns=_CHECK_COLUMNS)
         except OSError as exc:
@@ -234,25 +256,36 @@ class _Order:
                 f"written ({os_error_text(exc)}). Fix that and run the same command again: "
                 "nothing will be bought twice."
             ) from None
-        return replace(report, extra={"plan": self.plan})
+        return replace(report, extra={"plan": plan})
+
+    def _cut_short(self, reason: str) -> Report:
+        """The account could not be listed: nothing is sent, the output says why (exit 3)."""
+        results = [
+            _run_result(row, self.checked, {}, held=False, invalid=0) for row in self.checked.rows
+        ]
+        info = _info("run", self.checked, api=self.api, started=self.started)
+        info = replace(info, stopped_reason=reason)
+        return _finish(self.checked, results, info, self.out, extra_columns=_CHECK_COLUMNS)
 
     def _order(
         self,
         rows: Sequence[CheckedRow],
+        journal: Path,
+        plan: Plan,
         on_progress: ProgressFn | None,
         stop: threading.Event | None,
     ) -> OrderOutcome:
-        with self._journal() as journal:
-            return order_rows(
-                rows,
-                api_url=self.api.url,
-                token=self.api.token,
-                journal_path=journal,
-                options=self.config.options,
-                transport=self.api.transport,
-                on_progress=on_progress,
-                stop=stop,
-            )
+        options = replace(self.config.options, max_purchases=plan.purchase_cap)
+        return order_rows(
+            rows,
+            api_url=self.api.url,
+            token=self.api.token,
+            journal_path=journal,
+            options=options,
+            transport=self.api.transport,
+            on_progress=on_progress,
+            stop=stop,
+        )
 
     @contextlib.contextmanager
     def _journal(self) -> Iterator[Path]:
@@ -266,15 +299,23 @@ class _Order:
             yield Environment.read().default_journal()
 
 
+def _listing_stop(exc: Exception) -> str:
+    if isinstance(exc, TokenRejected):
+        return f"token rejected ({exc}); nothing was ordered"
+    return f"API unavailable: {exc}; nothing was ordered"
+
+
+def _journal_to_read(config: RunConfig, api: Api) -> Path | None:
+    """The journal a plan reads: the configured one (a sandbox's default is always new)."""
+    if config.journal is not None:
+        return config.journal
+    return None if api.sandbox else Environment.read().default_journal()
+
+
 def _offline_api(api: Api | None) -> Api:
     """Where a dry run says it would order: the given API, else the configured one (no token
     needed, nothing is sent)."""
     return api or Api(url=Environment.read().api_url or DEFAULT_API_URL, token="")
-
-
-def _to_order(checked: Checked) -> list[CheckedRow]:
-    """Valid rows that do not own a number yet."""
-    return [r for r in checked.rows if r.order and not r.owned]
 
 
 def _output_path(

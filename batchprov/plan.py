@@ -48,6 +48,14 @@ class Plan:
         rate_auto: True when ``rate`` is assumed (the run finds the API's rate itself).
         price_per_number: the monthly price of one number, for the cost estimate.
         dry_run: True when nothing will be sent at all.
+        found: rows whose name already names a number in the group (found in the account):
+            reported already provisioned, not bought.
+        held: valid rows not sent: failed before, to review, several numbers with their
+            name in the account, or a group the API refused to list.
+        account_checked: True when the groups were listed before this plan (offline dry
+            runs are not).
+        max_numbers: the cap on numbers bought (``--max-numbers``), if any.
+        max_cost: the cap on the monthly cost (``--max-cost``), if any.
     """
 
     api_url: str
@@ -63,6 +71,11 @@ class Plan:
     rate_auto: bool = False
     price_per_number: float | None = None
     dry_run: bool = False
+    found: int = 0
+    held: int = 0
+    account_checked: bool = False
+    max_numbers: int | None = None
+    max_cost: float | None = None
 
     @property
     def rescued(self) -> int:
@@ -96,15 +109,55 @@ class Plan:
         verb = "Would order" if self.dry_run else "About to order"
         lines = [f"{verb} {self.to_order} number(s) from {self.target()}"]
         lines += self._order_lines()
-        if self.already:
-            lines.append(f"  {self.already} row(s) already have a number and will be skipped")
+        lines += self._skipped_lines()
         lines += self._risk_lines()
         if self.with_fallback:
             lines.append(f"  {self.with_fallback} row(s) have fallbacks if no number matches")
         lines.append(f"  estimated time: {self.time_text()}")
         if self.estimated_cost is not None:
             lines.append(f"  estimated monthly cost: {self.cost_text()}")
+        lines += [f"  {cap}" for cap in self.cap_lines()]
         return "\n".join(lines)
+
+    def over_cap(self) -> str | None:
+        """Why this plan breaks a cap ('' parts omitted), or None when it fits."""
+        if self.max_numbers is not None and self.to_order > self.max_numbers:
+            return f"it orders {self.to_order} number(s), over --max-numbers {self.max_numbers}"
+        cost = self.estimated_cost
+        if self.max_cost is not None and cost is not None and cost > self.max_cost + 1e-9:
+            return f"it costs up to {cost:,.2f} a month, over --max-cost {self.max_cost:,.2f}"
+        return None
+
+    @property
+    def purchase_cap(self) -> int | None:
+        """The most numbers the run may buy, fallbacks included (None: no cap)."""
+        caps = [] if self.max_numbers is None else [self.max_numbers]
+        if self.max_cost is not None and self.price_per_number:
+            caps.append(int(self.max_cost / self.price_per_number + 1e-9))
+        return min(caps) if caps else None
+
+    def cap_lines(self) -> list[str]:
+        lines = []
+        if self.max_numbers is not None:
+            lines.append(f"cap: at most {self.max_numbers} number(s) (--max-numbers)")
+        if self.max_cost is not None:
+            lines.append(f"cap: at most {self.max_cost:,.2f} a month (--max-cost)")
+        return lines
+
+    def _skipped_lines(self) -> list[str]:
+        lines = []
+        if self.already:
+            lines.append(f"  {self.already} row(s) already have a number and will be skipped")
+        if self.found:
+            lines.append(
+                f"  {self.found} row(s) found in the account (a number already has the name): "
+                "not bought"
+            )
+        if self.held:
+            lines.append(f"  {self.held} row(s) reported again, not sent (see the workbook)")
+        if not self.account_checked and not self.sandbox:
+            lines.append("  the account was not checked (offline); --online lists the groups")
+        return lines
 
     def time_text(self) -> str:
         """``3 s at 10 requests/s``."""
@@ -123,6 +176,9 @@ class Plan:
         facts: list[tuple[str, str | int]] = [
             ("Orders to send", self.to_order),
             ("Already provisioned", self.already),
+            ("Found in the account", self.found),
+            ("Reported again, not sent", self.held),
+            ("Account checked", "yes" if self.account_checked else "no (offline)"),
             ("Invalid (not ordered)", self.invalid),
             ("Likely no number", len(self.at_risk)),
             ("… with a fallback", self.rescued),
@@ -132,6 +188,7 @@ class Plan:
         ]
         if self.estimated_cost is not None:
             facts.append(("Estimated monthly cost", self.cost_text()))
+        facts += [("Cap", line.removeprefix("cap: ")) for line in self.cap_lines()]
         return facts
 
     def as_dict(self) -> dict[str, Any]:
@@ -139,6 +196,9 @@ class Plan:
         return {
             "to_order": self.to_order,
             "already": self.already,
+            "found_in_account": self.found,
+            "held": self.held,
+            "account_checked": self.account_checked,
             "invalid": self.invalid,
             "per_area": [_named(_AREA_KEYS, line) for line in self.per_area],
             "at_risk": [_named(_RISK_KEYS, line) for line in self.at_risk],
@@ -147,6 +207,8 @@ class Plan:
             "estimated_seconds": round(self.estimated_seconds, 1),
             "rate": self.rate,
             "estimated_monthly_cost": self.estimated_cost,
+            "max_numbers": self.max_numbers,
+            "max_cost": self.max_cost,
         }
 
     def _order_lines(self) -> list[str]:
@@ -198,6 +260,11 @@ def make_plan(
     rows: Sequence[CheckedRow] = (),
     price_per_number: float | None = None,
     dry_run: bool = False,
+    found: int = 0,
+    held: int = 0,
+    account_checked: bool = False,
+    max_numbers: int | None = None,
+    max_cost: float | None = None,
 ) -> Plan:
     """Count the orders per group and match type; ``rows`` (the rows to order) add the areas,
     the rows likely to find no number, and their fallbacks."""
@@ -217,6 +284,11 @@ def make_plan(
         rate_auto=rate is None,
         price_per_number=price_per_number,
         dry_run=dry_run,
+        found=found,
+        held=held,
+        account_checked=account_checked,
+        max_numbers=max_numbers,
+        max_cost=max_cost,
     )
 
 

@@ -19,6 +19,7 @@ from batchprov.order.rate import FIXED_HEADROOM
 from batchprov.order.runner import RunOptions
 from batchprov.pipeline import run_file
 from batchprov.plan import Plan
+from batchprov.sandbox import SandboxConfig, serve_in_thread
 
 ROWS = """\
 name,group_id,match_type,local_to_number,city,state,number_match_filter,termination_number,fallback
@@ -35,6 +36,7 @@ Would order 5 number(s) from https://api.telmetrics.com/v3/api
   group 11623282   localtocity         2   area codes: 416/437/942, unknown
   group 11623282   localtonumber       2   area codes: 212, 289
   group 11623283   tollfree            1   area codes: 888
+  the account was not checked (offline); --online lists the groups
   predicted to fail: 3 row(s)
     1 invalid row(s) will not be ordered
     2 row(s) will likely find no number, by the numbering-plan data (2 with a fallback):
@@ -143,16 +145,18 @@ def test_confirmation_is_asked_with_the_plan(source: Path, tmp_path: Path) -> No
         seen.append(plan)
         return False
 
-    with pytest.raises(ConfirmationRefused):
+    config = SandboxConfig(token="secret-token-value")
+    with serve_in_thread(config) as server, pytest.raises(ConfirmationRefused):
         run_file(
             source,
             output=tmp_path / "o.xlsx",
             config=RunConfig(journal=tmp_path / "j.sqlite", price_per_number=2.5),
-            api=Api(url="http://127.0.0.1:9/v3/api", token="secret-token-value"),
+            api=Api(url=server.url, token="secret-token-value"),  # played as a real API
             confirm=refuse,
         )
+    assert [] == server.state.ledger()
     (plan,) = seen
-    assert plan.describe().startswith("About to order 5 number(s) from http://127.0.0.1:9/v3/api")
+    assert plan.describe().startswith(f"About to order 5 number(s) from {server.url}")
     assert "estimated monthly cost: up to 12.50 (5 × 2.50)" in plan.describe()
     assert "assumed; --rate auto finds the API's own" in plan.describe()
 

@@ -57,6 +57,7 @@ class Number:
     group_id: str | None = None
     route_id: str | None = None
     created_datetime: str | None = None
+    termination_number: str | None = None  # where its calls ring (``call_routes.route``)
 
     @classmethod
     def from_json(cls, data: object) -> Number | None:
@@ -72,6 +73,7 @@ class Number:
             group_id=_text(data.get("group_id")),
             route_id=_route_id(data),
             created_datetime=_text(data.get("created_datetime")),
+            termination_number=_route_field(data, "termination_number"),
         )
 
 
@@ -315,6 +317,11 @@ def _text(value: object) -> str | None:
 
 def _route_id(data: dict[Any, Any]) -> str | None:
     """``call_routes.route.id``, if present."""
+    return _route_field(data, "id")
+
+
+def _route_field(data: dict[Any, Any], name: str) -> str | None:
+    """``call_routes.route.<name>``, if present."""
     routes = data.get("call_routes")
     route = routes.get("route") if isinstance(routes, dict) else None
-    return _text(route.get("id")) if isinstance(route, dict) else None
+    return _text(route.get(name)) if isinstance(route, dict) else None

@@ -12,17 +12,22 @@ from __future__ import annotations
 import asyncio
 import heapq
 
+from batchprov.models import Status
 from batchprov.numbering.fallback import is_no_match
 from batchprov.order.client import CreateResult, Kind, ListingFailed, ListingRefused, TokenRejected
 from batchprov.order.crashpoints import crashpoint
 from batchprov.order.journal import State
 from batchprov.order.rate import backoff
 from batchprov.order.reconcile import refresh_baseline
-from batchprov.order.rows import RowState, refused_text
+from batchprov.order.rows import RowState, failed_result, refused_text
 from batchprov.order.state import RunState
 
 #: A 429 is the server's pacing, not the row's fault: it has its own, larger budget.
 THROTTLE_BUDGET_FACTOR = 10
+
+
+#: Answers that prove a create bought nothing.
+_BOUGHT_NOTHING = frozenset({Kind.PERMANENT, Kind.AUTH, Kind.THROTTLED, Kind.NOT_SENT})
 
 
 class Dispatcher:
@@ -98,6 +103,9 @@ class Dispatcher:
         s = self.state
         # The item keeps the row's own order; the attempt, the body sent (maybe a fallback).
         payload, body = row.primary.body_json(), row.order.body_json()
+        if not s.budget.take(row):
+            s.final(row, failed_result(row, row.item, s.budget.text(), Status.NOT_ATTEMPTED))
+            return
         if row.item is not None and row.item.state is State.FAILED:
             await s.jx(s.journal.reopen, row.key, payload)
         item = await s.jx(s.journal.begin_attempt, row.key, s.run_id, payload, sent=body)
@@ -172,6 +180,8 @@ class Dispatcher:
         """Record what the answer means, then decide the row's next step."""
         s = self.state
         self._note_transport(res)
+        if res.kind in _BOUGHT_NOTHING:
+            s.budget.give_back(row)
         if res.kind is Kind.CREATED and res.number is not None:
             await s.record_bought(row, res.number, resolved_by="answer", status=res.status)
         elif res.kind is Kind.PERMANENT:

@@ -259,15 +259,7 @@ class Journal:
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Item]:
         """The items with these keys (those the journal has), by key."""
-        wanted, found = list(keys), {}
-        for start in range(0, len(wanted), _KEYS_PER_QUERY):
-            chunk = wanted[start : start + _KEYS_PER_QUERY]
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT {_ITEM_COLUMNS} FROM item WHERE item_key IN ({marks})"
-            for row in self._conn.execute(sql, chunk):
-                item = _item(row)
-                found[item.key] = item
-        return found
+        return _select_items(self._conn, keys)
 
     def reopen(self, key: str, payload: str) -> Item:
         """Make a FAILED or PENDING item orderable again with the row's current payload."""
@@ -481,6 +473,35 @@ def _set(db: sqlite3.Connection, key: str, changes: Mapping[str, object]) -> Non
     columns = ", ".join(f"{name}=?" for name in values)
     params = [str(v) if isinstance(v, State) else v for v in values.values()]
     db.execute(f"UPDATE item SET {columns} WHERE item_key=?", (*params, key))
+
+
+def peek_items(path: Path, keys: Iterable[str]) -> dict[str, Item]:
+    """The journal's items for ``keys``, read without the lock or any write (for a plan).
+
+    A journal that does not exist yet holds nothing. Raises sqlite3 errors for a journal
+    that cannot be read (the command's error translation names it).
+    """
+    path = Path(path).expanduser()
+    if not path.exists():
+        return {}
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+    try:
+        names = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master")}
+        return _select_items(conn, keys) if "item" in names else {}
+    finally:
+        conn.close()
+
+
+def _select_items(conn: sqlite3.Connection, keys: Iterable[str]) -> dict[str, Item]:
+    wanted, found = list(keys), {}
+    for start in range(0, len(wanted), _KEYS_PER_QUERY):
+        chunk = wanted[start : start + _KEYS_PER_QUERY]
+        marks = ",".join("?" * len(chunk))
+        sql = f"SELECT {_ITEM_COLUMNS} FROM item WHERE item_key IN ({marks})"
+        for row in conn.execute(sql, chunk):
+            item = _item(row)
+            found[item.key] = item
+    return found
 
 
 def _connect(path: Path) -> sqlite3.Connection:

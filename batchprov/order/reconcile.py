@@ -147,6 +147,7 @@ class Reconciler:
             row.ready_at = max(row.ready_at, row.absent_since + gap)
             return
         s.stats["absent"] += 1
+        s.budget.give_back(row)
         detail = f"not found after: {row.unknown_detail}"
         item = await s.jx(s.journal.record_pending, row.key, "absent", detail)
         s.resolved(row)

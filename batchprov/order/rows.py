@@ -38,6 +38,7 @@ class RowState:
     recovering: bool = False
     warnings: list[str] = field(default_factory=list)
     step: int = 0  # fallbacks used: 0 while the row's own order is tried
+    holds_budget: bool = False  # a send that may have bought counts against the run's cap
 
     @property
     def group(self) -> int:

@@ -52,12 +52,15 @@ class RunOptions:
     max_attempts: int = 6  # sends per row (never-sent / reconciled-absent)
     breaker_threshold: int = 5  # consecutive transport failures before pausing dispatch
     breaker_give_up: float = 60.0  # seconds of failing probes before the run stops
+    max_purchases: int | None = None  # the most numbers this run may buy (None: no cap)
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= 64:
             raise OptionError(f"--concurrency must be 1 to 64, not {self.concurrency}")
         if self.rate is not None and not (math.isfinite(self.rate) and self.rate > 0):
             raise OptionError(f"--rate must be a number above 0 or 'auto', not {self.rate}")
+        if self.max_purchases is not None and self.max_purchases < 0:
+            raise OptionError(f"the purchase cap must be 0 or more, not {self.max_purchases}")
         if not (math.isfinite(self.timeout) and self.timeout > 0):
             raise OptionError(f"--timeout must be a number of seconds above 0, not {self.timeout}")
 
@@ -159,6 +162,42 @@ def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
         future.set_exception(value)
 
 
+class PurchaseBudget:
+    """The run's cap on purchases: a send that may buy takes a unit before it goes out.
+
+    A unit comes back only when the answer proves nothing was bought (refused, throttled,
+    never sent, or absent after a reconcile); a purchase, or an outcome still unknown, keeps
+    it. So the numbers bought never exceed the cap, fallbacks and adopted outcomes included.
+    """
+
+    def __init__(self, cap: int | None) -> None:
+        self.cap = cap
+        self.taken = 0
+
+    def take(self, row: RowState) -> bool:
+        """Reserve a unit for ``row``'s next send; False when the cap is reached."""
+        if row.holds_budget or self.cap is None:
+            row.holds_budget = True
+            return True
+        if self.taken >= self.cap:
+            return False
+        self.taken += 1
+        row.holds_budget = True
+        return True
+
+    def give_back(self, row: RowState) -> None:
+        """``row``'s send provably bought nothing: its unit is free again."""
+        if row.holds_budget and self.cap is not None:
+            self.taken -= 1
+        row.holds_budget = False
+
+    def text(self) -> str:
+        return (
+            f"not ordered: this run's cap of {self.cap} number(s) was reached "
+            "(--max-numbers / --max-cost); raise it and run the same command again"
+        )
+
+
 class Breaker:
     """Counts consecutive transport failures; trips at the threshold."""
 
@@ -222,6 +261,7 @@ class RunState:
         self.refused: dict[int, str] = {}
         self.inflight: set[asyncio.Task[None]] = set()
         self.breaker = Breaker(options.breaker_threshold)
+        self.budget = PurchaseBudget(options.max_purchases)
         self.jx = JournalThread(journal)
         self.done = asyncio.Event()
         self.wake_dispatch = asyncio.Event()

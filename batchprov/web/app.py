@@ -344,7 +344,7 @@ class Pages:
             stored.unlink(missing_ok=True)
             text = f"“{shown}” could not be read. Open it in Excel, save it as .xlsx and retry."
             return self.upload_form(request, 400, text)
-        plan = plan_run(checked, config=config, api=self.s.planning_api())
+        plan = await run_in_threadpool(plan_run, checked, config=config, api=self.s.planning_api())
         review = jobs.review_view(checked, plan)
         job = jobs.new_job(
             job_id=job_id,

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from batchprov.cli import cli
+from batchprov.sandbox import SandboxConfig, serve_in_thread
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -107,16 +108,18 @@ def test_run_refuses_without_terminal_or_yes(
 ) -> None:
     """Without a terminal and without --yes, a real-API run exits 2 having sent nothing."""
     monkeypatch.setenv("TELMETRICS_TOKEN", "secret-token-value")
-    code, out, err = invoke(
-        "run",
-        str(EXAMPLES / "advertisers.csv"),
-        "-o",
-        str(tmp_path / "o.xlsx"),
-        "--api-url",
-        "http://127.0.0.1:9/v3/api",
-        "--journal",
-        str(tmp_path / "j.sqlite"),
-    )
+    with serve_in_thread(SandboxConfig(token="secret-token-value")) as server:  # a "real" API
+        code, out, err = invoke(
+            "run",
+            str(EXAMPLES / "advertisers.csv"),
+            "-o",
+            str(tmp_path / "o.xlsx"),
+            "--api-url",
+            server.url,
+            "--journal",
+            str(tmp_path / "j.sqlite"),
+        )
+        assert [] == server.state.ledger()
     assert code == 2
     assert "--yes" in err
     assert "secret-token-value" not in out + err

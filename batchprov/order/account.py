@@ -1,0 +1,161 @@
+"""What the account and the journal already hold for a run's rows, known before its plan.
+
+The account is the truth, the journal its cache: before anything is bought, every group the
+sheet orders into is listed (read-only, every page) and each row is sorted by `holding`.
+A row whose name already names a number in its group is *found in the account*: reported
+`already provisioned` with that number and not bought, unless the run says
+``--existing order``. Names are the same when they are equal after trimming, collapsing
+inner whitespace and ignoring case (``" ABC  Plumbing"`` is ``"abc plumbing"``); the API's
+suffixed forms (``ABC Plumbing 2``) are other names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+import httpx
+
+from batchprov.models import CheckedRow
+from batchprov.order.client import ApiClient, ListingRefused, Number
+from batchprov.order.journal import Item, State, item_key, peek_items
+
+__all__ = ["Account", "Holding", "Standing", "read_account", "same_name"]
+
+#: Groups listed at once while planning.
+_LISTING_CONCURRENCY = 4
+
+
+class Standing(StrEnum):
+    """Where a valid row stands before the run."""
+
+    TO_ORDER = "to order"  # will be sent
+    TO_RECONCILE = "to reconcile"  # an earlier run was cut short: looked up, maybe sent
+    IN_JOURNAL = "in the journal"  # bought before: already provisioned
+    FOUND = "found in the account"  # a number already has its name: already provisioned
+    SEVERAL = "several in the account"  # several numbers have its name: review, buy nothing
+    FAILED_BEFORE = "failed before"  # reported again, not re-sent (unless --retry-failed)
+    TO_REVIEW = "to review"  # an earlier run found possible duplicates
+    GROUP_REFUSED = "group refused"  # the API refused to list the group (e.g. 404)
+
+
+#: Standings that send a create (at most one purchase each).
+SENDS = frozenset({Standing.TO_ORDER, Standing.TO_RECONCILE})
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """A row's standing, with the journal item and the account's numbers behind it."""
+
+    standing: Standing
+    item: Item | None = None
+    numbers: tuple[Number, ...] = ()
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """The groups' numbers (None for a group not listed, e.g. offline) and journal items."""
+
+    api_url: str
+    listings: Mapping[int, tuple[Number, ...]] = field(default_factory=dict)
+    refused: Mapping[int, str] = field(default_factory=dict)
+    items: Mapping[str, Item] = field(default_factory=dict)
+
+    def holding(
+        self, row: CheckedRow, *, adopt: bool = True, retry_failed: bool = False
+    ) -> Holding:
+        """Where a valid row stands: journal first, then the account (``adopt``)."""
+        assert row.order is not None
+        order = row.order
+        item = self.items.get(item_key(self.api_url, order.group_id, order.name))
+        journal = _journal_holding(item, order.body_json(), retry_failed)
+        if journal is not None:
+            return journal
+        if order.group_id in self.refused:
+            return Holding(Standing.GROUP_REFUSED, item, detail=self.refused[order.group_id])
+        named = self.named(order.group_id, order.name)
+        if adopt and len(named) == 1:
+            return Holding(Standing.FOUND, item, named)
+        if adopt and named:
+            return Holding(Standing.SEVERAL, item, named)
+        return Holding(Standing.TO_ORDER, item)
+
+    def named(self, group_id: int, name: str) -> tuple[Number, ...]:
+        """The group's numbers whose name is ``name`` (see `same_name`)."""
+        wanted = _name_key(name)
+        return tuple(n for n in self.listings.get(group_id, ()) if _name_key(n.name) == wanted)
+
+
+def same_name(a: str, b: str) -> bool:
+    """True when two names are the same advertiser's: trimmed, inner spaces collapsed, any case."""
+    return _name_key(a) == _name_key(b)
+
+
+def read_account(
+    rows: Iterable[CheckedRow],
+    *,
+    api_url: str,
+    journal: Path | None,
+    token: str | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    timeout: float = 30.0,
+) -> Account:
+    """The journal items of ``rows``, and (with a ``token``) every page of their groups.
+
+    Raises the client's `TokenRejected` or `ListingFailed` when a group cannot be listed.
+    """
+    orders = [r.order for r in rows if r.order is not None]
+    keys = [item_key(api_url, o.group_id, o.name) for o in orders]
+    items = peek_items(journal, keys) if journal is not None else {}
+    if token is None:
+        return Account(api_url, items=items)
+    groups = sorted({o.group_id for o in orders})
+    listings, refused = asyncio.run(_list(groups, api_url, token, transport, timeout))
+    return Account(api_url, listings=listings, refused=refused, items=items)
+
+
+async def _list(
+    groups: list[int],
+    api_url: str,
+    token: str,
+    transport: httpx.AsyncBaseTransport | None,
+    timeout: float,
+) -> tuple[dict[int, tuple[Number, ...]], dict[int, str]]:
+    listings: dict[int, tuple[Number, ...]] = {}
+    refused: dict[int, str] = {}
+    gate = asyncio.Semaphore(_LISTING_CONCURRENCY)
+    client = ApiClient(api_url, token, timeout=timeout, transport=transport)
+
+    async def one(gid: int) -> None:
+        async with gate:
+            try:
+                listings[gid] = tuple(await client.list_numbers(gid))
+            except ListingRefused as exc:
+                refused[gid] = str(exc)
+
+    try:
+        await asyncio.gather(*(one(g) for g in groups))
+    finally:
+        await client.aclose()
+    return listings, refused
+
+
+def _journal_holding(item: Item | None, body: str, retry_failed: bool) -> Holding | None:
+    if item is None or item.state is State.PENDING:
+        return None
+    if item.state is State.DONE:
+        return Holding(Standing.IN_JOURNAL, item)
+    if item.state is State.REVIEW:
+        return Holding(Standing.TO_REVIEW, item)
+    if item.state is State.FAILED:
+        resend = retry_failed or item.payload != body
+        return Holding(Standing.TO_ORDER if resend else Standing.FAILED_BEFORE, item)
+    return Holding(Standing.TO_RECONCILE, item)
+
+
+def _name_key(name: str) -> str:
+    return " ".join(name.split()).casefold()

@@ -1,0 +1,185 @@
+"""What a run will do, row by row, known before anything is bought: the plan and its basis.
+
+`survey_run` reads the journal (without its lock) and, unless the run is an offline dry
+run, lists every group the sheet orders into (`order.account`), sorts each valid row by
+where it stands, and builds the one `Plan` the CLI, `run_file` and the web page show.
+`check_can_write` finds before the first request what would stop the run after it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from batchprov.config import Api, Existing, RunConfig
+from batchprov.errors import OutputError
+from batchprov.models import CheckedRow, RowResult, Status, Table
+from batchprov.order.account import SENDS, Account, Holding, Standing, read_account
+from batchprov.order.journal import Journal
+from batchprov.plan import Plan, make_plan
+from batchprov.write.output import check_output
+
+__all__ = ["Survey", "check_can_write", "survey_run"]
+
+#: Standings the run engine reports (journal states) or sends; the others are settled here.
+_ENGINE = frozenset({*SENDS, Standing.IN_JOURNAL, Standing.FAILED_BEFORE, Standing.TO_REVIEW})
+
+
+@dataclass(frozen=True, slots=True)
+class Survey:
+    """The plan, and where each valid row without a number in the workbook stands."""
+
+    plan: Plan
+    holdings: Mapping[int, Holding] = field(default_factory=dict)  # by row index
+
+    def engine_rows(self, rows: tuple[CheckedRow, ...]) -> list[CheckedRow]:
+        """The rows the run engine orders or reports (journal items, rows to send)."""
+        return [r for r in rows if self._standing(r) in _ENGINE]
+
+    def settled(self, row: CheckedRow) -> RowResult | None:
+        """The result of a row settled by the account alone (found, several, refused)."""
+        holding = self.holdings.get(row.index)
+        if holding is None or holding.standing in _ENGINE:
+            return None
+        return _account_result(row, holding)
+
+    def _standing(self, row: CheckedRow) -> Standing | None:
+        holding = self.holdings.get(row.index)
+        return holding.standing if holding else None
+
+
+def survey_run(
+    rows: tuple[CheckedRow, ...], *, config: RunConfig, api: Api, journal: Path | None
+) -> Survey:
+    """Read the journal and (``config.lists_account``) the account, then plan.
+
+    Raises the client's `TokenRejected` or `ListingFailed` when a group cannot be listed.
+    """
+    open_rows = [r for r in rows if r.order is not None and not r.owned]
+    listed = config.lists_account and bool(api.token)  # no token: nothing can be listed
+    account = read_account(
+        open_rows,
+        api_url=api.key_url,
+        journal=journal,
+        token=api.token if listed else None,
+        transport=api.transport,
+        timeout=config.options.timeout,
+    )
+    adopt = config.existing is Existing.ADOPT
+    retry = config.options.retry_failed
+    holdings = {r.index: account.holding(r, adopt=adopt, retry_failed=retry) for r in open_rows}
+    return Survey(_plan(rows, holdings, account, config, api, listed=listed), holdings)
+
+
+def check_can_write(table: Table, out: Path, *, journal: Path | None) -> None:
+    """Everything that would stop a run after buying, checked before the first request.
+
+    The output's type and folder, that it is not the input, and that the journal can be
+    opened and written (`OutputError`, `JournalError` through the error translation).
+    """
+    check_output(table, out)
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"Cannot write the output {out}: {folder} is not a folder.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"Cannot write the output {out}: the folder {folder} is not writable.")
+    if out.exists() and not os.access(out, os.W_OK):
+        raise OutputError(f"Cannot write the output {out}: the file is read-only.")
+    if journal is not None:
+        with Journal.open(journal):  # creates it, takes and releases its lock
+            pass
+
+
+def _plan(
+    rows: tuple[CheckedRow, ...],
+    holdings: Mapping[int, Holding],
+    account: Account,
+    config: RunConfig,
+    api: Api,
+    *,
+    listed: bool,
+) -> Plan:
+    sending = [r for r in rows if r.index in holdings and _buys(holdings[r.index], account, r)]
+    standings = [h.standing for h in holdings.values()]
+    reconciled = sum(
+        1
+        for r in rows
+        if r.index in holdings and _adopted_on_reconcile(holdings[r.index], account, r)
+    )
+    held = {Standing.FAILED_BEFORE, Standing.TO_REVIEW, Standing.SEVERAL, Standing.GROUP_REFUSED}
+    return make_plan(
+        [r.order for r in sending if r.order],
+        api_url=api.key_url,
+        sandbox=api.sandbox,
+        already=sum(1 for r in rows if r.owned) + standings.count(Standing.IN_JOURNAL),
+        invalid=sum(1 for r in rows if r.order is None and not r.owned),
+        rate=config.options.rate,
+        rows=sending,
+        price_per_number=config.price_per_number,
+        dry_run=config.dry_run,
+        found=standings.count(Standing.FOUND) + reconciled,
+        held=sum(1 for s in standings if s in held),
+        account_checked=listed,
+        max_numbers=config.max_numbers,
+        max_cost=config.max_cost,
+    )
+
+
+def _buys(holding: Holding, account: Account, row: CheckedRow) -> bool:
+    """The row will send a create: new, retried, or cut short before with no number found."""
+    if holding.standing is Standing.TO_ORDER:
+        return True
+    return holding.standing is Standing.TO_RECONCILE and not _adopted_on_reconcile(
+        holding, account, row
+    )
+
+
+def _adopted_on_reconcile(holding: Holding, account: Account, row: CheckedRow) -> bool:
+    """A row cut short by an earlier run whose number is in the account: adopted, not bought."""
+    if holding.standing is not Standing.TO_RECONCILE or row.order is None:
+        return False
+    return bool(account.named(row.order.group_id, row.order.name))
+
+
+def _account_result(row: CheckedRow, holding: Holding) -> RowResult:
+    order = row.order
+    assert order is not None
+    base = RowResult(
+        index=row.index,
+        excel_row=row.excel_row,
+        status=Status.FAILED,
+        match_type=order.match_type.value,
+    )
+    if holding.standing is Standing.GROUP_REFUSED:
+        return replace(
+            base, error=f"the API refused to list group {order.group_id}: {holding.detail}"
+        )
+    if holding.standing is Standing.SEVERAL:
+        ids = ", ".join(n.id for n in holding.numbers)
+        text = (
+            f"{len(holding.numbers)} numbers in group {order.group_id} are already named "
+            f"'{order.name}' (ids {ids}); review them in the account — nothing was bought"
+        )
+        return replace(base, error=text)
+    (number,) = holding.numbers
+    warnings = [
+        f"found in the account: number {number.id} in group {order.group_id} already has this "
+        "name; not bought now (--existing order buys another)"
+    ]
+    if number.termination_number and number.termination_number != order.termination_number:
+        warnings.append(
+            f"calls to it ring {number.termination_number}, not {order.termination_number} as "
+            "the sheet says"
+        )
+    return replace(
+        base,
+        status=Status.ALREADY_PROVISIONED,
+        tracking_number=number.phone_number,
+        number_id=number.id,
+        route_id=number.route_id,
+        assigned_name=number.name,
+        provisioned_at=number.created_datetime,
+        warnings=tuple(warnings),
+    )

@@ -91,7 +91,7 @@ class Plan:
     def estimated_seconds(self) -> float:
         """Time to send every order at the chosen rate (a fallback costs one more request).
 
-        A fixed rate is paced a little under the rate given (see `ratelimit.FIXED_HEADROOM`).
+        A fixed rate is paced a little under the rate given (see `order.rate.FIXED_HEADROOM`).
         """
         pace = self.rate if self.rate_auto else self.rate * (1.0 - FIXED_HEADROOM)
         return (self.to_order + self.rescued) / pace if pace > 0 else 0.0

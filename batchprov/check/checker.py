@@ -5,7 +5,7 @@ Each column is normalised once, per distinct cell text. Every rule is then one v
 run as a pandera schema validated with ``lazy=True``, which collects every failure of every row;
 warning rules are read off directly, because a pandera failure cannot leave a row valid.
 
-Layout: `sheetvalues` normalises the cells, `rules` states every rule, `schema` turns the rules'
+Layout: `values` normalises the cells, `rules` states every rule, `schema` turns the rules'
 problems into Issues.
 """
 

@@ -14,8 +14,8 @@ create is sent once per intent; what happens next depends on the answer (docs/de
 A circuit breaker pauses dispatch when the network fails repeatedly, and a ``stop`` event
 (Ctrl-C) lets in-flight requests finish before returning.
 
-This module plans the run and winds it down; the parts live beside it: `runstate` (what they
-share), `dispatch` (sending and answers), `recovery` (reconciling) and `results` (messages).
+This module plans the run and winds it down; the parts live beside it: `state` (what they
+share), `dispatch` (sending and answers), `reconcile` (reconciling) and `rows` (messages).
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ same way, so row numbers in messages still match. `Summary` and `Errors` sheets 
 output holds the user's columns, then the result columns. Every output is written to a
 temporary file beside the target and renamed into place.
 
-Layout: `datasheet` writes the data sheet, `report_sheets` the Summary and Errors sheets,
-`cells` holds the looks they share and `atomic` the write-and-rename.
+Layout: `datasheet` writes the data sheet, `reports` the Summary and Errors sheets,
+`styles` holds the looks they share and `atomic` the write-and-rename.
 """
 
 from __future__ import annotations

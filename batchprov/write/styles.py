@@ -1,7 +1,7 @@
 """How batchprov's cells look and how they are written: tones, header looks, safe text.
 
-Shared by the data sheet (`datasheet`), the Summary and Errors sheets (`report_sheets`) and the
-workbook made for a non-Excel input (`annotate`).
+Shared by the data sheet (`datasheet`), the Summary and Errors sheets (`reports`) and the
+workbook made for a non-Excel input (`output`).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import math
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from typing import Any
 import httpx
 
 from batchprov._version import __version__
+from batchprov.order.rate import backoff
 
 USER_AGENT = f"batchprov/{__version__}"
 PAGE_SIZE = 1000
@@ -133,6 +135,7 @@ class ApiClient:
         self._token = token
         self._sleep = sleep
         self._list_attempts = list_attempts
+        self._rng = random.Random()
         #: Requests sent, by method: POST (creates) and GET (listing pages, probes).
         self.sent: dict[str, int] = {"POST": 0, "GET": 0}
         self._http = httpx.AsyncClient(
@@ -188,7 +191,7 @@ class ApiClient:
             except ListingFailed as exc:
                 last = str(exc)
             if attempt < self._list_attempts:
-                await self._sleep(min(0.25 * 2 ** (attempt - 1), 4.0))
+                await self._sleep(backoff(attempt, base=0.25, cap=4.0, rng=self._rng))
         raise ListingFailed(f"listing group {group_id} failed: {last}")
 
     async def probe(self, group_id: int) -> None:

@@ -37,9 +37,3 @@ def crashpoint(name: str) -> None:
     _hits += 1
     if _hits >= _target[1]:
         os._exit(EXIT_CODE)
-
-
-def configure(spec: str | None) -> None:
-    """Re-arm the hooks from a spec like the variable's value (None disarms); for tests."""
-    global _target, _hits
-    _target, _hits = _parse(spec), 0

@@ -107,11 +107,6 @@ class RateLimiter:
         self._answers: deque[float] = deque()
         self._lock = asyncio.Lock()
 
-    @property
-    def adaptive(self) -> bool:
-        """True when the rate adapts to throttling."""
-        return self._fixed is None
-
     def rate(self) -> float:
         """The current allowed rate in requests per second."""
         if self._fixed is not None:

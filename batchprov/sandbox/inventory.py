@@ -100,10 +100,6 @@ class Inventory:
         """How many fresh lines of an exchange were handed out (for saving)."""
         return self._exchange(exchange).cursor
 
-    def is_held(self, number: str) -> bool:
-        """True while a number is sold."""
-        return number in self._held
-
     # -- picking --------------------------------------------------------------------------------
 
     def _pick(

@@ -153,7 +153,7 @@ def _journal_holding(item: Item | None, body: str, retry_failed: bool) -> Holdin
         return Holding(Standing.TO_REVIEW, item)
     if item.state is State.FAILED:
         resend = retry_failed or item.payload != body
-        return Holding(Standing.TO_ORDER if resend else Standing.FAILED_BEFORE, item)
+        return None if resend else Holding(Standing.FAILED_BEFORE, item)  # resend: as if new
     return Holding(Standing.TO_RECONCILE, item)
 
 

@@ -103,6 +103,10 @@ class Table:
         excel_rows: the Excel row number of each frame row.
         encoding: the text encoding detected (delimited text only).
         delimiter: the delimiter detected (delimited text only).
+        hidden_rows: the Excel row numbers of non-empty rows left out because they are hidden
+            in the workbook (by hand, by a filter or a collapsed outline).
+        uncalculated: the (Excel row, column number) of formula cells holding no calculated
+            value, which read as blank.
     """
 
     path: Path
@@ -115,6 +119,8 @@ class Table:
     excel_rows: tuple[int, ...]
     encoding: str | None = None
     delimiter: str | None = None
+    hidden_rows: tuple[int, ...] = ()
+    uncalculated: tuple[tuple[int, int], ...] = ()
 
     def __len__(self) -> int:
         return len(self.excel_rows)

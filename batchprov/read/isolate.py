@@ -301,6 +301,7 @@ def _unpack(packed: Sequence[bytes | Sequence[str]], rows: int) -> tuple[Sequenc
 def serve() -> None:
     """The reader server's loop: one job per frame on stdin, one ending per frame on stdout."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ["RUST_BACKTRACE"] = "0"  # a panic's first line is all the parent reads
     import batchprov.read.parse  # noqa: F401  - loaded once here, so each child starts warm
 
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
@@ -353,7 +354,7 @@ def _run(job: _Job) -> _Ending:
         timed_out=timed_out,
         cpu_seconds=usage.ru_utime + usage.ru_stime,
         peak_mb=usage.ru_maxrss / 1024,  # KiB on Linux
-        stderr=" ".join(told.split())[-500:],
+        stderr=" ".join(told.split())[:2000],
     )
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import TypeVar
 
 import pandas as pd
 
+from batchprov.check.excelnum import excel_digits
 from batchprov.models import MatchType, Parsed
 from batchprov.numbering import nanp
 from batchprov.wording import quote
@@ -42,9 +42,6 @@ T = TypeVar("T")
 
 MAX_NAME = 100
 MAX_MESSAGE = 500
-
-_EXCEL_INTEGER = re.compile(r"[+]?\d+(?:\.0*)?")
-_EXCEL_EXPONENT = re.compile(r"\d+(?:\.\d+)?[eE]\+?\d+")
 
 _MATCH_TYPES: dict[str, MatchType] = {
     **dict.fromkeys(
@@ -168,17 +165,13 @@ def parse_group_id(text: str) -> Parsed[int]:
 
 
 def _whole_number(text: str) -> int | None:
-    if _EXCEL_INTEGER.fullmatch(text):
-        return int(text.split(".")[0])
-    if text.startswith("-") and _EXCEL_INTEGER.fullmatch(text[1:]):
-        return -int(text[1:].split(".")[0])
-    if _EXCEL_EXPONENT.fullmatch(text):
-        try:
-            value = Decimal(text)
-        except InvalidOperation:  # pragma: no cover - the pattern only admits valid decimals
-            return None
-        return int(value) if value == value.to_integral_value() else None
-    return None
+    """A signed whole number in Excel's spellings (``-12``, ``+12``, ``12.0``, ``1.2E+01``)."""
+    sign = -1 if text.startswith("-") else 1
+    body = text[1:] if text[:1] in "+-" else text
+    digits = excel_digits(body)
+    if digits is None:  # too many digits is "too large" below; anything else is no number
+        return sign * 2**63 if body.isdigit() else None
+    return sign * int(digits)
 
 
 @lru_cache(maxsize=4096)
@@ -196,8 +189,7 @@ def parse_filter(text: str) -> Parsed[str]:
     cleaned = text.strip()
     if not cleaned:
         return Parsed()
-    if re.fullmatch(r"\d+\.0*", cleaned):  # Excel stored the digits as a number: 289.0
-        cleaned = cleaned.split(".")[0]
+    cleaned = excel_digits(cleaned) or cleaned  # Excel stored the digits as a number: 289.0
     digits = re.sub(r"[\s\-()]", "", cleaned)
     if not digits.isascii() or not digits.isdigit() or len(digits) not in (3, 6):
         return Parsed(

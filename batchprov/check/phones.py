@@ -11,19 +11,18 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import NamedTuple
 
 import pandas as pd
 import phonenumbers
 
+from batchprov.check.excelnum import excel_digits
+
 __all__ = ["PhoneCheck", "check_phone", "check_phones"]
 
 #: What a number cell may hold besides digits: separators people and Excel use.
 _SEPARATORS = re.compile(r"[\s().\-\u2010-\u2015/+]")
-_EXCEL_FLOAT = re.compile(r"1?\d{10}\.0+")
-_EXCEL_EXPONENT = re.compile(r"\d+(?:\.\d+)?[eE]\+?\d+")
 #: 905 637 2046, (905) 637-2046, +1 905.637.2046, 1-905-637-2046, 9056372046.0 and the like.
 _USUAL = re.compile(
     r" *(?:(?:\+?1[ .\-]?)?\(?([0-9]{3})\)?[ .\-]?([0-9]{3})[ .\-]?([0-9]{4})"
@@ -202,17 +201,14 @@ def _ascii_digits(cell: str) -> str:
 
 
 def _from_excel_number(cell: str) -> str:
-    """Undo what Excel does to a number typed without formatting: ``9056372046.0``, ``9.05E+09``."""
-    if _EXCEL_FLOAT.fullmatch(cell):
-        return cell.split(".")[0]
-    if _EXCEL_EXPONENT.fullmatch(cell):
-        try:
-            value = Decimal(cell)
-        except InvalidOperation:  # pragma: no cover - the pattern only admits valid decimals
-            return cell
-        if value == value.to_integral_value():
-            return str(int(value))
-    return cell
+    """Undo what Excel does to a number typed without formatting: ``9056372046.0``, ``9.05E+09``.
+
+    Fewer than 10 digits before ``.0…`` are a dotted spelling (``905637.0000``), not a float.
+    """
+    digits = excel_digits(cell)
+    if digits is None or (len(digits) < 10 and "." in cell):
+        return cell
+    return digits
 
 
 def _letters(cell: str) -> PhoneCheck:

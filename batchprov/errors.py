@@ -7,7 +7,8 @@ Row problems are never exceptions: they are `models.Issue` records. The tree::
     │   ├── UnreadableFileError    missing, empty, encrypted or of an unknown format
     │   ├── SheetNotFoundError     --sheet names no sheet of the workbook
     │   ├── NoHeaderError          no row looks like a header row
-    │   └── MissingColumnsError    required columns are absent
+    │   ├── MissingColumnsError    required columns are absent
+    │   └── DuplicateColumnsError  two columns name the same field
     ├── ConfigError       (exit 2) the options or environment do not allow a start
     │   ├── OptionError            an option's value cannot be used (--timeout nan, …)
     │   ├── NoTokenError           TELMETRICS_TOKEN is not set for a real API run
@@ -61,6 +62,10 @@ class NoHeaderError(InputError):
 
 class MissingColumnsError(InputError):
     """Required columns are absent from the header row."""
+
+
+class DuplicateColumnsError(InputError):
+    """Two columns of the header row name the same field."""
 
 
 class ConfigError(BatchprovError):

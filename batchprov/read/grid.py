@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from batchprov.errors import NoHeaderError, UnreadableFileError
-from batchprov.read.headers import header_score
+from batchprov.read.headers import column_letter, header_score
 
 #: How many non-empty rows are searched for the header row.
 HEADER_SCAN_ROWS = 30
@@ -135,12 +135,3 @@ def unique_headers(cells: Sequence[str], numbers: Sequence[int]) -> tuple[str, .
         seen.add(candidate)
         unique.append(candidate)
     return tuple(unique)
-
-
-def column_letter(number: int) -> str:
-    """1 → A, 27 → AA."""
-    letters = ""
-    while number:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from batchprov.errors import MissingColumnsError
+from batchprov.errors import DuplicateColumnsError, MissingColumnsError
 
 CANONICAL_FIELDS: tuple[str, ...] = (
     "name",
@@ -231,10 +231,20 @@ def header_score(cells: Sequence[str]) -> int:
     return len({LOOKUP[key] for key in map(normalize_header, cells) if key in LOOKUP})
 
 
-def map_columns(headers: Sequence[str], *, group_id_given: bool = False) -> ColumnMap:
-    """Match ``headers`` to fields and result columns; the first header naming a field wins.
+def map_columns(
+    headers: Sequence[str],
+    *,
+    group_id_given: bool = False,
+    columns: Sequence[int] | None = None,
+) -> ColumnMap:
+    """Match ``headers`` to fields and result columns.
+
+    ``columns`` (the sheet column number of each header, as in ``Table.columns``) lets the
+    duplicate-column message name column letters.
 
     Raises:
+        DuplicateColumnsError: two columns name the same field (``Name`` and ``Advertiser``,
+            or ``Name`` twice): which one holds the data is the user's call, not a guess.
         MissingColumnsError: a required field has no column (``group_id`` is not required when
             a default group id is given).
     """
@@ -247,10 +257,17 @@ def map_columns(headers: Sequence[str], *, group_id_given: bool = False) -> Colu
             results[result_header(header)] = header
             continue
         field = LOOKUP.get(normalize_header(header))
-        if field is None or field in fields:
-            other.append(header)
-        else:
-            fields[field] = header
+        if field is None:
+            # A reader names a repeated header "Name (2)"; it still names the field.
+            field = LOOKUP.get(normalize_header(_COPY_SUFFIX.sub("", header)))
+            if field is None or field not in fields:
+                other.append(header)
+                continue
+        if field in fields:
+            raise DuplicateColumnsError(
+                _duplicate_message(field, fields[field], header, headers, columns)
+            )
+        fields[field] = header
     required = [f for f in REQUIRED if not (f == "group_id" and group_id_given)]
     missing = [f for f in required if f not in fields]
     if missing:
@@ -284,6 +301,32 @@ def result_span(headers: Sequence[str]) -> range:
                 end += 1
             return range(start, end)
     return range(0)
+
+
+def _duplicate_message(
+    field: str, first: str, second: str, headers: Sequence[str], columns: Sequence[int] | None
+) -> str:
+    """One line naming both columns (with their letters when known) and what to do."""
+
+    def shown(header: str) -> str:
+        text = f"'{result_header(header)}'"
+        if columns is not None:
+            text += f" (column {column_letter(columns[list(headers).index(header)])})"
+        return text
+
+    return (
+        f"Two columns hold {field}: {shown(first)} and {shown(second)}. "
+        "Delete or rename one of them so that batchprov knows which to use."
+    )
+
+
+def column_letter(number: int) -> str:
+    """1 → A, 27 → AA."""
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
 
 
 def _missing_message(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from batchprov.errors import MissingColumnsError
+from batchprov.errors import DuplicateColumnsError, MissingColumnsError
 from batchprov.read.headers import (
     ALIASES,
     CANONICAL_FIELDS,
@@ -129,12 +129,31 @@ def test_map_columns_maps_fields_and_keeps_other_columns() -> None:
     )
 
 
-def test_first_header_naming_a_field_wins() -> None:
-    """When two headers name the same field the first is used and the second kept as other."""
-    result = map_columns(["Company", "Group", "Forward To", "Advertiser", "Ring To"])
-    assert result.fields["name"] == "Company"
-    assert result.fields["termination_number"] == "Forward To"
-    assert result.other == ("Advertiser", "Ring To")
+@pytest.mark.parametrize(
+    ("headers", "first", "second"),
+    [
+        (["Company", "Group", "Forward To", "Advertiser"], "'Company' (column A)", "'Advertiser'"),
+        (["Name", "Group", "Forward To", "Name (2)"], "'Name' (column A)", "'Name' (column D)"),
+        (["Name", "Group", "Ring To", "Forward To"], "'Ring To' (column C)", "'Forward To'"),
+    ],
+)
+def test_two_columns_naming_one_field_are_an_error(
+    headers: list[str], first: str, second: str
+) -> None:
+    """Two headers naming one field (aliases, or a repeated header) raise, naming both columns."""
+    with pytest.raises(DuplicateColumnsError) as caught:
+        map_columns(headers, columns=[1, 2, 3, 4])
+    message = str(caught.value)
+    assert f"{first} and {second}" in message
+    assert "Delete or rename one of them" in message
+    assert DuplicateColumnsError.exit_code == 2
+
+
+def test_a_repeat_suffix_alone_is_another_column() -> None:
+    """A header such as ``Group (2)`` with no ``Group`` beside it is just another column."""
+    result = map_columns(["Name", "Group (2)", "Group", "Forward To"])
+    assert result.fields["group_id"] == "Group"
+    assert result.other == ("Group (2)",)
 
 
 def test_result_columns_are_recognised_after_the_user_columns() -> None:

@@ -44,10 +44,37 @@ def check_table(
         values = normalise(table, fields, default_group_id)
         rules = all_rules(values, default_group_id)
         found = error_issues(values, rules) + warning_issues(values, rules)
+        found = _with_uncalculated(table, fields, found)
         found.sort(key=lambda item: item[0])
         invalid = {key[0] for key, issue in found if issue.severity is Severity.ERROR}
         rows = _checked_rows(values, invalid)
         return CheckOutcome(rows=rows, issues=tuple(issue for _, issue in found))
+
+
+#: Why a formula cell reads as blank: the program that wrote the file did not calculate it.
+UNCALCULATED = (
+    "the cell holds a formula that was never calculated; open the file in Excel and save it, "
+    "or type the value"
+)
+
+
+def _with_uncalculated(
+    table: Table, fields: Mapping[str, str], found: list[tuple[tuple[int, int], Issue]]
+) -> list[tuple[tuple[int, int], Issue]]:
+    """Uncalculated formula cells of checked columns: an error each, instead of "is required"."""
+    if not table.uncalculated:
+        return found
+    checked = set(fields.values())
+    header_of = dict(zip(table.columns, table.headers, strict=True))
+    position_of = {row: at for at, row in enumerate(table.excel_rows)}
+    cells = {
+        (row, header_of[column])
+        for row, column in table.uncalculated
+        if header_of.get(column) in checked and row in position_of
+    }
+    kept = [item for item in found if (item[1].row, item[1].column) not in cells]
+    kept += [((position_of[row], -1), Issue(row, header, "", UNCALCULATED)) for row, header in cells]
+    return kept
 
 
 # --- rows -----------------------------------------------------------------------------------------

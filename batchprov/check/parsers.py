@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
 from typing import TypeVar
@@ -28,6 +29,7 @@ __all__ = [
     "clean_text",
     "clean_texts",
     "filter_problem",
+    "invisible_problem",
     "parse_filter",
     "parse_group_id",
     "parse_match_type",
@@ -100,6 +102,45 @@ def per_distinct(
     parsed = pd.Series([v.value for v in cells], index=index, dtype=object)
     problems = pd.Series([v.problem for v in cells], index=index, dtype=object)
     return parsed, problems
+
+
+#: Characters that show as nothing (or reorder the text) yet are sent to the API as they are.
+_INVISIBLE = frozenset({"Cc", "Cf", "Co", "Cs"})
+
+
+def invisible_problem(text: str) -> str:
+    """What invisible character ``text`` holds and where, '' when none.
+
+    e.g. ``contains a zero-width space (U+200B) after 'ABC'``. Control, format (zero-width,
+    bidirectional), private-use and surrogate characters count; whitespace does not (it is
+    collapsed to single spaces).
+    """
+    if text.isprintable():  # the fast answer for nearly every cell
+        return ""
+    found = [(at, ch) for at, ch in enumerate(text) if unicodedata.category(ch) in _INVISIBLE]
+    if not found:
+        return ""
+    at, char = found[0]
+    where = f"after {quote(text[max(0, at - 20) : at])}" if at else "at the start"
+    more = len(found) - 1
+    rest = f" (and {more} more such character{'s' if more > 1 else ''})" if more else ""
+    it = "them" if more else "it"
+    return f"contains {_describe(char)} {where}{rest}; delete {it} and type the text again"
+
+
+def _describe(char: str) -> str:
+    code = f"U+{ord(char):04X}"
+    category = unicodedata.category(char)
+    if category == "Cc":
+        return f"a control character ({code})"
+    if category == "Co":
+        return f"a private-use character ({code})"
+    if category == "Cs":
+        return f"an unpaired surrogate ({code})"
+    name = unicodedata.name(char, "invisible formatting character").lower()
+    name = name.replace("zero width", "zero-width")
+    article = "an" if name[0] in "aeiou" else "a"
+    return f"{article} {name} ({code})"
 
 
 @lru_cache(maxsize=4096)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -28,6 +29,8 @@ _USUAL = re.compile(
     r" *(?:(?:\+?1[ .\-]?)?\(?([0-9]{3})\)?[ .\-]?([0-9]{3})[ .\-]?([0-9]{4})"
     r"|1?([0-9]{3})([0-9]{3})([0-9]{4})\.0+) *"
 )
+#: How the reader writes a date cell: 2024-03-05, or 2024-03-05T00:00:00 with a time.
+_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
 _LETTER = re.compile(r"[^\W\d_]")
 _MANY_NUMBERS = re.compile(r"[,;&\n]|\bor\b|\band\b", re.IGNORECASE)
 _NEEDED = "a 10-digit number with area code is needed"
@@ -64,6 +67,12 @@ def _check_unusual(text: str) -> PhoneCheck:
     cell = _from_excel_number(_ascii_digits(text.strip()))
     if not cell:
         return PhoneCheck(problem="is blank; " + _NEEDED)
+    day = _date(cell)
+    if day:
+        return PhoneCheck(
+            problem=f"this cell holds a date ({day}), not a phone number; "
+            "format the column as Text and retype it"
+        )
     if _MANY_NUMBERS.search(cell) and len(re.sub(r"\D", "", cell)) > 14:
         return PhoneCheck(problem="looks like more than one number; give only one")
     if _LETTER.search(cell):
@@ -209,6 +218,18 @@ def _from_excel_number(cell: str) -> str:
     if digits is None or (len(digits) < 10 and "." in cell):
         return cell
     return digits
+
+
+def _date(cell: str) -> str:
+    """The ISO date a cell holds ('' when it is no date): Excel turned the typed text into one."""
+    found = _DATE.fullmatch(cell)
+    if found is None:
+        return ""
+    try:
+        day = date(int(found.group(1)), int(found.group(2)), int(found.group(3)))
+    except ValueError:
+        return ""
+    return day.isoformat()
 
 
 def _letters(cell: str) -> PhoneCheck:

@@ -16,7 +16,7 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from batchprov.check.parsers import MAX_MESSAGE, MAX_NAME, filter_problem
+from batchprov.check.parsers import MAX_MESSAGE, MAX_NAME, filter_problem, invisible_problem
 from batchprov.check.values import LTC, LTN, TF, Values, zipped
 from batchprov.models import MatchType, Severity
 from batchprov.numbering import nanp
@@ -83,8 +83,21 @@ def _name_rules(values: Values) -> list[Rule]:
     return [
         Rule("name", "required", _where(values.name == "", f"{label} is required")),
         Rule("name", "max_length", _each(length > MAX_NAME, too_long, length)),
+        Rule("name", "visible", _invisible(values.name, label)),
         Rule("name", "unique", _duplicates(values)),
     ]
+
+
+def _invisible(texts: pd.Series, label: str) -> pd.Series:
+    """A message for each text holding a character that shows as nothing (zero-width, control)."""
+    problems = [
+        "" if text.isprintable() else invisible_problem(text) for text in texts.tolist()
+    ]
+    return pd.Series(
+        [f"{label} {problem}" if problem else "" for problem in problems],
+        index=texts.index,
+        dtype=object,
+    )
 
 
 def _duplicates(values: Values) -> pd.Series:
@@ -170,6 +183,7 @@ def _city_rules(values: Values) -> list[Rule]:
             _where(city_missing, f"{labels['city']} is required for localtocity rows"),
         ),
         Rule("city", "known", pd.Series(unplaced, index=values.city.index), Severity.WARNING),
+        Rule("city", "visible", _invisible(values.city, labels["city"])),
         Rule(
             "state",
             "required",
@@ -220,8 +234,14 @@ def _option_rules(values: Values) -> list[Rule]:
         Rule("route_type", "supported", values.route_problem),
         Rule("record_calls", "yes_no", values.record_problem),
         Rule("recording_message", "max_length", _too_long(values.recording, labels)),
+        Rule(
+            "recording_message",
+            "visible",
+            _invisible(values.recording, labels["recording_message"]),
+        ),
         Rule("recording_message", "played", _where(unplayed, silent), Severity.WARNING),
         Rule("whisper_message", "max_length", _too_long(values.whisper, labels, "whisper")),
+        Rule("whisper_message", "visible", _invisible(values.whisper, labels["whisper_message"])),
     ]
 
 

@@ -92,9 +92,7 @@ def check_file(path: str | Path, *, config: RunConfig = _DEFAULTS) -> Checked:
     source = Path(path)
     table = read_table(source, sheet=config.sheet)
     group_id = config.group_id
-    columns = map_columns(
-        table.headers, group_id_given=group_id is not None, columns=table.columns
-    )
+    columns = map_columns(table.headers, group_id_given=group_id is not None, columns=table.columns)
     outcome = check_table(table, columns.fields, default_group_id=group_id)
     previous = _previous_results(table, columns)
     rows = tuple(replace(r, previous=previous[r.index]) for r in outcome.rows)

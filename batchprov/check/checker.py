@@ -73,7 +73,9 @@ def _with_uncalculated(
         if header_of.get(column) in checked and row in position_of
     }
     kept = [item for item in found if (item[1].row, item[1].column) not in cells]
-    kept += [((position_of[row], -1), Issue(row, header, "", UNCALCULATED)) for row, header in cells]
+    kept += [
+        ((position_of[row], -1), Issue(row, header, "", UNCALCULATED)) for row, header in cells
+    ]
     return kept
 
 

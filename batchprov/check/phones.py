@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from typing import NamedTuple
 

@@ -90,9 +90,7 @@ def _name_rules(values: Values) -> list[Rule]:
 
 def _invisible(texts: pd.Series, label: str) -> pd.Series:
     """A message for each text holding a character that shows as nothing (zero-width, control)."""
-    problems = [
-        "" if text.isprintable() else invisible_problem(text) for text in texts.tolist()
-    ]
+    problems = ["" if text.isprintable() else invisible_problem(text) for text in texts.tolist()]
     return pd.Series(
         [f"{label} {problem}" if problem else "" for problem in problems],
         index=texts.index,

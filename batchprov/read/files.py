@@ -71,9 +71,7 @@ def read_table(
         )
     limits = ReadLimits.from_env() if limits is None else limits
     head = _read_head(path, limits)
-    outcome = read_parts(
-        path, head, sheet=sheet, include_hidden=include_hidden, limits=limits
-    )
+    outcome = read_parts(path, head, sheet=sheet, include_hidden=include_hidden, limits=limits)
     return to_table(path, outcome.parts)
 
 

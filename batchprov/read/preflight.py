@@ -60,7 +60,9 @@ def check_zip(path: Path, limits: ReadLimits) -> Book | None:
         return None
     name = path.name
     if len(members) > limits.max_parts:
-        raise unreadable(name, f"it holds {len(members):,} parts (the limit is {limits.max_parts:,})")
+        raise unreadable(
+            name, f"it holds {len(members):,} parts (the limit is {limits.max_parts:,})"
+        )
     total = sum(member.file_size for member in members)
     if total > limits.max_unpacked_mb * _MB:
         raise unreadable(
@@ -110,8 +112,11 @@ def sheet_part(book: Book, sheet: str) -> str | None:
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, ElementTree.ParseError):
         return None
     wanted = next(
-        (e.get(f"{_REL_NS}id") for e in sheets.iter() if _local(e.tag) == "sheet"
-         and e.get("name") == sheet),
+        (
+            e.get(f"{_REL_NS}id")
+            for e in sheets.iter()
+            if _local(e.tag) == "sheet" and e.get("name") == sheet
+        ),
         None,
     )
     for link in links.iter():

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from test_checks import BASE, HEADER_ROW, LOCAL, check, make_table
 
 from batchprov.check.checker import FIELDS, UNCALCULATED, check_table
 from batchprov.check.excelnum import excel_digits
 from batchprov.check.parsers import parse_filter, parse_group_id
 from batchprov.check.phones import check_phone
 from batchprov.models import Parsed, Severity
-from tests.check.test_checks import BASE, HEADER_ROW, LOCAL, check, make_table
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,201 @@
+"""Hostile and damaged input files, generated for the tests that feed them to the reader."""
+
+from __future__ import annotations
+
+import random
+import string
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+import openpyxl
+
+HEADER = ["Advertiser", "Group", "Forward To"]
+ROW: list[object] = ["Acme Plumbing", 11623282, 9056372046]
+_SHEET = "xl/worksheets/sheet1.xml"
+
+
+def plain_xlsx(path: Path, rows: int = 1) -> Path:
+    """A small, valid advertiser workbook."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(HEADER)
+    for number in range(rows):
+        sheet.append([f"Advertiser {number}", *ROW[1:]])
+    book.save(path)
+    return path
+
+
+def rewrite_xlsx(source: Path, target: Path, parts: dict[str, bytes]) -> Path:
+    """``source`` with some parts replaced (or added), deflated as Excel does."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+        for item in old.infolist():
+            new.writestr(item.filename, parts.pop(item.filename, old.read(item.filename)))
+        for name, data in parts.items():
+            new.writestr(name, data)
+    return target
+
+
+def sheet_xml(rows: bytes, dimension: str = "A1:C2") -> bytes:
+    """A worksheet part holding ``rows`` (``<row>`` elements) under the given dimension."""
+    return (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        b'<dimension ref="' + dimension.encode() + b'"/><sheetData>' + rows + b"</sheetData>"
+        b"</worksheet>"
+    )
+
+
+def _inline(ref: str, text: str) -> bytes:
+    return f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'.encode()
+
+
+def _header_rows() -> bytes:
+    header = b"".join(_inline(f"{c}1", h) for c, h in zip("ABC", HEADER, strict=True))
+    data = _inline("A2", "Acme") + b'<c r="B2"><v>12</v></c><c r="C2"><v>9056372046</v></c>'
+    return b'<row r="1">' + header + b'</row><row r="2">' + data + b"</row>"
+
+
+def xfd_xlsx(folder: Path) -> Path:
+    """A valid ~5 KB workbook with one cell at XFD1048576: it declares 17 billion cells."""
+    path = plain_xlsx(folder / "xfd.xlsx")
+    book = openpyxl.load_workbook(path)
+    sheet = book.active
+    assert sheet is not None
+    sheet["XFD1048576"] = "last cell"
+    book.save(path)
+    return path
+
+
+def lying_dimension_xlsx(folder: Path) -> Path:
+    """Declares A1:C2 but holds a cell at XFD1048576: only the memory limit can stop it."""
+    far = b'<row r="1048576">' + _inline("XFD1048576", "far") + b"</row>"
+    xml = sheet_xml(_header_rows() + far, "A1:C2")
+    return rewrite_xlsx(plain_xlsx(folder / "base.xlsx"), folder / "lying.xlsx", {_SHEET: xml})
+
+
+def shared_string_bomb_xlsx(folder: Path, *, size: int = 100 << 20, uses: int = 2000) -> Path:
+    """One shared string of ``size`` bytes used by ``uses`` cells (a 140 KB file by default)."""
+    chunk = b"A" * (1 << 20)
+    text = [*[chunk] * (size // len(chunk)), b"A" * (size % len(chunk))]
+    return _with_shared_strings(folder / "strings.xlsx", text, uses)
+
+
+def varied_string_bomb_xlsx(folder: Path, *, size: int = 2 << 20, uses: int = 2000) -> Path:
+    """A shared string that compresses poorly (so passes the ratio check), used by many cells."""
+    text = "".join(random.Random(size).choices(string.ascii_letters, k=size)).encode()
+    return _with_shared_strings(folder / "varied.xlsx", [text], uses)
+
+
+def _with_shared_strings(path: Path, text: list[bytes], uses: int) -> Path:
+    strings = [
+        b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" '
+        b'uniqueCount="1"><si><t>',
+        *text,
+        b"</t></si></sst>",
+    ]
+    cells = b"".join(
+        f'<row r="{r}"><c r="A{r}" t="s"><v>0</v></c></row>'.encode() for r in range(3, 3 + uses)
+    )
+    with zipfile.ZipFile(plain_xlsx(path.with_name("base.xlsx"))) as old:
+        types = old.read("[Content_Types].xml").replace(
+            b"</Types>",
+            b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+            b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+        )
+        rels = old.read("xl/_rels/workbook.xml.rels").replace(
+            b"</Relationships>",
+            b'<Relationship Id="rIdStrings" Type="http://schemas.openxmlformats.org/'
+            b'officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>'
+            b"</Relationships>",
+        )
+        replaced = {
+            "[Content_Types].xml": [types],
+            "xl/_rels/workbook.xml.rels": [rels],
+            _SHEET: [sheet_xml(_header_rows() + cells, f"A1:C{2 + uses}")],
+        }
+        members = [
+            _deflated(item.filename, replaced.get(item.filename, [old.read(item.filename)]))
+            for item in old.infolist()
+        ]
+    members.append(_deflated("xl/sharedStrings.xml", strings))
+    return _write_zip(path, members)
+
+
+def xml_bomb_xlsx(folder: Path, *, size: int = 1536 << 20) -> Path:
+    """A ~1.5 MB file whose sheet unpacks to ``size`` bytes of XML (1.5 GB by default).
+
+    The sheet's deflate stream is one compressed megabyte repeated (a full flush makes each
+    copy byte-identical), so making it costs a CRC pass, not compressing 1.5 GB.
+    """
+    with zipfile.ZipFile(plain_xlsx(folder / "base.xlsx")) as old:
+        members = [
+            _deflated(item.filename, [old.read(item.filename)])
+            for item in old.infolist()
+            if item.filename != _SHEET
+        ]
+    head, tail = sheet_xml(_header_rows() + b'<row r="3">' + b"\0").split(b"\0")
+    chunk = b"<c/>" * (1 << 18)  # 1 MB
+    members.append(_deflated(_SHEET, [head, *[chunk] * (size // len(chunk)), b"</row>" + tail]))
+    return _write_zip(folder / "bomb.xlsx", members)
+
+
+_Member = tuple[str, int, int, bytes]  # name, CRC-32, unpacked size, raw deflate data
+
+
+def _deflated(name: str, pieces: list[bytes]) -> _Member:
+    """Deflate ``pieces`` in turn, each ending in a full flush (so repeats compress alike)."""
+    out: list[bytes] = []
+    crc, size, seen = 0, 0, {}
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+    for piece in pieces:
+        crc, size = zlib.crc32(piece, crc), size + len(piece)
+        key = id(piece)
+        if key not in seen:
+            seen[key] = deflate.compress(piece) + deflate.flush(zlib.Z_FULL_FLUSH)
+        out.append(seen[key])
+    out.append(deflate.flush())
+    return name, crc, size, b"".join(out)
+
+
+def _write_zip(path: Path, members: list[_Member]) -> Path:
+    """A plain zip (no zip64, no data descriptors) of already-deflated members."""
+    body, directory = bytearray(), bytearray()
+    for name, crc, size, data in members:
+        encoded = name.encode()
+        fields = (20, 0, 8, 0, 0x21, crc, len(data), size, len(encoded), 0)
+        offset = len(body)
+        body += struct.pack("<IHHHHHIIIHH", 0x04034B50, *fields) + encoded + data
+        directory += struct.pack("<IH", 0x02014B50, 20)
+        directory += struct.pack("<HHHHHIIIHHHHHII", *fields, 0, 0, 0, 0, offset) + encoded
+    end = struct.pack(
+        "<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(directory), len(body), 0
+    )
+    path.write_bytes(bytes(body + directory + end))
+    return path
+
+
+def plain_xls(path: Path) -> Path:
+    """A small, valid Excel 97 workbook (written with xlwt, a test-only tool)."""
+    import xlwt  # type: ignore[import-untyped]
+
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Data")
+    for r, row in enumerate([HEADER, ROW]):
+        for c, value in enumerate(row):
+            sheet.write(r, c, value)
+    book.save(str(path))
+    return path
+
+
+def damaged_xls(folder: Path) -> Path:
+    """An .xls with one byte changed: its DIMENSIONS record claims 4 billion rows."""
+    data = bytearray(plain_xls(folder / "base.xls").read_bytes())
+    record = data.find(b"\x00\x02\x0e\x00")  # DIMENSIONS, 14 bytes: rwMic, rwMac, colMic, colMac
+    assert record > 0
+    data[record + 4 + 7] = 0xFF  # the high byte of rwMac
+    path = folder / "damaged.xls"
+    path.write_bytes(bytes(data))
+    return path

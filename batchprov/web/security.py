@@ -19,6 +19,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from batchprov.read.delimited import decode_text
+
 CSRF_COOKIE = "batchprov_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -271,21 +273,14 @@ def _has_workbook(path: Path) -> bool:
 
 
 def _check_text(path: Path, shown_as: str) -> None:
-    """Delimited text must decode as UTF-8 or Windows-1252 and hold no NUL bytes."""
-    data = path.read_bytes()
-    message = (
-        f"“{shown_as}” is not a text file, although its name says so. "
-        "Upload the workbook itself (.xlsx), or save it from Excel as CSV."
-    )
-    if b"\0" in data:
-        raise UploadRejected(message)
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        return
-    raise UploadRejected(message)
+    """Delimited text must decode as the reader decodes it (UTF-8, UTF-16, Windows-1252)
+    and hold no NUL character."""
+    text, _ = decode_text(path.read_bytes())
+    if "\0" in text:
+        raise UploadRejected(
+            f"“{shown_as}” is not a text file, although its name says so. "
+            "Upload the workbook itself (.xlsx), or save it from Excel as CSV."
+        )
 
 
 def download_name(stem_from: str, suffix: str) -> str:

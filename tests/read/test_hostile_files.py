@@ -13,7 +13,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from hostile import (
+from hostile_files import (
     damaged_xls,
     lying_dimension_xlsx,
     plain_xls,

@@ -38,7 +38,7 @@ from batchprov.errors import UnreadableFileError
 from batchprov.read.grid import Parts
 from batchprov.read.limits import ENV_NAMES, ReadLimits
 
-__all__ = ["Outcome", "read_parts"]
+__all__ = ["Outcome", "read_parts", "reader_cpu_seconds"]
 
 _HEADER = struct.Struct(">Q")
 _SEPARATOR = "\x00"
@@ -98,7 +98,14 @@ def read_parts(
     if not hasattr(os, "fork"):
         return Outcome(_parse(job))
     ending = _SERVER.run(job, path.name)
+    _SERVER.cpu_seconds += ending.cpu_seconds
     return _outcome(ending, path.name, limits)
+
+
+def reader_cpu_seconds() -> float:
+    """The CPU time all reader children of this process have used (benchmarks add it to
+    this process's own, since the parsing happens there)."""
+    return _SERVER.cpu_seconds
 
 
 def _parse(job: _Job) -> Parts:
@@ -123,6 +130,7 @@ class _Server:
         self.lock = threading.Lock()
         self.process: subprocess.Popen[bytes] | None = None
         self.owner = os.getpid()
+        self.cpu_seconds = 0.0
 
     def run(self, job: _Job, name: str) -> _Ending:
         with self.lock:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 __all__ = ["SheetMarks", "scan_sheet"]
 
-_HIDDEN = re.compile(rb'\bhidden="(?:1|true)"')
-_FORMULA = re.compile(rb"<(\w+:)?f[\s>/]")
+_HIDDEN = (b' hidden="1"', b' hidden="true"')
+_ROOT = re.compile(rb"<(\w+:)?worksheet\b")
 _ROW_TAG = re.compile(rb"<(?:\w+:)?row\b")
 _R = re.compile(rb'\br="\$?([A-Z]{0,3})\$?(\d+)"')
 _TYPE = re.compile(rb'\bt="([^"]*)"')
@@ -35,14 +35,25 @@ def scan_sheet(path: Path, part: str) -> SheetMarks:
     """Read the sheet part ``part`` of the workbook at ``path`` (its size was checked)."""
     with zipfile.ZipFile(path) as archive:
         data = archive.read(part)
-    return SheetMarks(_hidden_rows(data), _uncalculated(data))
+    root = _ROOT.search(data, 0, 4096)
+    prefix = (root.group(1) or b"") if root else b""
+    return SheetMarks(_hidden_rows(data), _uncalculated(data, prefix))
+
+
+def _occurrences(data: bytes, needle: bytes) -> list[int]:
+    """Where ``needle`` occurs (bytes.find is a fast scan; a regex would try every '<')."""
+    found, at = [], data.find(needle)
+    while at >= 0:
+        found.append(at)
+        at = data.find(needle, at + 1)
+    return found
 
 
 def _hidden_rows(data: bytes) -> frozenset[int]:
     rows: set[int] = set()
-    for found in _HIDDEN.finditer(data):
-        start = data.rfind(b"<", 0, found.start())
-        end = data.find(b">", found.end())
+    for at in sorted(p for needle in _HIDDEN for p in _occurrences(data, needle)):
+        start = data.rfind(b"<", 0, at)
+        end = data.find(b">", at)
         tag = data[start : end + 1]
         if not _ROW_TAG.match(tag):
             continue  # a hidden column or sheet view, not a row
@@ -52,16 +63,18 @@ def _hidden_rows(data: bytes) -> frozenset[int]:
     return frozenset(rows)
 
 
-def _uncalculated(data: bytes) -> frozenset[tuple[int, int]]:
+def _uncalculated(data: bytes, prefix: bytes) -> frozenset[tuple[int, int]]:
     cells: set[tuple[int, int]] = set()
-    for found in _FORMULA.finditer(data):
-        prefix = found.group(1) or b""
-        start = data.rfind(b"<" + prefix + b"c ", 0, found.start())
-        end = data.find(b"</" + prefix + b"c>", found.end())
+    opening = b"<" + prefix + b"f"
+    for at in _occurrences(data, opening):
+        if data[at + len(opening) : at + len(opening) + 1] not in (b">", b" ", b"/"):
+            continue  # another element starting with f
+        start = data.rfind(b"<" + prefix + b"c ", 0, at)
+        end = data.find(b"</" + prefix + b"c>", at)
         if start < 0 or end < 0:
             continue
         tag = data[start : data.find(b">", start) + 1]
-        body = data[found.start() : end]
+        body = data[at:end]
         value = _VALUE.search(body)
         if value is not None and value.group(1).strip():
             continue

@@ -107,6 +107,9 @@ class Plan:
     def describe(self) -> str:
         """A few plain lines for the terminal."""
         verb = "Would order" if self.dry_run else "About to order"
+        if self.to_order == 0:
+            lines = [f"Nothing to order from {self.target()}"]
+            return "\n".join(lines + self._skipped_lines() + self._risk_lines())
         lines = [f"{verb} {self.to_order} number(s) from {self.target()}"]
         lines += self._order_lines()
         lines += self._skipped_lines()
@@ -157,6 +160,8 @@ class Plan:
             lines.append(f"  {self.held} row(s) reported again, not sent (see the workbook)")
         if not self.account_checked and not self.sandbox:
             lines.append("  the account was not checked (offline); --online lists the groups")
+        elif self.account_checked and self.to_order and not self.found:
+            lines.append("  the account was checked: none of these names has a number yet")
         return lines
 
     def time_text(self) -> str:

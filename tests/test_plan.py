@@ -18,7 +18,7 @@ from batchprov.errors import ConfirmationRefused
 from batchprov.order.rate import FIXED_HEADROOM
 from batchprov.order.runner import RunOptions
 from batchprov.pipeline import run_file
-from batchprov.plan import Plan
+from batchprov.plan import Plan, make_plan
 from batchprov.sandbox import SandboxConfig, serve_in_thread
 
 ROWS = """\
@@ -207,3 +207,12 @@ def test_summary_sheet_has_the_plan_block(source: Path, tmp_path: Path) -> None:
         "city 'Missisauga' not found in ON in the numbering-plan data (did you mean Mississauga?)",
         "tollfree",
     ]
+
+
+def test_a_plan_with_nothing_to_buy_says_so() -> None:
+    """Nothing to order: the headline says so, with why, and no time estimate."""
+    plan = make_plan([], api_url="https://api.example.com/v3/api", sandbox=False, already=3,
+                     invalid=0, rate=None, found=2, account_checked=True)  # fmt: skip
+    text = plan.describe()
+    assert text.splitlines()[0] == "Nothing to order from https://api.example.com/v3/api"
+    assert "2 row(s) found in the account" in text and "estimated time" not in text

@@ -88,6 +88,7 @@ def test_a_second_journal_orders_nothing(api: RunningSandbox, tmp_path: Path) ->
     code, second, _ = order(api, tmp_path, journal="second.sqlite", out="second.xlsx")
     assert (code, second["counts"]) == (0, {"already provisioned": ROWS})
     assert second["plan"]["to_order"] == 0 and second["plan"]["found_in_account"] == ROWS
+    assert "confirm" not in second  # nothing to buy: nothing to confirm
     assert numbers == column(tmp_path / "second.xlsx", "Tracking Number")
     warnings = column(tmp_path / "second.xlsx", "Warnings")
     assert all("found in the account" in w for w in warnings)

@@ -79,6 +79,11 @@ def input_options(func: F) -> F:
         ),
         click.option("--sheet", help="Sheet to read. Default: the first visible sheet."),
         click.option(
+            "--include-hidden",
+            is_flag=True,
+            help="Also read rows hidden in Excel (by hand or by a filter); left out by default.",
+        ),
+        click.option(
             "--group-id",
             type=click.IntRange(min=1),
             help="Group for rows whose group_id is blank (the column becomes optional).",
@@ -95,10 +100,15 @@ def input_options(func: F) -> F:
 @cli.command()
 @input_options
 def validate(
-    input_path: Path, output: Path | None, sheet: str | None, group_id: int | None, as_json: bool
+    input_path: Path,
+    output: Path | None,
+    sheet: str | None,
+    include_hidden: bool,
+    group_id: int | None,
+    as_json: bool,
 ) -> None:
     """Check every row of INPUT and write an annotated copy; orders nothing."""
-    config = RunConfig(sheet=sheet, group_id=group_id)
+    config = RunConfig(sheet=sheet, include_hidden=include_hidden, group_id=group_id)
     report = validate_file(input_path, output, config=config)
     _print_report(report, as_json=as_json)
     sys.exit(report.exit_code)
@@ -177,6 +187,7 @@ def run(
     input_path: Path,
     output: Path | None,
     sheet: str | None,
+    include_hidden: bool,
     group_id: int | None,
     as_json: bool,
     dry_run: bool,
@@ -203,6 +214,7 @@ def run(
     )
     config = RunConfig(
         sheet=sheet,
+        include_hidden=include_hidden,
         group_id=group_id,
         dry_run=dry_run,
         strict=strict,

@@ -104,6 +104,7 @@ class RunConfig:
 
     Attributes:
         sheet: the sheet to read (default: the first visible one).
+        include_hidden: read rows hidden in Excel (by hand or by a filter) too.
         group_id: the group for rows whose group_id cell is blank.
         input_name: the name to report (e.g. an upload's original name).
         dry_run: plan and write, send nothing.
@@ -121,6 +122,7 @@ class RunConfig:
     """
 
     sheet: str | None = None
+    include_hidden: bool = False
     group_id: int | None = None
     input_name: str | None = None
     dry_run: bool = False

@@ -90,7 +90,7 @@ def default_output(path: Path, *, mode: str = "run", sandbox: bool = False) -> P
 def check_file(path: str | Path, *, config: RunConfig = _DEFAULTS) -> Checked:
     """Read and check a file without writing anything (``config``: sheet, group, name)."""
     source = Path(path)
-    table = read_table(source, sheet=config.sheet)
+    table = read_table(source, sheet=config.sheet, include_hidden=config.include_hidden)
     group_id = config.group_id
     columns = map_columns(table.headers, group_id_given=group_id is not None, columns=table.columns)
     outcome = check_table(table, columns.fields, default_group_id=group_id)
@@ -131,9 +131,7 @@ def plan_run(checked: Checked, *, config: RunConfig = _DEFAULTS, api: Api | None
     their counts agree. Lists the account unless ``config`` is an offline dry run.
     """
     api = _offline_api(api)
-    return survey_run(
-        checked.rows, config=config, api=api, journal=_journal_to_read(config, api)
-    ).plan
+    return _survey(checked, config, api, _journal_to_read(config, api)).plan
 
 
 def run_file(
@@ -181,9 +179,7 @@ def _dry_run(
 ) -> Report:
     """Plan, show the plan, and write every row as `planned` with its request body."""
     where = _offline_api(api)
-    survey = survey_run(
-        checked.rows, config=config, api=where, journal=_journal_to_read(config, where)
-    )
+    survey = _survey(checked, config, where, _journal_to_read(config, where))
     plan = survey.plan
     if on_plan is not None:
         on_plan(plan)
@@ -216,9 +212,7 @@ class _Order:
     ) -> Report:
         with self._journal() as journal:
             try:
-                survey = survey_run(
-                    self.checked.rows, config=self.config, api=self.api, journal=journal
-                )
+                survey = _survey(self.checked, self.config, self.api, journal)
             except (TokenRejected, ListingFailed) as exc:
                 return self._cut_short(_listing_stop(exc))
             plan = survey.plan
@@ -297,6 +291,11 @@ class _Order:
                 yield Path(folder) / "journal.sqlite"
         else:
             yield Environment.read().default_journal()
+
+
+def _survey(checked: Checked, config: RunConfig, api: Api, journal: Path | None) -> Survey:
+    hidden = len(checked.table.hidden_rows)
+    return survey_run(checked.rows, config=config, api=api, journal=journal, hidden=hidden)
 
 
 def _listing_stop(exc: Exception) -> str:

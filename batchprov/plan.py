@@ -56,6 +56,7 @@ class Plan:
             runs are not).
         max_numbers: the cap on numbers bought (``--max-numbers``), if any.
         max_cost: the cap on the monthly cost (``--max-cost``), if any.
+        hidden: rows left out because Excel hides them (``--include-hidden`` reads them).
     """
 
     api_url: str
@@ -76,6 +77,7 @@ class Plan:
     account_checked: bool = False
     max_numbers: int | None = None
     max_cost: float | None = None
+    hidden: int = 0
 
     @property
     def rescued(self) -> int:
@@ -158,6 +160,11 @@ class Plan:
             )
         if self.held:
             lines.append(f"  {self.held} row(s) reported again, not sent (see the workbook)")
+        if self.hidden:
+            lines.append(
+                f"  {self.hidden} hidden row(s) left out, as Excel hides them "
+                "(--include-hidden reads them)"
+            )
         if not self.account_checked and not self.sandbox:
             lines.append("  the account was not checked (offline); --online lists the groups")
         elif self.account_checked and self.to_order and not self.found:
@@ -183,6 +190,7 @@ class Plan:
             ("Already provisioned", self.already),
             ("Found in the account", self.found),
             ("Reported again, not sent", self.held),
+            ("Hidden rows left out", self.hidden),
             ("Account checked", "yes" if self.account_checked else "no (offline)"),
             ("Invalid (not ordered)", self.invalid),
             ("Likely no number", len(self.at_risk)),
@@ -203,6 +211,7 @@ class Plan:
             "already": self.already,
             "found_in_account": self.found,
             "held": self.held,
+            "hidden_left_out": self.hidden,
             "account_checked": self.account_checked,
             "invalid": self.invalid,
             "per_area": [_named(_AREA_KEYS, line) for line in self.per_area],

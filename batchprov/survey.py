@@ -51,9 +51,16 @@ class Survey:
 
 
 def survey_run(
-    rows: tuple[CheckedRow, ...], *, config: RunConfig, api: Api, journal: Path | None
+    rows: tuple[CheckedRow, ...],
+    *,
+    config: RunConfig,
+    api: Api,
+    journal: Path | None,
+    hidden: int = 0,
 ) -> Survey:
     """Read the journal and (``config.lists_account``) the account, then plan.
+
+    ``hidden`` counts the rows the reader left out because Excel hides them.
 
     Raises the client's `TokenRejected` or `ListingFailed` when a group cannot be listed.
     """
@@ -70,7 +77,8 @@ def survey_run(
     adopt = config.existing is Existing.ADOPT
     retry = config.options.retry_failed
     holdings = {r.index: account.holding(r, adopt=adopt, retry_failed=retry) for r in open_rows}
-    return Survey(_plan(rows, holdings, account, config, api, listed=listed), holdings)
+    plan = _plan(rows, holdings, account, config, api, listed=listed)
+    return Survey(replace(plan, hidden=hidden), holdings)
 
 
 def check_can_write(table: Table, out: Path, *, journal: Path | None) -> None:

@@ -36,17 +36,19 @@ _CONVERTOR = re.compile(r":\w+}")
 Handler = Callable[[Request, Sandbox], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
-_THROTTLED = ApiError(429, "Too Many Requests: rate limit exceeded", {"Retry-After": "1"})
-_UNAVAILABLE = ApiError(503, "Service Unavailable", {"Retry-After": "1"})
-_SERVER_ERROR = ApiError(500, "Internal Server Error")
+#: Scripted error answers as (status, text, headers); each raise builds a fresh ApiError.
+Answer = tuple[int, str, dict[str, str]]
+_THROTTLED: Answer = (429, "Too Many Requests: rate limit exceeded", {"Retry-After": "1"})
+_UNAVAILABLE: Answer = (503, "Service Unavailable", {"Retry-After": "1"})
+_SERVER_ERROR: Answer = (500, "Internal Server Error", {})
 #: Scripted create answers that create nothing (404 is built per group).
-_REFUSALS = {
+_REFUSALS: dict[Outcome, Answer] = {
     Outcome.UNAVAILABLE: _UNAVAILABLE,
     Outcome.THROTTLED: _THROTTLED,
-    Outcome.BAD_REQUEST: ApiError(400, "Bad Request: the request was refused (scripted fault)"),
-    Outcome.UNAUTHORIZED: ApiError(401, "Unauthorized: the x-organization-token is not valid"),
+    Outcome.BAD_REQUEST: (400, "Bad Request: the request was refused (scripted fault)", {}),
+    Outcome.UNAUTHORIZED: (401, "Unauthorized: the x-organization-token is not valid", {}),
 }
-_LIST_ERRORS = {
+_LIST_ERRORS: dict[ListOutcome, Answer] = {
     ListOutcome.THROTTLED: _THROTTLED,
     ListOutcome.ERROR: _SERVER_ERROR,
     ListOutcome.UNAVAILABLE: _UNAVAILABLE,
@@ -179,7 +181,7 @@ async def _create(request: Request, sandbox: Sandbox) -> Response:
     outcome = sandbox.injector.outcome()  # one per create, whatever follows
     group_id = request.path_params["group_id"]
     if outcome in _REFUSALS:
-        raise _REFUSALS[outcome]
+        raise ApiError(*_REFUSALS[outcome])
     if outcome is Outcome.NOT_FOUND:
         raise ApiError(404, f"Group {group_id} not found")
     if outcome is Outcome.CONNECT_ERROR:
@@ -189,7 +191,7 @@ async def _create(request: Request, sandbox: Sandbox) -> Response:
         return _severed(request, Fate.HANG)
     number = sandbox.create_number(group_id, body)
     if outcome is Outcome.ERROR_AFTER_CREATE:
-        raise _SERVER_ERROR
+        raise ApiError(*_SERVER_ERROR)
     if outcome is Outcome.DROP_AFTER_CREATE:
         return _severed(request, Fate.DROP)
     if outcome is Outcome.TIMEOUT_AFTER_CREATE:
@@ -214,7 +216,7 @@ def _garbled(data: Any) -> Response:
 async def _listing(request: Request, sandbox: Sandbox, group_id: int | None) -> Response:
     outcome = sandbox.injector.list_outcome()
     if outcome in _LIST_ERRORS:
-        raise _LIST_ERRORS[outcome]
+        raise ApiError(*_LIST_ERRORS[outcome])
     if outcome in _LIST_FATES:
         return _severed(request, _LIST_FATES[outcome])
     size, number = _paging(request)

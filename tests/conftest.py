@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -25,3 +28,11 @@ def _private_data_dir(
 ) -> None:
     """The default journal (in the user's data directory) is a fresh one in every test."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data-home")))
+
+
+# The numbering-plan cache goes to a folder of this test session, shared with the processes the
+# tests start, never to the user's cache.
+if "BATCHPROV_CACHE_DIR" not in os.environ:
+    _cache = tempfile.mkdtemp(prefix="batchprov-test-cache-")
+    os.environ["BATCHPROV_CACHE_DIR"] = _cache
+    atexit.register(shutil.rmtree, _cache, ignore_errors=True)

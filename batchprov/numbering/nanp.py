@@ -3,7 +3,8 @@
 The geodata maps number prefixes (``'1' + NPA [+ 1..3 digits of NXX]``) to a place: either
 "City, ST" (a rate centre) or only a region ("Ontario"). The longest prefix wins, as in
 ``phonenumbers`` itself, so an exchange whose own entry names only a region has no city even
-when its area code's entry names one. Indexes are built lazily, once per process.
+when its area code's entry names one. The indexes are built lazily, once per process, from a
+table that `plancache` keeps on disk per `phonenumbers` version (building it takes a second).
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import cache
+
+from batchprov.numbering import plancache
 
 TOLLFREE_NPAS = ("800", "833", "844", "855", "866", "877", "888")
 
@@ -143,18 +147,50 @@ def _expand(prefix: str) -> list[str]:
     return [c for c in candidates if c[3:] in _LEGAL_NXX]
 
 
-@dataclass(frozen=True, slots=True)
-class _Index:
-    """Places merged by normalized name, with their exchanges."""
-
-    canonical: dict[tuple[str, str], Place]  # (normalized city, state) → display place
-    exchanges: dict[tuple[str, str], tuple[str, ...]]
-    by_exchange: dict[str, Place]  # NPA-NXX → canonical place
-    cities: dict[str, tuple[str, ...]]  # state → sorted city names
+@cache
+def _table() -> plancache.Table:
+    """The numbering-plan table: from the on-disk cache, else built and cached."""
+    return plancache.load(build_table)
 
 
 @cache
-def _index() -> _Index:
+def _place(position: int) -> Place:
+    """The place at a table position (one object per place, made when first asked for)."""
+    state, _, city = _table().places[position].split("\t")
+    return Place(city, state)
+
+
+@cache
+def _state_places(state: str) -> dict[str, int]:
+    """Normalized city → table position, for one state's places (built per state asked)."""
+    places = _table().places
+    span = range(bisect_left(places, f"{state}\t"), bisect_left(places, f"{state}\u000b"))
+    return {places[i].split("\t")[1]: i for i in span}
+
+
+@cache
+def _npa_exchanges(npa: str) -> dict[str, int]:
+    """Exchange → table position of its place, for one area code (built per code asked)."""
+    codes, positions = _table().npas.get(npa, ("", ""))
+    if not codes:
+        return {}
+    size = len(_table().places)
+    found = zip(range(0, len(codes), 3), map(int, positions.split(",")), strict=True)
+    return {npa + codes[i : i + 3]: p for i, p in found if p < size}
+
+
+@cache
+def _cities() -> dict[str, tuple[str, ...]]:
+    """State → sorted city names."""
+    cities: dict[str, list[str]] = defaultdict(list)
+    for entry in _table().places:
+        state, _, city = entry.split("\t")
+        cities[state].append(city)
+    return {state: tuple(sorted(names)) for state, names in cities.items()}
+
+
+def build_table() -> plancache.Table:
+    """The numbering-plan table, computed from the `phonenumbers` geodata (about a second)."""
     by_text: dict[str, list[str]] = defaultdict(list)
     for exchange, text in _exchange_texts().items():
         by_text[text].append(exchange)
@@ -169,17 +205,22 @@ def _index() -> _Index:
         spellings[key].append((len(exchanges), place))
     # The spelling used by most exchanges names the merged place.
     canonical = {key: max(found, key=lambda f: f[0])[1] for key, found in spellings.items()}
-    by_exchange = {
-        exchange: canonical[key] for key, exchanges in grouped.items() for exchange in exchanges
-    }
-    cities: dict[str, list[str]] = defaultdict(list)
-    for place in canonical.values():
-        cities[place.state].append(place.city)
-    return _Index(
-        canonical=canonical,
-        exchanges={key: tuple(sorted(exchanges)) for key, exchanges in grouped.items()},
-        by_exchange=by_exchange,
-        cities={state: tuple(sorted(names)) for state, names in cities.items()},
+    # "ST\tnormalized\tCity" sorts as (state, normalized city): a tab sorts before any
+    # character of a name, and no name has a tab (`normalize` folds it, the geodata has none).
+    keys = sorted(canonical, key=lambda key: (key[1], key[0]))
+    by_npa: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for position, key in enumerate(keys):
+        for exchange in grouped[key]:
+            by_npa[exchange[:3]].append((exchange[3:], position))
+    npas = {}
+    for npa, entries in sorted(by_npa.items()):
+        entries.sort()
+        npas[npa] = ("".join(nxx for nxx, _ in entries), ",".join(str(p) for _, p in entries))
+    return plancache.Table(
+        places=["\t".join((k[1], k[0], canonical[k].city.replace("\t", " "))) for k in keys],
+        exchanges=["".join(sorted(grouped[k])) for k in keys],
+        npas=npas,
+        regions=_npa_regions_of(grouped),
     )
 
 
@@ -189,12 +230,21 @@ def _key(place: Place) -> tuple[str, str]:
 
 def place_of(number10: str) -> Place | None:
     """The rate centre of a 10-digit number; None when only a region or nothing is known."""
-    return _index().by_exchange.get(number10[:6])
+    position = _npa_exchanges(number10[:3]).get(number10[:6])
+    return None if position is None else _place(position)
+
+
+@cache
+def _exchanges_at(position: int) -> tuple[str, ...]:
+    codes = _table().exchanges[position]
+    return tuple(codes[i : i + 6] for i in range(0, len(codes), 6))
 
 
 def exchanges_of(place: Place) -> tuple[str, ...]:
     """Sorted 6-digit NPA-NXX prefixes serving a place."""
-    return _index().exchanges.get(_key(place), ())
+    folded, state = _key(place)
+    position = _state_places(state).get(folded)
+    return () if position is None else _exchanges_at(position)
 
 
 @cache
@@ -203,13 +253,13 @@ def area_codes_of(place: Place) -> tuple[str, ...]:
     return tuple(sorted({exchange[:3] for exchange in exchanges_of(place)}))
 
 
-@cache
-def _npa_regions() -> dict[str, str]:
+def _npa_regions_of(grouped: dict[tuple[str, str], list[str]]) -> dict[str, str]:
+    """Area code → state: the area code's own geodata entry, else its exchanges' vote."""
     votes: dict[str, Counter[str]] = defaultdict(Counter)
-    for key, exchanges in _index().exchanges.items():
+    for key, exchanges in grouped.items():
         for exchange in exchanges:
             votes[exchange[:3]][key[1]] += 1
-    regions = {npa: counts.most_common(1)[0][0] for npa, counts in votes.items()}
+    regions = {npa: counts.most_common(1)[0][0] for npa, counts in sorted(votes.items())}
     for prefix, text in _nanp_entries():
         if len(prefix) != 3:
             continue
@@ -222,7 +272,7 @@ def _npa_regions() -> dict[str, str]:
 
 def region_of_npa(npa: str) -> str | None:
     """The state or province code an area code serves, or None (toll-free, non-US/CA)."""
-    return _npa_regions().get(npa)
+    return _table().regions.get(npa)
 
 
 def find_place(city: str, state: str) -> Place | None:
@@ -230,13 +280,14 @@ def find_place(city: str, state: str) -> Place | None:
     code = state_code(state)
     if code is None:
         return None
-    return _index().canonical.get((normalize(city), code))
+    position = _state_places(code).get(normalize(city))
+    return None if position is None else _place(position)
 
 
 def cities_in(state: str) -> tuple[str, ...]:
     """Sorted city names known in a state or province (code or name)."""
     code = state_code(state)
-    return _index().cities.get(code, ()) if code else ()
+    return _cities().get(code, ()) if code else ()
 
 
 def closest_cities(city: str, state: str, n: int = 3) -> list[str]:

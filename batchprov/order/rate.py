@@ -8,9 +8,13 @@ paced a little under the rate given (`FIXED_HEADROOM`), so network jitter does n
 server counting arrivals over its limit.
 
 The adaptive rate follows the AWS SDKs' adaptive retry mode: CUBIC growth while answers are
-clean, ×0.7 on a throttle, never more than twice the rate actually measured (so an idle
-period does not build up a rate nobody has tried). One throttle cuts the rate once per round
-trip: answers to requests sent before the last cut say nothing about the new rate.
+clean, never more than twice the rate actually measured (so an idle period does not build up
+a rate nobody has tried; four times in slow start). On a throttle answered quickly, the
+answers of the last second count what the server accepts: the rate goes straight to 97% of
+that count and stays there (`CubicRate.HOLD`) before probing, since a failed probe costs a
+whole ``Retry-After`` pause. A throttle that says less (a slow answer, or one right after a
+pause, when the count was wrong) gets CUBIC's ×0.7 cut. One throttle cuts the rate once per
+round trip: answers to requests sent before the last cut say nothing about the new rate.
 """
 
 from __future__ import annotations
@@ -47,21 +51,33 @@ class CubicRate:
     A throttle while sending at ``r`` drops the rate to ``β·r`` and aims a plateau at
     ``w = γ·r`` (a little under the rate that was refused, which is above the true limit):
     ``rate(t) = w + C·(t − K)³`` with ``K`` chosen so that ``rate(0) = β·r``, using a steep
-    ``C`` to climb back and a shallow one to probe above the plateau.
+    ``C`` to climb back and a shallow one to probe above the plateau. A *counted* throttle
+    (``r`` is what the server was seen to accept) sets ``w = floor = γ_counted·r`` at once
+    and holds it ``HOLD`` seconds before probing.
     """
 
     BETA = 0.7
     GAMMA = 0.95
+    #: Share of a counted capacity to send at: what absorbs the network's jitter.
+    GAMMA_COUNTED = 0.97
     C_CLIMB = 0.4
     C_PROBE = 0.0005  # a failed probe costs a whole Retry-After pause: probe slowly
-    DOUBLING = 0.5
+    #: Seconds a counted capacity is kept before probing above it.
+    HOLD = 30.0
+    DOUBLING = 0.25
 
     def __init__(self, start: float, now: float) -> None:
         self._start = start
         self._t0 = now
         self._w_max: float | None = None
         self._k = 0.0
+        self._counted = False
         self.floor = start
+
+    @property
+    def throttled(self) -> bool:
+        """True once a throttle has ended slow start."""
+        return self._w_max is not None
 
     def rate(self, now: float) -> float:
         """The send rate the curve allows at ``now``."""
@@ -69,15 +85,26 @@ class CubicRate:
         if self._w_max is None:
             return self._start * 2 ** min(dt / self.DOUBLING, 40.0)
         x = dt - self._k
+        if self._counted:
+            x = max(x - self.HOLD, 0.0)
         c = self.C_CLIMB if x < 0 else self.C_PROBE
         return max(self._w_max + c * x**3, MIN_RATE)
 
-    def cut(self, now: float, current: float) -> None:
-        """Register a throttle while sending at ``current`` requests per second."""
+    def cut(self, now: float, current: float, *, counted: bool = False) -> None:
+        """Register a throttle while sending at ``current`` requests per second.
+
+        ``counted``: ``current`` is what the server was seen to accept over its window, not
+        a rate it refused; the rate goes straight to just under it, with no dip to climb out of.
+        """
         current = max(current, MIN_RATE)
-        self._w_max = current * self.GAMMA
-        self.floor = max(current * self.BETA, MIN_RATE)
-        self._k = (max(self._w_max - self.floor, 0.0) / self.C_CLIMB) ** (1 / 3)
+        self._counted = counted
+        if counted:
+            self._w_max = self.floor = max(current * self.GAMMA_COUNTED, MIN_RATE)
+            self._k = 0.0
+        else:
+            self._w_max = current * self.GAMMA
+            self.floor = max(current * self.BETA, MIN_RATE)
+            self._k = (max(self._w_max - self.floor, 0.0) / self.C_CLIMB) ** (1 / 3)
         self._t0 = now
 
 
@@ -99,7 +126,7 @@ class RateLimiter:
         self._sleep = sleep
         self._cubic = CubicRate(start, clock())
         self._next = clock()
-        self._paused_until = 0.0
+        self._paused_until = float("-inf")  # (a clock may start at 0)
         self._last_cut = float("-inf")
         self._starts: deque[float] = deque()
         self._first_start: float | None = None
@@ -112,9 +139,11 @@ class RateLimiter:
         if self._fixed is not None:
             return self._fixed
         now = self._clock()
-        # Grow only while the rate is used: at most twice what was sent in the last second,
-        # but never below the post-cut floor (a Retry-After pause empties the window).
-        used = max(self._cubic.floor, 2 * self.measured(now))
+        # Grow only while the rate is used: at most twice what was sent in the last second
+        # (four times in slow start, where the curve doubles faster than a one-second window
+        # fills), but never below the post-cut floor (a Retry-After pause empties the window).
+        headroom = 2.0 if self._cubic.throttled else 4.0
+        used = max(self._cubic.floor, headroom * self.measured(now))
         return min(self._cubic.rate(now), used)
 
     def _pace(self) -> float:
@@ -174,28 +203,32 @@ class RateLimiter:
         """A 429 answered a request started at ``sent_at``: pause, and slow down if adaptive."""
         if self._fixed is None and sent_at > self._last_cut:
             now = self._clock()
-            self._cubic.cut(now, self._throttled_rate(now, now - sent_at))
+            rate, counted = self._throttled_rate(now, now - sent_at)
+            self._cubic.cut(now, rate, counted=counted)
             self._last_cut = now
         if retry_after is not None:
             self.pause(retry_after)
 
-    def _throttled_rate(self, now: float, round_trip: float) -> float:
-        """Best estimate of the rate that was refused: what the server accepted, when known.
+    def _throttled_rate(self, now: float, round_trip: float) -> tuple[float, bool]:
+        """Best estimate of the rate that was refused, and whether it is a count of what the
+        server accepted over the last second (its capacity) rather than a guess.
 
-        The accepted count is only trusted over a full second without a pause in it.
+        The accepted count is only trusted over a second without a pause in it: right after a
+        pause the estimate was wrong (or the limit changed), and CUBIC's cautious cut applies.
         """
         rate = self.rate()
         if now - self._paused_until < 1.0:
-            return rate
+            return rate, False
         accepted = _count_recent(self._answers, now)
-        sending = now - (self._first_start if self._first_start is not None else now)
-        if round_trip <= QUICK_ANSWER and sending >= 1.0:
-            # Quick answers over a whole second of sending: they count what the server took
-            # at the rate that was refused. (Slow start overshoots the limit up to 2x before
-            # the first 429 comes back, so half the allowed rate would still be above it.)
-            return min(rate, max(accepted, MIN_RATE))
-        # Slow answers, or a quiet start, say little: cap the cut.
-        return min(rate, max(accepted, rate / 2, MIN_RATE))
+        if round_trip <= QUICK_ANSWER and accepted >= 1:
+            # Quick answers count what the server took within its window while the requests
+            # that were refused went out. Slow start overshoots the limit up to 2x before the
+            # first 429 comes back, so the allowed rate says little; the count says how much
+            # the server takes. After less than a second of sending, the count is below what
+            # a second allows, so trusting it errs on the slow side.
+            return min(rate, accepted), True
+        # Slow answers, or nothing accepted yet, say little: cap the cut.
+        return min(rate, max(accepted, rate / 2, MIN_RATE)), False
 
     @property
     def paused_until(self) -> float:

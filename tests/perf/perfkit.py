@@ -243,7 +243,9 @@ def compare(ours: Timing, theirs: Timing) -> str:
     )
 
 
-def run_python(code: str, *args: str, timeout: float = 600) -> dict[str, Any]:
+def run_python(
+    code: str, *args: str, timeout: float = 600, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Run ``code`` in a fresh interpreter; it must print one JSON object as its last line."""
     done = subprocess.run(
         [PYTHON, "-c", code, *args],
@@ -252,6 +254,7 @@ def run_python(code: str, *args: str, timeout: float = 600) -> dict[str, Any]:
         timeout=timeout,
         cwd=ROOT,
         check=False,
+        env=env,
     )
     if done.returncode != 0:
         raise RuntimeError(f"subprocess failed ({done.returncode}):\n{done.stderr[-4000:]}")

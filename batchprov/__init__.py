@@ -32,7 +32,8 @@ if TYPE_CHECKING:
         RunAborted,
     )
     from batchprov.models import CheckedRow, Issue, RowResult, Severity, Status
-    from batchprov.order.state import Progress, RunOptions
+    from batchprov.order.options import RunOptions
+    from batchprov.order.state import Progress
     from batchprov.pipeline import Checked, check_file, plan_run, run_file, validate_file
     from batchprov.plan import Plan
     from batchprov.report import Report, RunInfo
@@ -55,7 +56,7 @@ _WHERE = {
     "Severity": "batchprov.models",
     "Status": "batchprov.models",
     "Progress": "batchprov.order.state",
-    "RunOptions": "batchprov.order.state",
+    "RunOptions": "batchprov.order.options",
     "Checked": "batchprov.pipeline",
     "check_file": "batchprov.pipeline",
     "plan_run": "batchprov.pipeline",

@@ -2,10 +2,14 @@
 
 Every command parses its options, calls one library function and prints a summary. Errors are
 translated in one place (`Cli.invoke`): one line on stderr and the error's exit code.
+
+Only click is imported up front: each command imports what it needs when it runs, and the
+`sandbox` and `serve` commands are loaded when invoked, so ``--help`` starts at once.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -15,12 +19,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from batchprov._version import __version__
-from batchprov.config import Api, Environment, Existing, RunConfig
+from batchprov.config import Existing
 from batchprov.errors import (
     BatchprovError,
     ConfirmationRefused,
@@ -28,14 +32,30 @@ from batchprov.errors import (
     RunAborted,
     translated,
 )
-from batchprov.numbering.fallback import parse_run_fallback
-from batchprov.order.runner import Progress, RunOptions
-from batchprov.pipeline import run_file, validate_file
-from batchprov.plan import Plan
-from batchprov.report import Report
-from batchprov.write.template import write_template
+
+if TYPE_CHECKING:
+    from batchprov.config import Api, RunConfig
+    from batchprov.order.runner import Progress
+    from batchprov.plan import Plan
+    from batchprov.report import Report
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Commands defined elsewhere, loaded when invoked: name → (module, attribute, short help).
+#: The short help is what the group's --help lists without importing them (a test keeps it
+#: equal to the command's own).
+LAZY_COMMANDS = {
+    "sandbox": (
+        "batchprov.sandbox.cli",
+        "sandbox_command",
+        "Serve a Telmetrics-compatible API simulator on real numbering-plan data.",
+    ),
+    "serve": (
+        "batchprov.web.cli",
+        "serve_command",
+        "Serve a web page to upload a spreadsheet, review it and order its numbers.",
+    ),
+}
 
 
 class Cli(click.Group):
@@ -53,6 +73,38 @@ class Cli(click.Group):
         except Exception as exc:  # a bug: still one line, and "cut short" rather than "rows"
             click.secho(f"Error: batchprov stopped unexpectedly ({_unexpected(exc)}).", err=True)
             ctx.exit(RunAborted.exit_code)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            module, attribute, _ = LAZY_COMMANDS[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands and their short help (as click writes them), without loading any."""
+        names = [n for n in self.list_commands(ctx) if not _hidden(self.commands.get(n))]
+        if not names:
+            return
+        limit = formatter.width - 6 - max(map(len, names))
+        rows = []
+        for name in names:
+            loaded = self.commands.get(name)
+            if loaded is None:
+                stand_in = click.Command(
+                    name, help=LAZY_COMMANDS[name][2]
+                )  # click's own truncation
+                rows.append((name, stand_in.get_short_help_str(limit)))
+            else:
+                rows.append((name, loaded.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _hidden(command: click.Command | None) -> bool:
+    return command is not None and command.hidden
 
 
 @click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
@@ -108,6 +160,9 @@ def validate(
     as_json: bool,
 ) -> None:
     """Check every row of INPUT and write an annotated copy; orders nothing."""
+    from batchprov.config import RunConfig
+    from batchprov.pipeline import validate_file
+
     config = RunConfig(sheet=sheet, include_hidden=include_hidden, group_id=group_id)
     report = validate_file(input_path, output, config=config)
     _print_report(report, as_json=as_json)
@@ -209,6 +264,11 @@ def run(
     quiet: bool,
 ) -> None:
     """Order a number for every valid row of INPUT and write the results into a copy."""
+    from batchprov.config import Environment, RunConfig
+    from batchprov.numbering.fallback import parse_run_fallback
+    from batchprov.order.runner import RunOptions
+    from batchprov.pipeline import run_file
+
     options = RunOptions(
         concurrency=concurrency, rate=_parse_rate(rate), timeout=timeout, retry_failed=retry_failed
     )
@@ -256,6 +316,8 @@ def _api(
 
     A dry run needs no token; it only says where it would order.
     """
+    from batchprov.config import Api
+
     if not sandbox:
         if dry_run and not config.online:
             yield (Api(url=url, token="") if url else None), config
@@ -283,19 +345,10 @@ def template(out: Path, force: bool) -> None:
             f"{out} already exists; the template never replaces a file. Choose another name, "
             "or add --force to replace it."
         )
+    from batchprov.write.template import write_template
+
     write_template(out)
     click.echo(f"Template written to {out}")
-
-
-def _attach_server_commands() -> None:
-    from batchprov.sandbox.cli import sandbox_command
-    from batchprov.web.cli import serve_command
-
-    cli.add_command(sandbox_command)
-    cli.add_command(serve_command)
-
-
-_attach_server_commands()
 
 
 def _parse_rate(text: str) -> float | None:
@@ -432,6 +485,8 @@ def _summary(report: Report) -> dict[str, Any]:
 
 def _unexpected(exc: Exception) -> str:
     """A bug's one-line description: its type and first line, scrubbed of the token."""
+    from batchprov.config import Environment
+
     text = str(exc).splitlines()[0] if str(exc) else ""
     token = Environment.read().token
     if token:

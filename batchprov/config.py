@@ -13,15 +13,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
 from platformdirs import user_data_path
 
 from batchprov.errors import NoTokenError, OptionError
 from batchprov.models import Fallback
 from batchprov.numbering.fallback import parse_run_fallback
-from batchprov.order.state import RunOptions
+from batchprov.order.options import RunOptions
 from batchprov.urls import normalise_url
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "DEFAULT_API_URL",

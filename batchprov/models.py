@@ -10,9 +10,11 @@ import json
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd  # only the type of Table.frame: models stay light to import
+
 
 T = TypeVar("T")
 

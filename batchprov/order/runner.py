@@ -33,9 +33,10 @@ from batchprov._version import __version__
 from batchprov.models import CheckedRow, RowResult, Status
 from batchprov.order.dispatch import Dispatcher
 from batchprov.order.journal import Item, Journal, State, item_key
+from batchprov.order.options import RunOptions
 from batchprov.order.reconcile import Reconciler
 from batchprov.order.rows import RowState, failed_result, owned_result, review_text, stopped_result
-from batchprov.order.state import Progress, RunOptions, RunState
+from batchprov.order.state import Progress, RunState
 
 __all__ = ["OrderOutcome", "Progress", "RunOptions", "order_rows"]
 

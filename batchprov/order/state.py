@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import functools
 import heapq
-import math
 import random
 import sqlite3
 import threading
@@ -23,7 +22,6 @@ from typing import Any, ParamSpec, TypeVar
 import httpx
 
 from batchprov.clock import now_iso
-from batchprov.errors import OptionError
 from batchprov.models import OWNED, RowResult, Status
 from batchprov.order.client import (
     ApiClient,
@@ -33,43 +31,12 @@ from batchprov.order.client import (
     TokenRejected,
 )
 from batchprov.order.journal import Item, Journal
+from batchprov.order.options import RunOptions
 from batchprov.order.rate import RateLimiter
 from batchprov.order.rows import RowState, failed_result, owned_result
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class RunOptions:
-    """How a run orders: concurrency, rate, patience and persistence."""
-
-    concurrency: int = 8
-    rate: float | None = None  # requests/s; None = adaptive ("auto")
-    timeout: float = 30.0  # seconds to wait for an answer before the outcome is unknown
-    retry_failed: bool = False
-    settle_delay: float | None = None  # wait before trusting "absent" in a reconcile
-    max_attempts: int = 6  # sends per row (never-sent / reconciled-absent)
-    breaker_threshold: int = 5  # consecutive transport failures before pausing dispatch
-    breaker_give_up: float = 60.0  # seconds of failing probes before the run stops
-    max_purchases: int | None = None  # the most numbers this run may buy (None: no cap)
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.concurrency <= 64:
-            raise OptionError(f"--concurrency must be 1 to 64, not {self.concurrency}")
-        if self.rate is not None and not (math.isfinite(self.rate) and self.rate > 0):
-            raise OptionError(f"--rate must be a number above 0 or 'auto', not {self.rate}")
-        if self.max_purchases is not None and self.max_purchases < 0:
-            raise OptionError(f"the purchase cap must be 0 or more, not {self.max_purchases}")
-        if not (math.isfinite(self.timeout) and self.timeout > 0):
-            raise OptionError(f"--timeout must be a number of seconds above 0, not {self.timeout}")
-
-    @property
-    def settle(self) -> float:
-        """The settle delay: given, or max(2 s, half the read timeout)."""
-        if self.settle_delay is not None:
-            return self.settle_delay
-        return max(2.0, self.timeout / 2)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,88 @@
+"""Start-up stays light: the package root and the command line load heavy modules on use."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+import batchprov
+from batchprov import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("pandas", "openpyxl", "pandera", "httpx", "phonenumbers", "starlette", "uvicorn")
+
+_LOADED_BY = """
+import json, sys
+{code}
+print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))
+"""
+
+
+def heavy_modules_after(code: str) -> list[str]:
+    """The heavy modules a fresh interpreter has loaded after running ``code``."""
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED_BY.format(code=code, heavy=HEAVY)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    loaded: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def test_import_batchprov_loads_nothing_heavy() -> None:
+    """`import batchprov` (and its version) imports none of pandas, openpyxl, httpx ..."""
+    assert [] == heavy_modules_after("import batchprov; batchprov.__version__")
+
+
+def test_help_loads_nothing_heavy() -> None:
+    """`batchprov --help` and `batchprov run --help` import no heavy module."""
+    code = (
+        "from click.testing import CliRunner\n"
+        "from batchprov.cli import cli\n"
+        "for args in (['--help'], ['run', '--help'], ['validate', '--help']):\n"
+        "    assert CliRunner().invoke(cli, args).exit_code == 0\n"
+    )
+    assert [] == heavy_modules_after(code)
+
+
+def test_numbering_plan_loads_without_the_rest() -> None:
+    """Looking a number up needs neither pandas nor phonenumbers (the table is cached)."""
+    code = "from batchprov.numbering import nanp\nnanp.place_of('9056372046')\n"
+    heavy_modules_after(code)  # builds the cache, if this session has none yet
+    assert [] == heavy_modules_after(code)
+
+
+@pytest.mark.parametrize("name", batchprov.__all__)
+def test_every_public_name_resolves(name: str) -> None:
+    """Every name of `batchprov.__all__` is there on first use, from its own module."""
+    value = getattr(batchprov, name)
+    if name != "__version__":
+        assert getattr(importlib.import_module(value.__module__), name) is value
+
+
+def test_unknown_names_are_attribute_errors() -> None:
+    """A name the package lacks raises AttributeError, as for any module."""
+    with pytest.raises(AttributeError, match="no_such_name"):
+        batchprov.no_such_name  # noqa: B018
+    assert set(batchprov.__all__) <= set(dir(batchprov))
+
+
+@pytest.mark.parametrize("name", sorted(cli.LAZY_COMMANDS))
+def test_lazy_commands_list_their_own_help(name: str) -> None:
+    """The group lists a lazy command with the command's own short help, and loads it."""
+    module, attribute, short = cli.LAZY_COMMANDS[name]
+    command = getattr(importlib.import_module(module), attribute)
+    assert isinstance(command, click.Command)
+    assert command.help is not None
+    assert command.help.strip().splitlines()[0] == short
+    ctx = click.Context(cli.cli)
+    assert command is cli.cli.get_command(ctx, name)

@@ -86,3 +86,15 @@ def test_lazy_commands_list_their_own_help(name: str) -> None:
     assert command.help.strip().splitlines()[0] == short
     ctx = click.Context(cli.cli)
     assert command is cli.cli.get_command(ctx, name)
+
+
+def test_validation_does_not_import_hypothesis() -> None:
+    """Checking a sheet leaves hypothesis (a test dependency pandera would load) unimported."""
+    code = (
+        "from batchprov.pipeline import check_file\n"
+        "check_file('examples/advertisers.xlsx')\n"
+        "import sys\n"
+        "assert 'hypothesis' not in sys.modules\n"
+        "import hypothesis  # still importable afterwards\n"
+    )
+    heavy_modules_after(code)

@@ -6,7 +6,9 @@ rules are read off directly, because a pandera failure cannot leave a row valid.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -27,10 +29,30 @@ def error_issues(values: Values, rules: list[Rule]) -> Found:
     columns = {f: pa.Column(checks=_checks(rules, f), required=True) for f in CANONICAL_FIELDS}
     schema = pa.DataFrameSchema(columns)
     try:
-        schema.validate(values.raw, lazy=True)
+        with _without_hypothesis():
+            schema.validate(values.raw, lazy=True)
     except SchemaErrors as failed:
         return _from_failures(values, rules, errors, failed.failure_cases)
     return []
+
+
+@contextlib.contextmanager
+def _without_hypothesis() -> Iterator[None]:
+    """Hide `hypothesis` while pandera registers its backends on the first validation.
+
+    pandera then imports its data-synthesis strategies, and those import hypothesis when it is
+    installed (a test dependency): a second or more on every command's start-up, for a feature
+    batchprov never uses. Validation itself does not need it. Once imported, it stays visible.
+    """
+    if "hypothesis" in sys.modules:
+        yield
+        return
+    sys.modules["hypothesis"] = None  # type: ignore[assignment]  # makes `import` fail
+    try:
+        yield
+    finally:
+        if sys.modules.get("hypothesis", 0) is None:
+            del sys.modules["hypothesis"]
 
 
 def _is_error(rule: Rule) -> bool:

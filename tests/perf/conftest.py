@@ -3,12 +3,23 @@ figures table written to ``tests/perf/results.md`` when the session ends."""
 
 from __future__ import annotations
 
+import compileall
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import perfkit
 import pytest
 from perfkit import RESULTS, Figures
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compiled() -> None:
+    """batchprov's bytecode is on disk, as an installed package's is.
+
+    With PYTHONDONTWRITEBYTECODE set, every process the benchmarks start would otherwise
+    compile the whole package from source, which pip does once at install.
+    """
+    assert compileall.compile_dir(perfkit.ROOT / "batchprov", quiet=1)
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 import openpyxl
 import pytest
 from click.testing import CliRunner
@@ -20,10 +21,11 @@ def invoke(*args: str, input: str | None = None) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-@pytest.mark.parametrize("name", sorted(cli.commands))
+@pytest.mark.parametrize("name", cli.list_commands(click.Context(cli)))
 def test_every_command_has_help(name: str) -> None:
-    """Every command explains itself, and every option has help text."""
-    command = cli.commands[name]
+    """Every command (the lazily loaded ones too) explains itself, and every option has help."""
+    command = cli.get_command(click.Context(cli), name)
+    assert command is not None
     assert command.help, f"{name} has no help"
     for param in command.params:
         if param.param_type_name == "option":

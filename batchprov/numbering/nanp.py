@@ -9,7 +9,6 @@ table that `plancache` keeps on disk per `phonenumbers` version (building it tak
 
 from __future__ import annotations
 
-import difflib
 import re
 import unicodedata
 from bisect import bisect_left
@@ -292,6 +291,8 @@ def cities_in(state: str) -> tuple[str, ...]:
 
 def closest_cities(city: str, state: str, n: int = 3) -> list[str]:
     """Up to n known city names of a state that look most like `city`, best first."""
+    import difflib  # (only for a city the data does not know)
+
     names = cities_in(state)
     by_key = {normalize(name): name for name in names}
     matches = difflib.get_close_matches(normalize(city), list(by_key), n=n, cutoff=0.6)

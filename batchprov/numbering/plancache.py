@@ -3,7 +3,7 @@
 Building the table from the geodata takes over a second; reading it back takes milliseconds.
 The cache lives in the user's cache directory (``BATCHPROV_CACHE_DIR`` overrides it), one file
 per `phonenumbers` version and table format. A file is a header line (format, version and the
-SHA-256 of the payload) followed by the JSON payload; it is written to a temporary file and
+CRC-32 of the payload) followed by the JSON payload; it is written to a temporary file and
 renamed into place, so readers never see half a file and concurrent writers do not clash. A
 missing, unreadable, corrupt or foreign file is simply rebuilt; a cache that cannot be written
 (read-only home, full disk) only costs the rebuild.
@@ -12,12 +12,11 @@ missing, unreadable, corrupt or foreign file is simply rebuilt; a cache that can
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import json
 import os
 import re
-import tempfile
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -26,7 +25,7 @@ from pathlib import Path
 __all__ = ["FORMAT", "Table", "cache_path", "load", "phonenumbers_version"]
 
 #: Bumped whenever the table's content or its derivation changes.
-FORMAT = 1
+FORMAT = 2
 _VERSION_LINE = re.compile(r"""^__version__\s*=\s*["']([^"']+)["']""", re.MULTILINE)
 _SAFE = re.compile(r"[^0-9A-Za-z.+-]")
 
@@ -170,7 +169,7 @@ def read(path: Path, *, version: str) -> Table | None:
             or not isinstance(header, dict)
             or header.get("format") != FORMAT
             or header.get("phonenumbers") != version
-            or header.get("sha256") != _digest(payload)
+            or header.get("crc32") != _digest(payload)
         ):
             return None
         return Table.from_json(payload)
@@ -181,8 +180,10 @@ def read(path: Path, *, version: str) -> Table | None:
 def write(path: Path, table: Table, *, version: str) -> bool:
     """Save the table atomically (temporary file, then rename); False if it cannot be."""
     payload = table.to_json()
-    header = {"format": FORMAT, "phonenumbers": version, "sha256": _digest(payload)}
+    header = {"format": FORMAT, "phonenumbers": version, "crc32": _digest(payload)}
     data = json.dumps(header).encode("utf-8") + b"\n" + payload
+    import tempfile  # (only a process that builds the table pays for importing it)
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -200,4 +201,5 @@ def write(path: Path, table: Table, *, version: str) -> bool:
 
 
 def _digest(payload: bytes) -> str:
-    return hashlib.sha256(payload).hexdigest()
+    """A checksum that catches a damaged file (CRC-32: no hashlib import on start-up)."""
+    return f"{zlib.crc32(payload):08x}"

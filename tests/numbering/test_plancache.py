@@ -109,7 +109,7 @@ def test_well_signed_but_malformed_payload_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "nanp.json"
     bad = {"places": ["GA\tatlanta\tAtlanta"], "exchanges": ["40420"], "npas": {}, "regions": {}}
     payload = json.dumps(bad).encode()
-    header = {"format": plancache.FORMAT, "phonenumbers": "v", "sha256": plancache._digest(payload)}
+    header = {"format": plancache.FORMAT, "phonenumbers": "v", "crc32": plancache._digest(payload)}
     path.write_bytes(json.dumps(header).encode() + b"\n" + payload)
     assert plancache.read(path, version="v") is None
 

@@ -9,8 +9,8 @@ server counting arrivals over its limit.
 
 The adaptive rate follows the AWS SDKs' adaptive retry mode: CUBIC growth while answers are
 clean, never more than twice the rate actually measured (so an idle period does not build up
-a rate nobody has tried; four times in slow start). On a throttle answered quickly, the
-answers of the last second count what the server accepts: the rate goes straight to 97% of
+a rate nobody has tried). On a throttle answered quickly, the answers of the last second
+(creates and listing pages) count what the server accepts: the rate goes straight to 97% of
 that count and stays there (`CubicRate.HOLD`) before probing, since a failed probe costs a
 whole ``Retry-After`` pause. A throttle that says less (a slow answer, or one right after a
 pause, when the count was wrong) gets CUBIC's ×0.7 cut. One throttle cuts the rate once per
@@ -64,7 +64,7 @@ class CubicRate:
     C_PROBE = 0.0005  # a failed probe costs a whole Retry-After pause: probe slowly
     #: Seconds a counted capacity is kept before probing above it.
     HOLD = 30.0
-    DOUBLING = 0.25
+    DOUBLING = 0.5
 
     def __init__(self, start: float, now: float) -> None:
         self._start = start
@@ -73,11 +73,6 @@ class CubicRate:
         self._k = 0.0
         self._counted = False
         self.floor = start
-
-    @property
-    def throttled(self) -> bool:
-        """True once a throttle has ended slow start."""
-        return self._w_max is not None
 
     def rate(self, now: float) -> float:
         """The send rate the curve allows at ``now``."""
@@ -139,11 +134,9 @@ class RateLimiter:
         if self._fixed is not None:
             return self._fixed
         now = self._clock()
-        # Grow only while the rate is used: at most twice what was sent in the last second
-        # (four times in slow start, where the curve doubles faster than a one-second window
-        # fills), but never below the post-cut floor (a Retry-After pause empties the window).
-        headroom = 2.0 if self._cubic.throttled else 4.0
-        used = max(self._cubic.floor, headroom * self.measured(now))
+        # Grow only while the rate is used: at most twice what was sent in the last second,
+        # but never below the post-cut floor (a Retry-After pause empties the window).
+        used = max(self._cubic.floor, 2 * self.measured(now))
         return min(self._cubic.rate(now), used)
 
     def _pace(self) -> float:
@@ -157,7 +150,8 @@ class RateLimiter:
         return _count_recent(self._starts, now)
 
     def on_answer(self) -> None:
-        """The server accepted a request (any answer but a 429): evidence of its capacity."""
+        """The server accepted a request (any answer but a 429, listings too): evidence of its
+        capacity."""
         if self._fixed is None:
             self._answers.append(self._clock())
 

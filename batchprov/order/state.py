@@ -358,8 +358,21 @@ class RunState:
 
         The caller holds a concurrency slot.
         """
+        pages = 0
+
+        async def pace() -> float:
+            # Each page's answer counts in what the server accepts, like a create's: the
+            # adaptive rate reads that count on a 429, and listings use the same quota.
+            nonlocal pages
+            if pages:
+                self.limiter.on_answer()
+            pages += 1
+            return await self.limiter.acquire()
+
         try:
-            listing = await self.client.list_numbers(gid, pace=self.limiter.acquire)
+            listing = await self.client.list_numbers(gid, pace=pace)
+            if pages:
+                self.limiter.on_answer()
         except TokenRejected as exc:
             self.stop_run(f"token rejected ({exc})")
             return None

@@ -30,14 +30,15 @@ LATENCY = ("--latency-ms", "100", "--jitter-ms", "20", "--seed", "1")
 
 _INDEX_READY = """
 import json, time
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 from batchprov.numbering import nanp
 imported = time.perf_counter()
 assert str(nanp.place_of("9056372046")) == "Burlington, ON"
 assert nanp.find_place("Toronto", "ON") is not None
 assert nanp.region_of_npa("905") == "ON"
-done = time.perf_counter()
-print(json.dumps({"import": imported - start, "lookup": done - imported, "ready": done - start}))
+done, cpu = time.perf_counter(), time.process_time() - cpu
+print(json.dumps({"import": imported - start, "lookup": done - imported, "ready": done - start,
+                  "cpu": cpu}))
 """
 
 
@@ -136,6 +137,7 @@ def test_numbering_index_is_ready_at_once(figures: Figures) -> None:
     warm = [perfkit.run_python(_INDEX_READY) for _ in range(9)]
     ready = statistics.median(r["ready"] for r in warm)
     lookup = statistics.median(r["lookup"] for r in warm)
+    cpu = statistics.median(r["cpu"] for r in warm)
     print(
         f"\nindex: ready {ready * 1000:.0f} ms (lookup {lookup * 1000:.0f} ms); "
         f"without a cache {cold['ready']:.2f} s"
@@ -148,7 +150,8 @@ def test_numbering_index_is_ready_at_once(figures: Figures) -> None:
     )
     assert figures.record(
         "numbering-plan index ready in a fresh process (import + first lookups, cache warm)",
-        f"{ready * 1000:.0f} ms (lookups {lookup * 1000:.0f} ms; median of {len(warm)})",
+        f"{ready * 1000:.0f} ms (lookups {lookup * 1000:.0f} ms; CPU {cpu * 1000:.0f} ms; "
+        f"median of {len(warm)})",
         "≤ 50 ms",
         ready <= 0.050,
     )

@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +27,7 @@ from batchprov._version import __version__
 from batchprov.config import Existing
 from batchprov.errors import (
     BatchprovError,
+    ConfigError,
     ConfirmationRefused,
     OutputError,
     RunAborted,
@@ -35,6 +36,7 @@ from batchprov.errors import (
 
 if TYPE_CHECKING:
     from batchprov.config import Api, RunConfig
+    from batchprov.order.runlog import RunRecord
     from batchprov.order.runner import Progress
     from batchprov.plan import Plan
     from batchprov.report import Report
@@ -349,6 +351,168 @@ def template(out: Path, force: bool) -> None:
 
     write_template(out)
     click.echo(f"Template written to {out}")
+
+
+def journal_option(func: F) -> F:
+    """``--journal PATH``, shared by the commands that read or write the journal."""
+    return click.option(
+        "--journal",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Journal file. Default: BATCHPROV_JOURNAL, else in your data directory.",
+    )(func)
+
+
+@cli.command()
+@click.argument("group_ids", metavar="GROUP_ID...", nargs=-1, required=True, type=click.IntRange(1))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Workbook to write (.xlsx or .csv). Default: numbers-<groups>.xlsx here.",
+)
+@click.option("--api-url", help="API base URL. Default: TELMETRICS_API_URL, else the public API.")
+@click.option("--sandbox", is_flag=True, help="Export from a fresh built-in simulated API.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+def export(
+    group_ids: tuple[int, ...],
+    output: Path | None,
+    api_url: str | None,
+    sandbox: bool,
+    as_json: bool,
+) -> None:
+    """Write every number of the groups as an input workbook whose rows are all provisioned.
+
+    Read-only. Running the workbook orders nothing; edit it and run it with --update to
+    change numbers.
+    """
+    from batchprov.config import RunConfig
+    from batchprov.lifecycle.export import export_groups
+
+    with _api(sandbox=sandbox, dry_run=False, url=api_url, config=RunConfig()) as (api, _):
+        assert api is not None
+        report = export_groups(group_ids, output, api=api)
+    _print_report(report, as_json=as_json)
+    sys.exit(report.exit_code)
+
+
+@cli.command()
+@click.argument(
+    "results", required=False, type=click.Path(dir_okay=False, path_type=Path), metavar="RESULTS"
+)
+@click.option("--run", "run_id", metavar="RUN_ID", help="Release what this journal run bought.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--include-foreign", is_flag=True, help="Also release numbers this journal did not buy."
+)
+@journal_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The workbook with released rows marked. Default: <results>.released.xlsx beside it.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+def release(
+    results: Path | None,
+    run_id: str | None,
+    yes: bool,
+    include_foreign: bool,
+    journal: Path | None,
+    output: Path | None,
+    as_json: bool,
+) -> None:
+    """Release (DELETE) the numbers RESULTS shows as bought, after showing them and asking.
+
+    Released numbers leave the account: calls to them stop, and they may not be bought back.
+    """
+    from batchprov.lifecycle.release import ReleasePlan, release_numbers
+
+    def show(plan: ReleasePlan) -> None:
+        if not as_json:
+            click.echo(plan.describe(), err=True)
+
+    def confirm(plan: ReleasePlan) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise ConfirmationRefused(
+                "Refusing to release without confirmation: no terminal to ask. "
+                "Re-run with --yes to confirm."
+            )
+        count = len(plan.to_release)
+        return click.confirm(f"Release these {count} number(s)?", default=False, err=True)
+
+    stop = threading.Event()
+    with _interrupts(stop):
+        report = release_numbers(
+            results,
+            output,
+            run_id=run_id,
+            include_foreign=include_foreign,
+            journal=journal,
+            confirm=confirm,
+            on_plan=show,
+            stop=stop,
+        )
+    _print_report(report, as_json=as_json)
+    sys.exit(report.exit_code)
+
+
+@cli.command()
+@click.argument("run_id", required=False, metavar="RUN_ID")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With RUN_ID: write the run's purchases as an audit workbook (.xlsx or .csv).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+@journal_option
+def history(run_id: str | None, output: Path | None, as_json: bool, journal: Path | None) -> None:
+    """List the journal's runs: when, who, input, API, counts, numbers bought and released."""
+    from batchprov.lifecycle.history import read_history, write_audit
+
+    if output is not None and run_id is None:
+        raise click.UsageError("-o writes one run's audit workbook: name the RUN_ID too.")
+    runs = read_history(journal)
+    if run_id is not None:
+        runs = [r for r in runs if r.run_id.startswith(run_id.strip())]
+        if not runs:
+            raise ConfigError(f"The journal has no run {run_id!r} (batchprov history lists them).")
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in runs]))
+    else:
+        _print_runs(runs)
+    if output is not None and run_id is not None:
+        click.echo(f"Audit workbook: {write_audit(run_id, output, journal=journal)}")
+
+
+def _print_runs(runs: Sequence[RunRecord]) -> None:
+    if not runs:
+        click.echo("No runs in this journal yet.")
+    for r in runs:
+        counts = ", ".join(f"{n} {s}" for s, n in r.counts.items() if n) or "no rows"
+        click.echo(f"{r.run_id[:12]}  {r.kind:<7} {r.started_at} → {r.ended_at or '(no end)'}")
+        click.echo(
+            f"    by {r.os_user or '?'}  input {r.input_name or '?'}  API {r.api_url or '?'}"
+        )
+        if r.input_sha256:
+            click.echo(f"    sha256 {r.input_sha256}")
+        click.echo(
+            f"    {counts}; bought {r.bought}, updated {r.updated}, released {r.released}"
+            f"  ({r.outcome or 'not finished'})"
+        )
+
+
+def _attach_server_commands() -> None:
+    from batchprov.sandbox.cli import sandbox_command
+    from batchprov.web.cli import serve_command
+
+    cli.add_command(sandbox_command)
+    cli.add_command(serve_command)
+
+
+_attach_server_commands()
 
 
 def _parse_rate(text: str) -> float | None:

@@ -44,15 +44,19 @@ class Environment:
     token: str | None = field(default=None, repr=False)
     api_url: str | None = None
     journal: Path | None = None
+    #: The OS user running batchprov, as the journal's run history records it.
+    os_user: str | None = None
 
     @classmethod
     def read(cls, environ: Mapping[str, str] = os.environ) -> Environment:
-        """TELMETRICS_TOKEN, TELMETRICS_API_URL and BATCHPROV_JOURNAL (blank counts as unset)."""
+        """TELMETRICS_TOKEN, TELMETRICS_API_URL and BATCHPROV_JOURNAL (blank counts as unset),
+        and the OS user (as `getpass.getuser` finds it)."""
         journal = environ.get("BATCHPROV_JOURNAL", "").strip()
         return cls(
             token=environ.get("TELMETRICS_TOKEN", "").strip() or None,
             api_url=environ.get("TELMETRICS_API_URL", "").strip() or None,
             journal=Path(journal).expanduser() if journal else None,
+            os_user=_os_user(environ),
         )
 
     def default_journal(self) -> Path:
@@ -61,6 +65,20 @@ class Environment:
         The CLI and the web page share it, so neither buys what the other bought.
         """
         return self.journal or user_data_path("batchprov") / "journal.sqlite"
+
+
+def _os_user(environ: Mapping[str, str]) -> str | None:
+    """The login name: LOGNAME, USER, LNAME or USERNAME, else the password database's."""
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        value = environ.get(name, "").strip()
+        if value:
+            return value
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError, OSError):  # Windows, or a uid without an entry
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,12 +37,14 @@ class Status(StrEnum):
     NOT_ATTEMPTED = "not attempted"
     PLANNED = "planned"
     VALID = "valid"
+    UPDATED = "updated"  # run --update changed the number's route (PUT)
+    RELEASED = "released"  # release gave the number back (DELETE)
 
 
 #: Statuses that mean the row owns a number.
-OWNED = frozenset({Status.PROVISIONED, Status.ALREADY_PROVISIONED})
+OWNED = frozenset({Status.PROVISIONED, Status.ALREADY_PROVISIONED, Status.UPDATED})
 #: Statuses that make a finished run exit 0.
-CLEAN = frozenset({*OWNED, Status.VALID, Status.PLANNED})
+CLEAN = frozenset({*OWNED, Status.VALID, Status.PLANNED, Status.RELEASED})
 
 
 class Severity(StrEnum):
@@ -216,6 +218,11 @@ class PreviousResult:
         """True when the row says it already has a number."""
         return self.status in {s.value for s in OWNED} and bool(self.tracking_number)
 
+    @property
+    def released(self) -> bool:
+        """True when the row says its number was released (it is not ordered again)."""
+        return self.status == Status.RELEASED.value and bool(self.tracking_number)
+
 
 @dataclass(frozen=True, slots=True)
 class CheckedRow:
@@ -241,8 +248,10 @@ class CheckedRow:
 
     @property
     def owned(self) -> bool:
-        """The input's own result columns show a number bought for this row."""
-        return self.previous is not None and self.previous.owned
+        """The input's own result columns show a number bought for this row (or released:
+        a released row is not ordered again either)."""
+        prev = self.previous
+        return prev is not None and (prev.owned or prev.released)
 
 
 @dataclass(frozen=True, slots=True)

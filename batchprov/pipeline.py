@@ -11,7 +11,7 @@ import contextlib
 import re
 import tempfile
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,6 +34,7 @@ from batchprov.numbering.area import locality_of
 from batchprov.numbering.fallback import with_fallbacks
 from batchprov.order.client import ListingFailed, TokenRejected
 from batchprov.order.journal import Journal, State
+from batchprov.order.runlog import RunMeta
 from batchprov.order.runner import OrderOutcome, Progress, order_rows
 from batchprov.plan import Plan
 from batchprov.read.files import read_table, sha256_of
@@ -226,7 +227,9 @@ class _Order:
             sending = plan.to_order > 0 and not held
             if sending and not self.api.sandbox and not (confirm and confirm(plan)):
                 raise ConfirmationRefused("Nothing was ordered: the order was not confirmed.")
-            outcome = self._order(engine, journal, plan, on_progress, stop) if engine else None
+            outcome = (
+                self._order(engine, journal, plan, survey, on_progress, stop) if engine else None
+            )
         return self._write(survey, plan, outcome, held=held)
 
     def _write(
@@ -266,6 +269,7 @@ class _Order:
         rows: Sequence[CheckedRow],
         journal: Path,
         plan: Plan,
+        survey: Survey,
         on_progress: ProgressFn | None,
         stop: threading.Event | None,
     ) -> OrderOutcome:
@@ -279,6 +283,27 @@ class _Order:
             transport=self.api.transport,
             on_progress=on_progress,
             stop=stop,
+            meta=self._meta(survey, rows),
+        )
+
+    def _meta(self, survey: Survey, engine: Sequence[CheckedRow]) -> RunMeta:
+        """What the journal records about this run (`batchprov history`): who, what input,
+        which API, and the rows per status that never reach the run engine."""
+        sent = {r.index for r in engine}
+        skipped: Counter[str] = Counter()
+        for row in self.checked.rows:
+            if row.index not in sent:
+                result = survey.settled(row) or _run_result(
+                    row, self.checked, {}, held=False, invalid=0
+                )
+                skipped[result.status.value] += 1
+        return RunMeta(
+            kind="run",
+            os_user=Environment.read().os_user,
+            input_name=self.checked.input_name,
+            input_sha256=self.checked.sha256,
+            api_url=self.api.key_url,
+            skipped=dict(skipped),
         )
 
     @contextlib.contextmanager
@@ -388,7 +413,7 @@ def _previous_result(row: CheckedRow) -> RowResult:
     return RowResult(
         index=row.index,
         excel_row=row.excel_row,
-        status=Status.ALREADY_PROVISIONED,
+        status=Status.RELEASED if prev.released else Status.ALREADY_PROVISIONED,
         match_type=row.match_type.value if row.match_type else None,
         tracking_number=prev.tracking_number,
         number_id=prev.number_id,

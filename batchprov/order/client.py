@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import math
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC
 from enum import StrEnum
 from typing import Any
@@ -60,6 +61,8 @@ class Number:
     route_id: str | None = None
     created_datetime: str | None = None
     termination_number: str | None = None  # where its calls ring (``call_routes.route``)
+    #: The JSON object as the API sent it (call routes, features …), for export and update.
+    data: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_json(cls, data: object) -> Number | None:
@@ -76,6 +79,7 @@ class Number:
             route_id=_route_id(data),
             created_datetime=_text(data.get("created_datetime")),
             termination_number=_route_field(data, "termination_number"),
+            data=data,
         )
 
 
@@ -98,6 +102,29 @@ class CreateResult:
     status: int | None = None
     retry_after: float | None = None
     transport: bool = False
+
+
+class Answer(StrEnum):
+    """What the answer to a request about one number (GET, PUT, DELETE) says."""
+
+    OK = "ok"  # 2xx: done (PUT/DELETE applied; GET shows the number)
+    GONE = "gone"  # 404/410: the account has no such number
+    AMBIGUOUS = "ambiguous"  # sent, answer lost or 5xx: the change may have been applied
+    NOT_SENT = "not sent"  # never reached the server
+    THROTTLED = "throttled"  # 429: not processed, send again later
+    AUTH = "auth rejected"  # 401/403
+    PERMANENT = "permanent"  # another 4xx: refused
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The classified answer to a request about one number."""
+
+    answer: Answer
+    detail: str
+    data: dict[str, Any] | None = None
+    status: int | None = None
+    retry_after: float | None = None
 
 
 class ApiError(Exception):
@@ -136,8 +163,9 @@ class ApiClient:
         self._sleep = sleep
         self._list_attempts = list_attempts
         self._rng = random.Random()
-        #: Requests sent, by method: POST (creates) and GET (listing pages, probes).
-        self.sent: dict[str, int] = {"POST": 0, "GET": 0}
+        #: Requests sent, by method: POST (creates), GET (listing pages, probes, one number),
+        #: PUT (updates) and DELETE (releases).
+        self.sent: dict[str, int] = {"POST": 0, "GET": 0, "PUT": 0, "DELETE": 0}
         self._http = httpx.AsyncClient(
             headers={
                 "x-organization-token": token,
@@ -193,6 +221,51 @@ class ApiClient:
             if attempt < self._list_attempts:
                 await self._sleep(backoff(attempt, base=0.25, cap=4.0, rng=self._rng))
         raise ListingFailed(f"listing group {group_id} failed: {last}")
+
+    async def get_number(self, number_id: str) -> Reply:
+        """``GET /numbers/{id}``: the number as the account has it (``Reply.data``)."""
+        return await self._one("GET", number_id)
+
+    async def update_number(self, number_id: str, body: dict[str, Any]) -> Reply:
+        """``PUT /numbers/{id}`` with ``body`` (the number as read, with the changes made)."""
+        return await self._one("PUT", number_id, body)
+
+    async def delete_number(self, number_id: str) -> Reply:
+        """``DELETE /numbers/{id}``: release the number. Sent once; the caller verifies."""
+        return await self._one("DELETE", number_id)
+
+    async def _one(self, method: str, number_id: str, body: object = None) -> Reply:
+        """One request about one number, sent once and classified; never raises for HTTP."""
+        url = f"{self.api_url}/numbers/{number_id}"
+        content = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json"} if content is not None else {}
+        self.sent[method] += 1
+        try:
+            response = await self._http.request(method, url, content=content, headers=headers)
+        except _NOT_SENT as exc:
+            return Reply(Answer.NOT_SENT, self._describe(exc))
+        except httpx.HTTPError as exc:
+            return Reply(Answer.AMBIGUOUS, self._describe(exc))
+        status = response.status_code
+        if response.is_success:
+            data = _json_or_none(response)
+            if method == "GET" and not isinstance(data, dict):
+                return Reply(
+                    Answer.AMBIGUOUS, f"HTTP {status} with an unreadable body", None, status
+                )
+            shown = data if isinstance(data, dict) else None
+            return Reply(Answer.OK, f"HTTP {status}", shown, status)
+        text = self._status_text(response)
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if status in (404, 410):
+            return Reply(Answer.GONE, text, status=status)
+        if status in (401, 403):
+            return Reply(Answer.AUTH, text, status=status)
+        if status == 429:
+            return Reply(Answer.THROTTLED, text, status=status, retry_after=retry_after)
+        if status in (408, 409) or status >= 500:
+            return Reply(Answer.AMBIGUOUS, text, status=status, retry_after=retry_after)
+        return Reply(Answer.PERMANENT, text, status=status)
 
     async def probe(self, group_id: int) -> None:
         """One small listing request, to see whether the API answers at all."""

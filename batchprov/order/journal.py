@@ -20,6 +20,7 @@ The API token is never stored here.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 import uuid
@@ -34,7 +35,11 @@ import filelock
 
 from batchprov.clock import now_iso
 from batchprov.errors import JournalBusyError
+from batchprov.order import changes as change_table
+from batchprov.order import runlog
+from batchprov.order.changes import Change, ChangeState, change_key, read_change
 from batchprov.order.client import Number
+from batchprov.order.runlog import RunMeta, RunRecord
 from batchprov.urls import normalise_url
 
 SCHEMA = """
@@ -169,22 +174,32 @@ class Journal:
 
     # runs ------------------------------------------------------------------------------
 
-    def start_run(self, tool_version: str) -> str:
-        """Record the start of a run; return its id."""
+    def start_run(self, tool_version: str, meta: RunMeta | None = None) -> str:
+        """Record the start of a run (who, what input, which API); return its id."""
         run_id = uuid.uuid4().hex
         with self._tx() as db:
-            db.execute(
-                "INSERT INTO run(run_id, started_at, tool_version) VALUES (?,?,?)",
-                (run_id, now_iso(), tool_version),
-            )
+            runlog.record_start(db, run_id, now_iso(), tool_version, meta or RunMeta())
         return run_id
 
-    def end_run(self, run_id: str, outcome: str) -> None:
-        """Record how a run ended."""
+    def end_run(
+        self, run_id: str, outcome: str, *, counts: Mapping[str, int] | None = None
+    ) -> None:
+        """Record how a run ended and its rows per status (added to those it skipped)."""
         with self._tx() as db:
-            db.execute(
-                "UPDATE run SET ended_at=?, outcome=? WHERE run_id=?", (now_iso(), outcome, run_id)
-            )
+            runlog.record_end(db, run_id, now_iso(), outcome, counts)
+
+    def runs(self, run_id: str | None = None) -> list[RunRecord]:
+        """Every run, oldest first, or those whose id starts with ``run_id``."""
+        return runlog.read_runs(self._conn, run_id)
+
+    def run_attempts(self, run_id: str) -> list[tuple[Item, str, str | None, str | None]]:
+        """(item, sent at, outcome, detail) of each attempt a run made, oldest first."""
+        rows = self._conn.execute(
+            "SELECT item_key, sent_at, outcome, detail FROM attempt WHERE run_id=? ORDER BY rowid",
+            (run_id,),
+        ).fetchall()
+        items = self.get_many(str(r[0]) for r in rows)
+        return [(items[str(k)], str(at), _opt(o), _opt(d)) for k, at, o, d in rows if k in items]
 
     # item queries ----------------------------------------------------------------------
 
@@ -347,6 +362,131 @@ class Journal:
         ids = ", ".join(number_ids)
         changes = {"state": State.REVIEW, "last_error": detail, "review_numbers": ids}
         return self._finish(key, changes, outcome="review", status=None, detail=detail)
+
+    # changes to bought numbers (updates, releases) -------------------------------------
+
+    def owner_of(self, api_url: str, number_id: str) -> Item | None:
+        """The item that bought this number through this journal, if any."""
+        row = self._conn.execute(
+            f"SELECT {_ITEM_COLUMNS} FROM item WHERE api_url=? AND number_id=?",
+            (normalise_url(api_url), number_id),
+        ).fetchone()
+        return _item(row) if row else None
+
+    def item_urls(self, number_id: str) -> set[str]:
+        """The API URLs under which this journal bought (or released) this number id."""
+        rows = self._conn.execute(
+            "SELECT api_url FROM item WHERE number_id=?"
+            " UNION SELECT api_url FROM change WHERE number_id=?",
+            (number_id, number_id),
+        )
+        return {str(r[0]) for r in rows}
+
+    def ensure_change(
+        self,
+        kind: str,
+        api_url: str,
+        number_id: str,
+        *,
+        body: str | None = None,
+        fields: Iterable[tuple[str, str, str]] = (),
+        group_id: int | None = None,
+        name: str | None = None,
+        phone: str | None = None,
+        item_key: str | None = None,
+    ) -> Change:
+        """The change's record, created PENDING on first sight."""
+        key = change_key(kind, api_url, number_id, body)
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO change(change_key, kind, api_url, number_id, group_id,"
+                " name, phone, item_key, body, fields, state, created_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,'PENDING',?)",
+                (
+                    key,
+                    kind,
+                    normalise_url(api_url),
+                    number_id,
+                    group_id,
+                    name,
+                    phone,
+                    item_key,
+                    body,
+                    json.dumps([list(f) for f in fields]),
+                    now_iso(),
+                ),
+            )
+        return self._must_change(key)
+
+    def get_change(self, key: str) -> Change | None:
+        row = self._conn.execute(
+            f"SELECT {change_table.COLUMNS} FROM change WHERE change_key=?", (key,)
+        ).fetchone()
+        return read_change(row) if row else None
+
+    def changes(self, *, run_id: str | None = None, kind: str | None = None) -> list[Change]:
+        """Changes, oldest first: of one run, of one kind, or all."""
+        sql, args = f"SELECT {change_table.COLUMNS} FROM change", list[object]()
+        where = []
+        if run_id is not None:
+            where.append("run_id=?")
+            args.append(run_id)
+        if kind is not None:
+            where.append("kind=?")
+            args.append(kind)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [read_change(r) for r in self._conn.execute(sql + " ORDER BY rowid", args)]
+
+    def begin_change(self, key: str, run_id: str) -> Change:
+        """Commit the intent of a change (attempts + 1) before its request goes out."""
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE change SET state='INTENT', run_id=?, attempts=attempts+1, intent_at=?"
+                " WHERE change_key=? AND state IN ('PENDING','FAILED')",
+                (run_id, now_iso(), key),
+            )
+            if cur.rowcount != 1:
+                raise RuntimeError(f"change {key!r} is not PENDING; no second intent is allowed")
+        return self._must_change(key)
+
+    def finish_change(
+        self,
+        key: str,
+        state: ChangeState,
+        *,
+        detail: str | None = None,
+        status: int | None = None,
+        resolved_by: str | None = None,
+    ) -> Change:
+        """Record a change's outcome; a release DONE also frees the item that bought it."""
+        change = self._must_change(key)
+        with self._tx() as db:
+            db.execute(
+                "UPDATE change SET state=?, finished_at=?, http_status=?, detail=?,"
+                " resolved_by=? WHERE change_key=?",
+                (str(state), now_iso(), status, detail, resolved_by, key),
+            )
+            if state is ChangeState.DONE and change.kind == "release":
+                # The row no longer owns a number: a re-run reports it, and orders it again
+                # only with --retry-failed.
+                db.execute(
+                    "UPDATE item SET state='FAILED', number_id=NULL, last_error=?, updated_at=?"
+                    " WHERE api_url=? AND number_id=?",
+                    (
+                        f"number {change.phone or change.number_id} was released on {now_iso()}",
+                        now_iso(),
+                        change.api_url,
+                        change.number_id,
+                    ),
+                )
+        return self._must_change(key)
+
+    def _must_change(self, key: str) -> Change:
+        change = self.get_change(key)
+        if change is None:
+            raise KeyError(key)
+        return change
 
     # baseline --------------------------------------------------------------------------
 
@@ -512,6 +652,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.executescript(SCHEMA)
+    conn.executescript(change_table.SCHEMA)
     _migrate(conn)
     return conn
 
@@ -522,6 +663,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
         names = {str(info[1]) for info in conn.execute(f"PRAGMA table_info({table})")}
         if column not in names:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+    runlog.migrate_runs(conn)
 
 
 def _item(row: tuple[object, ...]) -> Item:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ from batchprov.order.journal import Item, Journal, State, item_key
 from batchprov.order.options import RunOptions
 from batchprov.order.reconcile import Reconciler
 from batchprov.order.rows import RowState, failed_result, owned_result, review_text, stopped_result
+from batchprov.order.runlog import RunMeta
 from batchprov.order.state import Progress, RunState
 
 __all__ = ["OrderOutcome", "Progress", "RunOptions", "order_rows"]
@@ -48,6 +50,7 @@ class OrderOutcome:
     results: tuple[RowResult, ...]
     stopped_reason: str | None
     stats: dict[str, int]
+    run_id: str = ""
 
 
 def order_rows(
@@ -62,8 +65,11 @@ def order_rows(
     stop: threading.Event | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
+    meta: RunMeta | None = None,
 ) -> OrderOutcome:
     """Order a number for every row (each must have ``.order``), exactly once across runs.
+
+    ``meta`` is what the journal records about the run (user, input, API; `history`).
 
     Raises `JournalBusyError` when another run holds the journal. Everything else (token
     rejected, API down, interrupted) ends in ``OrderOutcome.stopped_reason``.
@@ -86,7 +92,7 @@ def order_rows(
                 sleep=sleep,
                 clock=clock,
             )
-            return await _Run(state).execute()
+            return await _Run(state, meta).execute()
 
         return asyncio.run(run())
 
@@ -109,8 +115,9 @@ def _row_state(api_url: str, row: CheckedRow) -> RowState:
 class _Run:
     """One `order_rows` call: plan, then dispatch and reconcile until every row is final."""
 
-    def __init__(self, state: RunState) -> None:
+    def __init__(self, state: RunState, meta: RunMeta | None = None) -> None:
         self.state = state
+        self.meta = meta
         self.dispatcher = Dispatcher(state)
         self.reconciler = Reconciler(state)
 
@@ -118,11 +125,12 @@ class _Run:
         """Plan, recover, dispatch until every row is final or the run stops."""
         s = self.state
         try:
-            s.run_id = await s.jx(s.journal.start_run, __version__)
+            s.run_id = await s.jx(s.journal.start_run, __version__, self.meta)
             await self._plan()
             await self._drive()
             await self._finish()
-            await s.jx(s.journal.end_run, s.run_id, s.halt or "finished")
+            counts = Counter(r.result.status.value for r in s.rows if r.result is not None)
+            await s.jx(s.journal.end_run, s.run_id, s.halt or "finished", counts=counts)
         finally:
             await s.aclose()
         if s.error is not None:
@@ -197,4 +205,4 @@ class _Run:
         stats["requests"] = s.client.sent["POST"]
         stats["list_requests"] = s.client.sent["GET"]
         results = tuple(r.result for r in s.rows if r.result is not None)
-        return OrderOutcome(results=results, stopped_reason=s.halt, stats=stats)
+        return OrderOutcome(results=results, stopped_reason=s.halt, stats=stats, run_id=s.run_id)

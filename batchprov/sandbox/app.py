@@ -237,12 +237,34 @@ async def _get(request: Request, sandbox: Sandbox) -> Response:
 
 
 async def _put(request: Request, sandbox: Sandbox) -> Response:
+    outcome = sandbox.injector.outcome()  # a change meets the faults a create does
+    if outcome is Outcome.UNAVAILABLE:
+        raise ApiError(503, "Service Unavailable", {"Retry-After": "1"})
     body = parse_json(await request.body())
-    return JSONResponse(sandbox.update_number(request.path_params["number_id"], body))
+    number = sandbox.update_number(request.path_params["number_id"], body)
+    return await _after_change(request, sandbox, outcome, number)
 
 
 async def _delete(request: Request, sandbox: Sandbox) -> Response:
-    return JSONResponse(sandbox.delete_number(request.path_params["number_id"]))
+    outcome = sandbox.injector.outcome()
+    if outcome is Outcome.UNAVAILABLE:
+        raise ApiError(503, "Service Unavailable", {"Retry-After": "1"})
+    number = sandbox.delete_number(request.path_params["number_id"])
+    return await _after_change(request, sandbox, outcome, number)
+
+
+async def _after_change(
+    request: Request, sandbox: Sandbox, outcome: Outcome, number: dict[str, Any]
+) -> Response:
+    """The answer to an applied change, as the faults drawn for it have it."""
+    if outcome is Outcome.ERROR_AFTER_CREATE:
+        raise ApiError(500, "Internal Server Error")
+    if outcome is Outcome.DROP_AFTER_CREATE:
+        request.scope[_DROP] = True
+        return Response(status_code=500)  # swallowed: the connection closes instead
+    if outcome is Outcome.LATE_AFTER_CREATE:
+        await asyncio.sleep(sandbox.faults.late_seconds)
+    return JSONResponse(number)
 
 
 def _paging(request: Request) -> tuple[int | None, int]:

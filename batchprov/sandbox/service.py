@@ -128,6 +128,9 @@ class Sandbox:
             record = self._active(number_id)
             self._apply(record, body)
             record.modified_datetime = now_iso()
+            record.changes.append(
+                {"action": "update", "at": record.modified_datetime, "request": body}
+            )
             self.store.save(record)
             return record.to_api()
 
@@ -136,6 +139,7 @@ class Sandbox:
         with self._lock:
             record = self._active(number_id)
             record.modified_datetime = now_iso()
+            record.changes.append({"action": "release", "at": record.modified_datetime})
             self.store.release(record)
             self.inventory.release(record.phone_number)
             return record.to_api()
@@ -158,7 +162,8 @@ class Sandbox:
         }
 
     def ledger(self) -> list[dict[str, Any]]:
-        """Every number ever created, with the request that created it."""
+        """Every number ever created, with the request that created it and every update and
+        release since (with the update's request)."""
         with self._lock:
             return [r.to_ledger() for r in self.store.records.values()]
 
@@ -211,7 +216,15 @@ class Sandbox:
         return record
 
     def _apply(self, record: NumberRecord, body: dict[str, Any]) -> None:
-        """Check every field first, so a bad one changes nothing."""
+        """Check every field first, so a bad one changes nothing.
+
+        A body may carry the number's own fields (a client sends back what it read); the
+        ones a number cannot change must then be what they are.
+        """
+        fixed = {"id": record.id, "group_id": record.group_id, "phone_number": record.phone_number}
+        for key, value in fixed.items():
+            if key in body and str(body[key]) != str(value):
+                raise ApiError(400, f"{key}: cannot be changed (is {value})")
         name = read_name(body["name"]) if "name" in body else record.name
         route = read_route(body["call_routes"]) if "call_routes" in body else None
         sms = read_sms_routes(body["sms_routes"]) if "sms_routes" in body else record.sms_routes

@@ -39,6 +39,8 @@ class NumberRecord:
     request: Any
     released: bool = False
     visible_at: float = field(default=0.0, compare=False)  # monotonic; listings hide it before
+    #: Every update and release after the create: {"action", "at", "request"}.
+    changes: list[dict[str, Any]] = field(default_factory=list)
 
     def to_api(self) -> dict[str, Any]:
         """The number as the API shows it, in the field order of the documentation."""
@@ -71,6 +73,7 @@ class NumberRecord:
             "created_datetime": self.created_datetime,
             "request": self.request,
             "released": self.released,
+            "changes": list(self.changes),
         }
 
 

@@ -47,6 +47,10 @@ _MODE_TEXT = {
     "validate": "Validation only: every row was checked; nothing was ordered.",
     "dry-run": "Dry run: nothing was ordered. 'Request Body' shows what each row would send.",
     "run": "Numbers were ordered from the API named below.",
+    "export": "Export: the numbers the account holds in these groups; nothing was ordered. "
+    "Running this workbook orders nothing.",
+    "release": "Release: the numbers marked 'released' were given back to the account and "
+    "no longer ring through.",
 }
 
 

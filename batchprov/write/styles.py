@@ -28,6 +28,8 @@ TONE = {
     Status.INVALID: BAD,
     Status.FAILED: BAD,
     Status.NOT_ATTEMPTED: IDLE,
+    Status.UPDATED: GOOD,
+    Status.RELEASED: IDLE,
 }
 ROW_COLOUR = {GOOD: "E8F4EA", BAD: "FBE9E7", IDLE: "FFF4DC"}
 ROW_FILL = {tone: PatternFill("solid", fgColor=colour) for tone, colour in ROW_COLOUR.items()}

@@ -1,0 +1,321 @@
+"""A number's whole life against the sandbox on loopback: buy, export, release, history.
+
+Every test counts requests in the sandbox's own stats and ledger: an export orders nothing, a
+release sends one applied DELETE per number whatever the faults, and a killed release resumes
+without a second one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from batchprov.config import Api, RunConfig
+from batchprov.errors import ConfirmationRefused
+from batchprov.lifecycle.export import export_groups
+from batchprov.lifecycle.history import read_history, write_audit
+from batchprov.lifecycle.release import release_numbers
+from batchprov.models import Status
+from batchprov.order.journal import Journal
+from batchprov.order.runner import RunOptions
+from batchprov.pipeline import run_file
+from batchprov.sandbox import Faults, RunningSandbox, SandboxConfig, serve_in_thread
+
+GROUP = 11623282
+NAMES = [f"Lifecycle Advertiser {i}" for i in range(6)]
+DELETES = "DELETE /v3/api/numbers/{number_id}"
+POSTS = "POST /v3/api/groups/{group_id}/numbers"
+FAST = RunConfig(options=RunOptions(timeout=1.0, settle_delay=0.2))
+
+
+@pytest.fixture
+def server() -> Iterator[RunningSandbox]:
+    with serve_in_thread(SandboxConfig()) as running:
+        yield running
+
+
+def api_of(server: RunningSandbox) -> Api:
+    """The served sandbox as a real API would be used: its URL and token, journaled."""
+    return Api(url=server.url, token=server.token)
+
+
+def sheet(path: Path) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["name", "group_id", "match_type", "termination_number", "record_calls"])
+        for i, name in enumerate(NAMES):
+            writer.writerow([name, GROUP, "tollfree", "4165551234", "yes" if i % 2 else ""])
+    return path
+
+
+def buy(server: RunningSandbox, tmp_path: Path, journal: Path) -> Path:
+    """Order every row of a fresh sheet; the results workbook."""
+    out = tmp_path / "ads.results.xlsx"
+    config = RunConfig(journal=journal, options=FAST.options)
+    report = run_file(
+        sheet(tmp_path / "ads.csv"),
+        out,
+        config=config,
+        api=api_of(server),
+        confirm=lambda plan: True,
+    )
+    assert report.counts() == {"provisioned": len(NAMES)}
+    return out
+
+
+def applied_deletes(server: RunningSandbox) -> int:
+    stats = server.state.stats
+    return stats[f"{DELETES} 200"] + stats[f"{DELETES} dropped"]
+
+
+def statuses(path: Path) -> list[str]:
+    ws = openpyxl.load_workbook(path).worksheets[0]
+    header = [c.value for c in ws[1]]
+    column = header.index("Status")
+    return [str(row[column].value) for row in ws.iter_rows(min_row=2) if row[0].value]
+
+
+def test_export_round_trip_orders_nothing(server: RunningSandbox, tmp_path: Path) -> None:
+    """An export lists every page; running it orders nothing and reports every number."""
+    journal = tmp_path / "journal.sqlite"
+    buy(server, tmp_path, journal)
+    posts = server.state.stats[f"{POSTS} 200"]
+    exported = tmp_path / "numbers.xlsx"
+    report = export_groups([GROUP], exported, api=api_of(server))
+    assert len(report.results) == len(NAMES)
+    ws = openpyxl.load_workbook(exported).worksheets[0]
+    header = [c.value for c in ws[1]]
+    assert header[:7] == [
+        "name",
+        "group_id",
+        "match_type",
+        "termination_number",
+        "record_calls",
+        "recording_message",
+        "whisper_message",
+    ]
+    first = {h: c.value for h, c in zip(header, ws[2], strict=False)}
+    assert first["termination_number"] == "4165551234" and first["match_type"] is None
+    assert first["Status"] == "already provisioned" and first["Provisioned At"]
+    assert {ws.cell(r, 5).value for r in range(2, 2 + len(NAMES))} == {"yes", None}
+    # A second journal, as on another machine: the workbook alone keeps it from buying.
+    rerun = run_file(
+        exported,
+        tmp_path / "again.xlsx",
+        api=api_of(server),
+        config=RunConfig(journal=tmp_path / "other.sqlite"),
+        confirm=lambda plan: True,
+    )
+    assert rerun.counts() == {"already provisioned": len(NAMES)}
+    assert server.state.stats[f"{POSTS} 200"] == posts
+
+
+def test_export_csv_and_small_pages(tmp_path: Path) -> None:
+    """Every page of a group is exported (pages smaller than the group), as CSV with -o .csv."""
+    with serve_in_thread(SandboxConfig(page_size_max=2)) as small:
+        for i in range(5):
+            body = {
+                "name": f"Paged {i}",
+                "phone_number_request": {"match_type": "tollfree"},
+                "call_routes": {
+                    "route_type": "Basic",
+                    "route": {"termination_number": "4165551234"},
+                },
+            }
+            small.state.create_number(GROUP, body)
+        out = export_groups([GROUP], tmp_path / "paged.csv", api=api_of(small)).output_path
+    assert out is not None
+    with out.open(encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["name"] for r in rows] == [f"Paged {i}" for i in range(5)]
+    assert {r["Status"] for r in rows} == {"already provisioned"}
+
+
+def test_release_once_under_faults(server: RunningSandbox, tmp_path: Path) -> None:
+    """503s, drops after the change and late answers: each number is released exactly once."""
+    journal = tmp_path / "journal.sqlite"
+    results = buy(server, tmp_path, journal)
+    server.state.set_faults(
+        Faults(error_503=0.3, drop_after_create=0.3, late_after_create=0.2, late_seconds=1.5)
+    )
+    report = release_numbers(
+        results,
+        tmp_path / "gone.xlsx",
+        journal=journal,
+        api=api_of(server),
+        confirm=lambda plan: True,
+        timeout=0.5,
+    )
+    server.state.set_faults(Faults())
+    assert report.counts() == {"released": len(NAMES)}, [r.error for r in report.results]
+    ledger = server.state.ledger()
+    assert all(n["released"] for n in ledger)
+    assert [len([c for c in n["changes"] if c["action"] == "release"]) for n in ledger] == [1] * 6
+    assert server.state.stats[f"{DELETES} 503"] > 0  # the faults did happen
+    assert statuses(tmp_path / "gone.xlsx") == ["released"] * len(NAMES)
+    again = release_numbers(
+        results,
+        tmp_path / "gone2.xlsx",
+        journal=journal,
+        api=api_of(server),
+        confirm=lambda plan: True,
+    )
+    assert again.extra["plan"].to_release == () and again.extra["plan"].already == len(NAMES)
+    assert server.state.stats[f"{DELETES} 503"] + applied_deletes(server) == sum(
+        v for k, v in server.state.stats.items() if k.startswith(DELETES)
+    )
+
+
+def test_release_refused_without_confirmation(server: RunningSandbox, tmp_path: Path) -> None:
+    """Without a confirmation nothing is sent and the journal records no release."""
+    journal = tmp_path / "journal.sqlite"
+    results = buy(server, tmp_path, journal)
+    with pytest.raises(ConfirmationRefused):
+        release_numbers(results, journal=journal, api=api_of(server), confirm=lambda plan: False)
+    assert applied_deletes(server) == 0
+    with Journal.open(journal) as jr:
+        assert jr.changes() == []
+
+
+def test_release_cli_without_terminal_refuses(server: RunningSandbox, tmp_path: Path) -> None:
+    """`release` with no terminal and no --yes exits 2 and sends nothing; --yes releases."""
+    journal = tmp_path / "journal.sqlite"
+    results = buy(server, tmp_path, journal)
+    cmd = [sys.executable, "-m", "batchprov", "release", str(results), "--journal", str(journal)]
+    env = {**os.environ, "TELMETRICS_TOKEN": server.token}
+    refused = subprocess.run(
+        cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120
+    )
+    assert refused.returncode == 2, refused.stderr
+    assert "About to release 6 number(s)" in refused.stderr and NAMES[0] in refused.stderr
+    assert "--yes" in refused.stderr and "Traceback" not in refused.stderr
+    assert applied_deletes(server) == 0
+    done = subprocess.run(
+        [*cmd, "--yes", "--json"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["counts"] == {"released": 6}
+    assert applied_deletes(server) == len(NAMES)
+
+
+def test_release_only_our_numbers(server: RunningSandbox, tmp_path: Path) -> None:
+    """Numbers another journal bought are left alone unless --include-foreign."""
+    results = buy(server, tmp_path, tmp_path / "theirs.sqlite")
+    mine = tmp_path / "mine.sqlite"
+    api = api_of(server)
+    report = release_numbers(
+        results, tmp_path / "r.xlsx", journal=mine, api=api, confirm=lambda plan: True
+    )
+    plan = report.extra["plan"]
+    assert plan.to_release == () and plan.foreign == len(NAMES)
+    assert applied_deletes(server) == 0
+    report = release_numbers(
+        results,
+        tmp_path / "r.xlsx",
+        journal=mine,
+        api=api,
+        include_foreign=True,
+        confirm=lambda plan: True,
+    )
+    assert report.counts() == {"released": len(NAMES)}
+
+
+@pytest.mark.parametrize("point", ["after_change_intent:3", "after_change_send:3"])
+def test_killed_release_resumes_without_second_delete(
+    server: RunningSandbox, tmp_path: Path, point: str
+) -> None:
+    """kill -9 between intent and outcome: the next release verifies, never deletes twice."""
+    journal = tmp_path / "journal.sqlite"
+    results = buy(server, tmp_path, journal)
+    cmd = [
+        sys.executable,
+        "-m",
+        "batchprov",
+        "release",
+        str(results),
+        "--journal",
+        str(journal),
+        "--yes",
+        "-o",
+        str(tmp_path / "released.xlsx"),
+    ]
+    env = {**os.environ, "TELMETRICS_TOKEN": server.token, "BATCHPROV_CRASH_AT": point}
+    killed = subprocess.run(cmd, env=env, capture_output=True, timeout=120)
+    assert killed.returncode == 137
+    expected = 3 if point.startswith("after_change_send") else 2
+    assert applied_deletes(server) == expected
+    env.pop("BATCHPROV_CRASH_AT")
+    resumed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert applied_deletes(server) == len(NAMES)
+    assert server.state.stats[f"{DELETES} 404"] == 0
+    assert statuses(tmp_path / "released.xlsx") == ["released"] * len(NAMES)
+
+
+def test_history_and_audit(server: RunningSandbox, tmp_path: Path) -> None:
+    """history lists the run (user, input, SHA-256, API, counts, bought) and the release."""
+    journal = tmp_path / "journal.sqlite"
+    results = buy(server, tmp_path, journal)
+    release_numbers(
+        results,
+        tmp_path / "gone.xlsx",
+        journal=journal,
+        api=api_of(server),
+        confirm=lambda plan: True,
+    )
+    runs = read_history(journal)
+    assert [r.kind for r in runs] == ["run", "release"]
+    bought, released = runs
+    assert bought.input_name == "ads.csv" and len(bought.input_sha256 or "") == 64
+    assert bought.api_url == api_of(server).key_url and bought.os_user
+    assert (bought.bought, bought.counts) == (len(NAMES), {"provisioned": len(NAMES)})
+    assert (released.released, released.counts["released"]) == (len(NAMES), len(NAMES))
+    audit = write_audit(bought.run_id[:8], tmp_path / "audit.xlsx", journal=journal)
+    ws = openpyxl.load_workbook(audit).worksheets[0]
+    header = [c.value for c in ws[1]]
+    names = [ws.cell(r, 1).value for r in range(2, ws.max_row + 1)]
+    assert sorted(names) == sorted(NAMES)
+    # Bought by this run and released since: the audit says so, with the body it sent.
+    assert {ws.cell(r, header.index("Status") + 1).value for r in range(2, 8)} == {"released"}
+    body = json.loads(ws.cell(2, header.index("Request Body") + 1).value)
+    assert body["phone_number_request"]["match_type"] == "tollfree"
+    # A re-run of the sheet does not silently buy a released row again.
+    rerun = run_file(
+        tmp_path / "ads.csv",
+        tmp_path / "re.xlsx",
+        api=api_of(server),
+        config=RunConfig(journal=journal),
+        confirm=lambda plan: True,
+    )
+    assert rerun.counts() == {Status.FAILED.value: len(NAMES)}
+    assert "released" in (rerun.results[0].error or "")
+
+
+def test_history_of_old_journal_migrates(tmp_path: Path) -> None:
+    """A journal made before runs recorded their facts gains the columns and still lists."""
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE run(run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL,"
+        " tool_version TEXT, ended_at TEXT, outcome TEXT)"
+    )
+    db.execute("INSERT INTO run VALUES ('abc', '2026-01-01T00:00:00Z', '0.1', NULL, NULL)")
+    db.commit()
+    db.close()
+    runs = read_history(path)
+    assert [(r.run_id, r.kind, r.bought, r.counts) for r in runs] == [("abc", "run", 0, {})]

@@ -72,6 +72,7 @@ class ChangeOutcome:
 class _Run:
     journal: Journal
     client: ApiClient
+    key_url: str
     run_id: str
     sleep: Sleep
     max_attempts: int
@@ -90,15 +91,18 @@ def apply_changes(
     max_attempts: int = 4,
     stop: threading.Event | None = None,
     sleep: Sleep = asyncio.sleep,
+    key_url: str | None = None,
 ) -> tuple[list[ChangeOutcome], str | None]:
     """Apply every task once (across commands); returns the outcomes and why it stopped early.
 
-    Tasks not reached after a stop (token rejected, API unavailable, Ctrl-C) have no outcome.
+    ``key_url`` is the API URL the journal keys the numbers by (default: ``api``'s; a sandbox
+    served again on another port keeps its first URL). Tasks not reached after a stop (token
+    rejected, API unavailable, Ctrl-C) have no outcome.
     """
 
     async def run() -> tuple[list[ChangeOutcome], str | None]:
         client = ApiClient(api.url, api.token, timeout=timeout, transport=api.transport)
-        state = _Run(journal, client, run_id, sleep, max_attempts, stop)
+        state = _Run(journal, client, key_url or api.key_url, run_id, sleep, max_attempts, stop)
         try:
             for task in tasks:
                 if state.stopped is None and stop is not None and stop.is_set():
@@ -116,7 +120,7 @@ def apply_changes(
 async def _apply(s: _Run, task: ChangeTask) -> ChangeOutcome:
     change = s.journal.ensure_change(
         task.kind,
-        s.client.api_url,
+        s.key_url,
         task.number_id,
         body=task.body_json(),
         fields=task.fields,

@@ -10,6 +10,8 @@ running it orders nothing it shows as bought.
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ from batchprov.lifecycle.shape import ROUTE_FIELDS, row_fields
 from batchprov.models import RowResult, Status, Table
 from batchprov.order.changes import ChangeState
 from batchprov.order.journal import Item, Journal
-from batchprov.order.runlog import BOUGHT_OUTCOMES, RunRecord
+from batchprov.order.runlog import BOUGHT_OUTCOMES, RunRecord, read_runs
 from batchprov.report import RunInfo
 from batchprov.write.output import write_output
 
@@ -47,8 +49,12 @@ def read_history(journal: str | Path | None = None) -> list[RunRecord]:
     path = _path(journal)
     if not path.exists():  # nothing ran yet: do not create a journal just to say so
         return []
-    with translated(journal=path), Journal.open(path) as jr:
-        return jr.runs()
+    try:  # read-only and without the lock, so a run in progress does not stop it
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            return read_runs(db)
+    except sqlite3.OperationalError:  # a journal made by an older version: migrate it first
+        with translated(journal=path), Journal.open(path) as jr:
+            return jr.runs()
 
 
 def find_run(jr: Journal, run_id: str) -> RunRecord:

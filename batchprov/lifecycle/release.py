@@ -32,7 +32,7 @@ from batchprov.report import Report, RunInfo
 from batchprov.urls import normalise_url
 from batchprov.write.output import write_output
 
-__all__ = ["ReleasePlan", "default_release_output", "release_numbers"]
+__all__ = ["ReleasePlan", "default_release_output", "plan_release", "release_numbers"]
 
 #: Lines of the plan the terminal shows.
 SHOWN = 20
@@ -95,6 +95,23 @@ def default_release_output(results: Path) -> Path:
     )
 
 
+def plan_release(
+    results: str | Path | None,
+    *,
+    run_id: str | None = None,
+    include_foreign: bool = False,
+    journal: str | Path | None = None,
+    api: Api | None = None,
+) -> ReleasePlan:
+    """What `release_numbers` would release, without sending anything (the web page's view)."""
+    env = Environment.read()
+    path = Path(journal) if journal else env.default_journal()
+    with translated(journal=path):
+        checked = _checked(results, run_id)
+        with Journal.open(path) as jr:
+            return _plan(jr, api, checked, run_id, env, include_foreign=include_foreign)[0]
+
+
 def release_numbers(
     results: str | Path | None,
     output: str | Path | None = None,
@@ -113,33 +130,21 @@ def release_numbers(
     ``api`` defaults to the API the journal bought them from (token from the environment).
     Nothing is sent unless ``confirm(plan)`` returns True (`ConfirmationRefused` otherwise).
     """
-    if results is None and run_id is None:
-        raise OptionError("Name a results workbook, or a run with --run, to release.")
     env = Environment.read()
     path = Path(journal) if journal else env.default_journal()
     with translated(journal=path):
         started = now_iso()
-        checked = check_file(results) if results is not None else None
-        if checked is not None:
-            require_results(checked)
+        checked = _checked(results, run_id)
         out = _output(results, output)
         with Journal.open(path) as jr:
-            url = _api_url(api, jr, checked, run_id, env)
-            candidates = _candidates(jr, url, checked, run_id)
-            chosen = tuple(c for c in candidates if not c.released and (c.ours or include_foreign))
-            plan = ReleasePlan(
-                api_url=url,
-                to_release=chosen,
-                foreign=sum(1 for c in candidates if not c.ours and not c.released),
-                already=sum(1 for c in candidates if c.released),
-            )
+            plan, candidates = _plan(jr, api, checked, run_id, env, include_foreign=include_foreign)
             if on_plan is not None:
                 on_plan(plan)
             outcomes: list[ChangeOutcome] = []
             stopped = None
             release_run = ""
-            if chosen:
-                target = api or _api_for(url, env)  # no token: stop before asking
+            if plan.to_release:
+                target = api or _api_for(plan.api_url, env)  # no token: stop before asking
                 if not (confirm and confirm(plan)):
                     raise ConfirmationRefused("Nothing was released: it was not confirmed.")
                 meta = RunMeta(
@@ -147,12 +152,18 @@ def release_numbers(
                     os_user=env.os_user,
                     input_name=checked.input_name if checked else f"run {run_id}",
                     input_sha256=checked.sha256 if checked else None,
-                    api_url=url,
+                    api_url=plan.api_url,
                 )
                 release_run = jr.start_run(__version__, meta)
-                tasks = [_task(c) for c in chosen]
+                tasks = [_task(c) for c in plan.to_release]
                 outcomes, stopped = apply_changes(
-                    tasks, api=target, journal=jr, run_id=release_run, timeout=timeout, stop=stop
+                    tasks,
+                    api=target,
+                    journal=jr,
+                    run_id=release_run,
+                    timeout=timeout,
+                    stop=stop,
+                    key_url=plan.api_url,
                 )
                 counts = {
                     "released": sum(o.done for o in outcomes),
@@ -163,20 +174,51 @@ def release_numbers(
             mode="release",
             input_name=checked.input_name if checked else f"run {run_id}",
             input_sha256=checked.sha256 if checked else "",
-            api_url=url,
-            sandbox=False,
+            api_url=plan.api_url,
+            sandbox=api is not None and api.sandbox,
             started_at=started,
             ended_at=now_iso(),
             tool_version=__version__,
             stopped_reason=stopped,
         )
-        rows = _results(checked, candidates, outcomes, chosen)
+        rows = _results(checked, candidates, outcomes, plan.to_release)
         written = None
-        if checked is not None and out is not None and (chosen or plan.already):
+        if checked is not None and out is not None and (plan.to_release or plan.already):
             write_output(checked.table, rows, checked.issues, info, out)
             written = out
         report = Report(info=info, results=tuple(rows), issues=(), output_path=written)
         return replace(report, extra={"plan": plan, "run_id": release_run})
+
+
+def _checked(results: str | Path | None, run_id: str | None) -> Checked | None:
+    if results is None and run_id is None:
+        raise OptionError("Name a results workbook, or a run with --run, to release.")
+    if results is None:
+        return None
+    checked = check_file(results)
+    require_results(checked)
+    return checked
+
+
+def _plan(
+    jr: Journal,
+    api: Api | None,
+    checked: Checked | None,
+    run_id: str | None,
+    env: Environment,
+    *,
+    include_foreign: bool,
+) -> tuple[ReleasePlan, list[Candidate]]:
+    url = _api_url(api, jr, checked, run_id, env)
+    candidates = _candidates(jr, url, checked, run_id)
+    chosen = tuple(c for c in candidates if not c.released and (c.ours or include_foreign))
+    plan = ReleasePlan(
+        api_url=url,
+        to_release=chosen,
+        foreign=sum(1 for c in candidates if not c.ours and not c.released),
+        already=sum(1 for c in candidates if c.released),
+    )
+    return plan, candidates
 
 
 def _output(results: str | Path | None, output: str | Path | None) -> Path | None:
@@ -188,8 +230,11 @@ def _output(results: str | Path | None, output: str | Path | None) -> Path | Non
 def _api_url(
     api: Api | None, jr: Journal, checked: Checked | None, run_id: str | None, env: Environment
 ) -> str:
-    """The API the numbers belong to: given, else the journal's, else the configured one."""
-    if api is not None:
+    """The API the numbers belong to: given, else the journal's, else the configured one.
+
+    A sandbox served again has a new port but the same numbers: the journal's URL names it.
+    """
+    if api is not None and not api.sandbox:
         return api.key_url
     urls: set[str] = set()
     if run_id is not None:
@@ -206,7 +251,9 @@ def _api_url(
             "These numbers were bought from several APIs (" + ", ".join(sorted(urls)) + "); "
             "release them one API at a time with --api-url."
         )
-    return urls.pop() if urls else normalise_url(env.api_url or DEFAULT_API_URL)
+    if urls:
+        return urls.pop()
+    return api.key_url if api is not None else normalise_url(env.api_url or DEFAULT_API_URL)
 
 
 def _api_for(url: str, env: Environment) -> Api:

@@ -38,7 +38,7 @@ from batchprov._version import __version__
 from batchprov.config import DEFAULT_API_URL, Api, Environment, RunConfig
 from batchprov.errors import BatchprovError
 from batchprov.pipeline import check_file, plan_run, validate_file
-from batchprov.web import jobs
+from batchprov.web import jobs, releases
 from batchprov.web.jobs import Job, JobRunner, JobStore
 from batchprov.web.security import (
     ALLOWED_SUFFIXES,
@@ -90,6 +90,12 @@ class Settings:
         if self.sandbox:
             return self.data_dir / "sandbox-journals" / f"{job_id}.sqlite"
         return self.env.default_journal()
+
+    def journals(self) -> list[Path]:
+        """The journals whose runs the jobs page lists: the shared one, or each sandbox job's."""
+        if not self.sandbox:
+            return [self.env.default_journal()]
+        return sorted(self.data_dir.glob("sandbox-journals/*[0-9a-f].sqlite"))
 
     def planning_api(self) -> Api:
         """Where the plan says the orders go (nothing is sent while planning)."""
@@ -232,6 +238,8 @@ class Pages:
             Route("/jobs/{job_id}/confirm", self.confirm_page, methods=["GET"]),
             Route("/jobs/{job_id}/order", self.order, methods=["POST"]),
             Route("/jobs/{job_id}/stop", self.stop, methods=["POST"]),
+            Route("/jobs/{job_id}/release", self.release_page, methods=["GET"]),
+            Route("/jobs/{job_id}/release", self.release, methods=["POST"]),
             Route("/jobs/{job_id}/progress.json", self.progress, methods=["GET"]),
             Route("/jobs/{job_id}/checked.xlsx", self.download_check, methods=["GET"]),
             Route("/jobs/{job_id}/results.xlsx", self.download_result, methods=["GET"]),
@@ -370,7 +378,8 @@ class Pages:
     # --- jobs --------------------------------------------------------------------------------
 
     async def job_list(self, request: Request) -> Response:
-        return self.page(request, "jobs.html", jobs=self.s.store.all())
+        history = await run_in_threadpool(releases.history, self.s.journals())
+        return self.page(request, "jobs.html", jobs=self.s.store.all(), history=history)
 
     async def job_page(self, request: Request) -> Response:
         job = self.job_or_404(request)
@@ -382,7 +391,10 @@ class Pages:
             live = self.s.runner.progress(job)
             return self.page(request, "progress.html", job=job, live=live)
         blocked = self.blocked(job) if job.status == jobs.FAILED or job.stopped_reason else None
-        return self.page(request, "result.html", job=job, r=job.result, blocked=blocked)
+        releasable = releases.can_release(job) and self.s.ordering_blocked() is None
+        return self.page(
+            request, "result.html", job=job, r=job.result, blocked=blocked, releasable=releasable
+        )
 
     def blocked(self, job: Job) -> str | None:
         """Why this job cannot be ordered, or None."""
@@ -425,6 +437,38 @@ class Pages:
             if not csrf_ok(request, form.get(CSRF_FIELD)):
                 return self.forbidden(request)
         self.s.runner.stop(job.id)
+        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+    async def release_page(self, request: Request) -> Response:
+        """The numbers a release would give back, and the question."""
+        job = self.job_or_404(request)
+        if not releases.can_release(job):
+            return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+        try:
+            plan = await run_in_threadpool(releases.release_view, job)
+        except BatchprovError as exc:
+            return self.message(request, 409, "Cannot release", jobs.scrub(str(exc), job))
+        return self.page(request, "release.html", job=job, plan=plan)
+
+    async def release(self, request: Request) -> Response:
+        job = self.job_or_404(request)
+        async with request.form(max_files=0, max_fields=10) as form:
+            if not csrf_ok(request, form.get(CSRF_FIELD)):
+                return self.forbidden(request)
+            confirmed = form.get("confirm") == "yes"
+        blocked = self.s.ordering_blocked()
+        if blocked or not releases.can_release(job):
+            text = blocked or "This job has no numbers to release."
+            return self.message(request, 409, "Cannot release", text)
+        if not confirmed:
+            return RedirectResponse(f"/jobs/{job.id}/release", status_code=303)
+        try:
+            report = await run_in_threadpool(releases.release_job, job, self.s.results)
+        except BatchprovError as exc:
+            return self.message(request, 409, "Cannot release", jobs.scrub(str(exc), job))
+        result = {**job.result, **jobs.result_view(report, job)}
+        output = report.output_path or job.output_path
+        self.s.store.update(job.id, counts=report.counts(), result=result, output_path=output)
         return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
     async def progress(self, request: Request) -> Response:

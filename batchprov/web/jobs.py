@@ -352,7 +352,7 @@ class JobRunner:
             live = self._live[job_id]
         self.store.update(job_id, started=job.started or now_iso(), error=None, stopped_reason=None)
         try:
-            with _job_api(job) as api:
+            with job_api(job) as api:
                 report = run_file(
                     job.input_path,
                     self.results_dir / f"{job.id}.results.xlsx",
@@ -403,14 +403,16 @@ def job_config(job: Job) -> RunConfig:
 
 
 @contextmanager
-def _job_api(job: Job) -> Iterator[Api]:
-    """The job's API: a fresh sandbox for a sandbox job (its journal is the job's own)."""
+def job_api(job: Job) -> Iterator[Api]:
+    """The job's API: for a sandbox job its own sandbox, whose numbers are kept in a file
+    beside the job's journal (so they are still there to release after the job)."""
     if not job.sandbox:
         yield Api.from_environment(url=job.api_url)
         return
     from batchprov.sandbox import SandboxConfig, serve_in_thread
 
-    with serve_in_thread(SandboxConfig()) as server:
+    state = job.journal_path.with_name(f"{job.id}.sandbox.sqlite")
+    with serve_in_thread(SandboxConfig(state_path=state)) as server:
         yield server.api()
 
 

@@ -30,6 +30,7 @@ from batchprov.order.runlog import BOUGHT_OUTCOMES, RunMeta
 from batchprov.pipeline import Checked, check_file
 from batchprov.report import Report, RunInfo
 from batchprov.urls import normalise_url
+from batchprov.wording import SANDBOX_MARK
 from batchprov.write.output import write_output
 
 __all__ = ["ReleasePlan", "default_release_output", "plan_release", "release_numbers"]
@@ -210,7 +211,7 @@ def _plan(
     include_foreign: bool,
 ) -> tuple[ReleasePlan, list[Candidate]]:
     url = _api_url(api, jr, checked, run_id, env)
-    candidates = _candidates(jr, url, checked, run_id)
+    candidates = _candidates(jr, url, checked, run_id, sandbox=api is not None and api.sandbox)
     chosen = tuple(c for c in candidates if not c.released and (c.ours or include_foreign))
     plan = ReleasePlan(
         api_url=url,
@@ -244,7 +245,7 @@ def _api_url(
         if runs[0].api_url:
             urls.add(runs[0].api_url)
     if checked is not None:
-        for _, number_id in _workbook_numbers(checked):
+        for _, number_id in _workbook_numbers(checked, sandbox=api is not None and api.sandbox):
             urls |= jr.item_urls(number_id)
     if len(urls) > 1:
         raise OptionError(
@@ -270,9 +271,12 @@ def _run_text(run_id: str, found: int) -> str:
     return f"{found} runs start with {run_id!r}; give more of the run id."
 
 
-def _workbook_numbers(checked: Checked) -> list[tuple[int, str]]:
-    """(row index, number id) of each row the workbook shows as owning a number."""
+def _workbook_numbers(checked: Checked, *, sandbox: bool = False) -> list[tuple[int, str]]:
+    """(row index, number id) of each row the workbook shows as owning a number (for a
+    sandbox, also the rows whose Status says the number came from the sandbox)."""
     owned = {s.value for s in OWNED}
+    if sandbox:
+        owned |= {text + SANDBOX_MARK for text in owned}
     found = []
     for row in checked.rows:
         prev = row.previous
@@ -282,7 +286,7 @@ def _workbook_numbers(checked: Checked) -> list[tuple[int, str]]:
 
 
 def _candidates(
-    jr: Journal, url: str, checked: Checked | None, run_id: str | None
+    jr: Journal, url: str, checked: Checked | None, run_id: str | None, *, sandbox: bool
 ) -> list[Candidate]:
     run_numbers = _run_numbers(jr, run_id) if run_id is not None else None
     found: list[Candidate] = []
@@ -291,7 +295,7 @@ def _candidates(
         name_col = checked.columns.fields.get("name")
         group_col = checked.columns.fields.get("group_id")
         by_index = {r.index: r for r in checked.rows}
-        for index, number_id in _workbook_numbers(checked):
+        for index, number_id in _workbook_numbers(checked, sandbox=sandbox):
             if run_numbers is not None and number_id not in run_numbers:
                 continue
             prev = by_index[index].previous
@@ -440,7 +444,7 @@ def earlier_results(checked: Checked) -> list[RowResult]:
             RowResult(
                 index=i,
                 excel_row=row.excel_row,
-                status=known.get(status[i], Status.NOT_ATTEMPTED),
+                status=known.get(status[i].removesuffix(SANDBOX_MARK), Status.NOT_ATTEMPTED),
                 match_type=kind[i] or None,
                 tracking_number=number[i] or None,
                 number_id=nid[i] or None,

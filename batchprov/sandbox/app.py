@@ -178,18 +178,33 @@ def _api(handler: Handler, *, create: bool = False) -> Endpoint:
 
 
 async def _create(request: Request, sandbox: Sandbox) -> Response:
-    outcome = sandbox.injector.outcome()  # one per create, whatever follows
     group_id = request.path_params["group_id"]
+
+    async def create() -> dict[str, Any]:
+        return sandbox.create_number(group_id, parse_json(await request.body()))
+
+    return await _faulted(request, sandbox, create, f"Group {group_id} not found")
+
+
+async def _faulted(
+    request: Request,
+    sandbox: Sandbox,
+    change: Callable[[], Awaitable[dict[str, Any]]],
+    not_found: str,
+) -> Response:
+    """A create, update or release under the fault drawn for it (one per request): refused
+    or unanswered before the change, or the change made and then the answer lost or late."""
+    outcome = sandbox.injector.outcome()  # one per request, whatever follows
     if outcome in _REFUSALS:
         raise ApiError(*_REFUSALS[outcome])
     if outcome is Outcome.NOT_FOUND:
-        raise ApiError(404, f"Group {group_id} not found")
+        raise ApiError(404, not_found)
     if outcome is Outcome.CONNECT_ERROR:
         return _severed(request, Fate.REFUSE)
-    body = parse_json(await request.body())
     if outcome is Outcome.TIMEOUT_BEFORE_CREATE:
+        await request.body()
         return _severed(request, Fate.HANG)
-    number = sandbox.create_number(group_id, body)
+    number = await change()
     if outcome is Outcome.ERROR_AFTER_CREATE:
         raise ApiError(*_SERVER_ERROR)
     if outcome is Outcome.DROP_AFTER_CREATE:
@@ -237,34 +252,21 @@ async def _get(request: Request, sandbox: Sandbox) -> Response:
 
 
 async def _put(request: Request, sandbox: Sandbox) -> Response:
-    outcome = sandbox.injector.outcome()  # a change meets the faults a create does
-    if outcome is Outcome.UNAVAILABLE:
-        raise ApiError(503, "Service Unavailable", {"Retry-After": "1"})
-    body = parse_json(await request.body())
-    number = sandbox.update_number(request.path_params["number_id"], body)
-    return await _after_change(request, sandbox, outcome, number)
+    number_id = request.path_params["number_id"]
+
+    async def update() -> dict[str, Any]:
+        return sandbox.update_number(number_id, parse_json(await request.body()))
+
+    return await _faulted(request, sandbox, update, f"Number {number_id} not found")
 
 
 async def _delete(request: Request, sandbox: Sandbox) -> Response:
-    outcome = sandbox.injector.outcome()
-    if outcome is Outcome.UNAVAILABLE:
-        raise ApiError(503, "Service Unavailable", {"Retry-After": "1"})
-    number = sandbox.delete_number(request.path_params["number_id"])
-    return await _after_change(request, sandbox, outcome, number)
+    number_id = request.path_params["number_id"]
 
+    async def release() -> dict[str, Any]:
+        return sandbox.delete_number(number_id)
 
-async def _after_change(
-    request: Request, sandbox: Sandbox, outcome: Outcome, number: dict[str, Any]
-) -> Response:
-    """The answer to an applied change, as the faults drawn for it have it."""
-    if outcome is Outcome.ERROR_AFTER_CREATE:
-        raise ApiError(500, "Internal Server Error")
-    if outcome is Outcome.DROP_AFTER_CREATE:
-        request.scope[_DROP] = True
-        return Response(status_code=500)  # swallowed: the connection closes instead
-    if outcome is Outcome.LATE_AFTER_CREATE:
-        await asyncio.sleep(sandbox.faults.late_seconds)
-    return JSONResponse(number)
+    return await _faulted(request, sandbox, release, f"Number {number_id} not found")
 
 
 def _paging(request: Request) -> tuple[int | None, int]:

@@ -237,6 +237,12 @@ def validate(
     is_flag=True,
     help="With --dry-run: list the groups (read-only) so the plan is exact.",
 )
+@click.option(
+    "--update",
+    is_flag=True,
+    help="Change numbers already bought whose termination number or call features differ "
+    "from the row (PUT); without it a difference is only a warning.",
+)
 @click.option("--strict", is_flag=True, help="Order nothing if any row is invalid.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -261,6 +267,7 @@ def run(
     max_cost: float | None,
     existing: str,
     online: bool,
+    update: bool,
     strict: bool,
     yes: bool,
     quiet: bool,
@@ -288,6 +295,7 @@ def run(
         online=online,
         journal=journal or Environment.read().journal,
         options=options,
+        update=update,
     )
     stop = threading.Event()
     on_plan = _plan_printer(dry_run=dry_run, quiet=quiet, as_json=as_json)
@@ -555,7 +563,9 @@ def _confirmer(yes: bool, *, shown: bool = False) -> Callable[[Plan], bool]:
             )
         if not shown:
             click.echo(plan.describe(), err=True)
-        return click.confirm("Order these numbers?", default=False, err=True)
+        verb = {(True, False): "Order", (False, True): "Update", (True, True): "Order and update"}
+        question = verb.get((plan.to_order > 0, plan.to_update > 0), "Order")
+        return click.confirm(f"{question} these numbers?", default=False, err=True)
 
     return confirm
 

@@ -140,6 +140,8 @@ class RunConfig:
         existing: what to do with a row whose name is already in the account.
         max_numbers: refuse a plan that buys more, and never buy more in the run.
         max_cost: the same for the monthly cost (needs ``price_per_number``).
+        update: change numbers already bought whose route differs from the row (PUT);
+            without it a difference is only a warning.
     """
 
     sheet: str | None = None
@@ -156,6 +158,7 @@ class RunConfig:
     existing: Existing = Existing.ADOPT
     max_numbers: int | None = None
     max_cost: float | None = None
+    update: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.fallback, str | list):  # "overlay,tollfree" or a list of words

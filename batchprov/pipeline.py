@@ -19,6 +19,14 @@ from pathlib import Path
 import pandas as pd
 
 from batchprov._version import __version__
+from batchprov.change.apply import ChangeOutcome
+from batchprov.change.update import (
+    Held,
+    UpdatePlan,
+    apply_updates,
+    route_request,
+    survey_updates,
+)
 from batchprov.check.checker import check_table
 from batchprov.clock import now_iso
 from batchprov.config import DEFAULT_API_URL, Api, Environment, RunConfig
@@ -33,7 +41,7 @@ from batchprov.models import CheckedRow, Issue, PreviousResult, RowResult, Sever
 from batchprov.numbering.area import locality_of
 from batchprov.numbering.fallback import with_fallbacks
 from batchprov.order.client import ListingFailed, TokenRejected
-from batchprov.order.journal import Journal, State
+from batchprov.order.journal import Journal, State, item_key, peek_items
 from batchprov.order.runlog import RunMeta
 from batchprov.order.runner import OrderOutcome, Progress, order_rows
 from batchprov.plan import Plan
@@ -99,11 +107,35 @@ def check_file(path: str | Path, *, config: RunConfig = _DEFAULTS) -> Checked:
     rows = tuple(replace(r, previous=previous[r.index]) for r in outcome.rows)
     rows = with_fallbacks(rows, config.fallback)
     name = config.input_name or source.name
+    issues = _relevant_issues(outcome.issues, rows, columns)
     by_row: dict[int, list[Issue]] = defaultdict(list)
-    for issue in outcome.issues:
+    for issue in issues:
         by_row[issue.row].append(issue)
     grouped = {row: tuple(found) for row, found in by_row.items()}
-    return Checked(table, columns, rows, outcome.issues, sha256_of(source), name, grouped)
+    return Checked(table, columns, rows, issues, sha256_of(source), name, grouped)
+
+
+#: Columns that only say how to buy a number: moot on a row that already has one.
+_ORDERING_ONLY = (
+    "match_type",
+    "local_to_number",
+    "city",
+    "state",
+    "number_match_filter",
+    "fallback",
+)
+
+
+def _relevant_issues(
+    issues: Sequence[Issue], rows: Sequence[CheckedRow], columns: ColumnMap
+) -> tuple[Issue, ...]:
+    """The issues, less those about how to buy on rows that already own a number (an export
+    leaves match_type blank: its rows are never bought, and their route is still checked)."""
+    owned = {r.excel_row for r in rows if r.owned}
+    if not owned:
+        return tuple(issues)
+    moot = {columns.fields.get(f, f) for f in _ORDERING_ONLY}
+    return tuple(i for i in issues if not (i.row in owned and i.column in moot))
 
 
 def validate_file(
@@ -202,6 +234,7 @@ class _Order:
     api: Api
     out: Path
     started: str
+    updates: UpdatePlan = UpdatePlan()
 
     def go(
         self,
@@ -216,7 +249,15 @@ class _Order:
                 survey = _survey(self.checked, self.config, self.api, journal)
             except (TokenRejected, ListingFailed) as exc:
                 return self._cut_short(_listing_stop(exc))
-            plan = survey.plan
+            updates = survey_updates(
+                _held(self.checked, self.config, self.api, journal),
+                api=self.api,
+                update=self.config.update,
+                timeout=self.config.options.timeout,
+            )
+            plan = replace(
+                survey.plan, to_update=len(updates.tasks), update_lines=tuple(updates.lines())
+            )
             if on_plan is not None:
                 on_plan(plan)
             over = plan.over_cap()
@@ -224,29 +265,49 @@ class _Order:
                 raise CapExceeded(f"Nothing was ordered: {over}.")
             held = self.config.strict and plan.invalid > 0
             engine = [] if held else survey.engine_rows(self.checked.rows)
-            sending = plan.to_order > 0 and not held
+            sending = (plan.to_order > 0 or bool(updates.tasks)) and not held
             if sending and not self.api.sandbox and not (confirm and confirm(plan)):
                 raise ConfirmationRefused("Nothing was ordered: the order was not confirmed.")
             outcome = (
                 self._order(engine, journal, plan, survey, on_progress, stop) if engine else None
             )
-        return self._write(survey, plan, outcome, held=held)
+            stopped = outcome.stopped_reason if outcome else None
+            changed: dict[int, ChangeOutcome] = {}
+            if sending and updates.tasks and stopped is None:
+                changed, stopped = self._update(journal, survey, updates)
+        return self._write(
+            survey, plan, outcome, held=held, updates=updates, changed=changed, stopped=stopped
+        )
 
     def _write(
-        self, survey: Survey, plan: Plan, outcome: OrderOutcome | None, *, held: bool
+        self,
+        survey: Survey,
+        plan: Plan,
+        outcome: OrderOutcome | None,
+        *,
+        held: bool,
+        updates: UpdatePlan | None = None,
+        changed: Mapping[int, ChangeOutcome] | None = None,
+        stopped: str | None = None,
     ) -> Report:
         ordered = {r.index: r for r in outcome.results} if outcome else {}
+        changed = changed or {}
+        warned = updates.warnings if updates is not None else {}
         results = [
-            survey.settled(row)
-            or _run_result(row, self.checked, ordered, held=held, invalid=plan.invalid)
+            _updated(
+                survey.settled(row)
+                or _run_result(row, self.checked, ordered, held=held, invalid=plan.invalid),
+                changed.get(row.index),
+                warned.get(row.index, ()),
+            )
             for row in self.checked.rows
         ]
         info = _info("run", self.checked, api=self.api, started=self.started)
-        info = replace(info, stopped_reason=outcome.stopped_reason if outcome else None, plan=plan)
+        info = replace(info, stopped_reason=stopped, plan=plan)
         try:
             report = _finish(self.checked, results, info, self.out, extra_columns=_CHECK_COLUMNS)
         except OSError as exc:
-            if outcome is None:
+            if outcome is None and not changed:
                 raise
             raise RunAborted(
                 f"The numbers were ordered and are in the journal, but the output could not be "
@@ -284,6 +345,15 @@ class _Order:
             on_progress=on_progress,
             stop=stop,
             meta=self._meta(survey, rows),
+        )
+
+    def _update(
+        self, journal: Path, survey: Survey, updates: UpdatePlan
+    ) -> tuple[dict[int, ChangeOutcome], str | None]:
+        """Send the planned PUTs, journaled as a run of their own (kind ``update``)."""
+        meta = replace(self._meta(survey, self.checked.rows), kind="update", skipped={})
+        return apply_updates(
+            updates, api=self.api, journal=journal, meta=meta, timeout=self.config.options.timeout
         )
 
     def _meta(self, survey: Survey, engine: Sequence[CheckedRow]) -> RunMeta:
@@ -334,6 +404,49 @@ def _journal_to_read(config: RunConfig, api: Api) -> Path | None:
     if config.journal is not None:
         return config.journal
     return None if api.sandbox else Environment.read().default_journal()
+
+
+def _held(checked: Checked, config: RunConfig, api: Api, journal: Path | None) -> list[Held]:
+    """Rows that already have a number (their own result columns, or the journal), with the
+    route they ask for."""
+    held: dict[int, Held] = {}
+    for row in checked.rows:
+        prev = row.previous
+        if prev is None or not prev.owned or not prev.number_id:
+            continue
+        order = row.order or route_request(_cells(checked, row), default_group=config.group_id)
+        errors = [i for i in checked.by_row.get(row.excel_row, ()) if i.severity is Severity.ERROR]
+        if order is not None and not errors:
+            held[row.index] = Held(row, prev.number_id, prev.tracking_number or "", order)
+    if journal is None:
+        return list(held.values())
+    open_rows = [r for r in checked.rows if r.order is not None and r.index not in held]
+    keys = {item_key(api.url, r.order.group_id, r.order.name): r for r in open_rows if r.order}
+    for key, item in peek_items(journal, keys).items():
+        if item.state is State.DONE and item.number_id:
+            row = keys[key]
+            held[row.index] = Held(row, item.number_id, item.phone or "", row.order)
+    return sorted(held.values(), key=lambda h: h.row.index)
+
+
+def _cells(checked: Checked, row: CheckedRow) -> dict[str, str]:
+    """A row's cells by field name."""
+    frame = checked.table.frame
+    return {f: str(frame[h].iloc[row.index]) for f, h in checked.columns.fields.items()}
+
+
+def _updated(
+    result: RowResult, change: ChangeOutcome | None, warnings: tuple[str, ...]
+) -> RowResult:
+    """A row's result after ``--update``: `updated` with what changed, or why it did not."""
+    if change is None:
+        return replace(result, warnings=result.warnings + warnings) if warnings else result
+    what = "; ".join(f"{f} {a or '(none)'} → {b or '(none)'}" for f, a, b in change.task.fields)
+    if change.done:
+        note = f"updated: {what}" + (f" ({change.text})" if change.text else "")
+        return replace(result, status=Status.UPDATED, warnings=(*result.warnings, note))
+    error = f"not updated ({what}): {change.text}"
+    return replace(result, error=f"{result.error}\n{error}" if result.error else error)
 
 
 def _offline_api(api: Api | None) -> Api:

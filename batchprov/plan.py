@@ -78,6 +78,9 @@ class Plan:
     max_numbers: int | None = None
     max_cost: float | None = None
     hidden: int = 0
+    #: Numbers ``run --update`` will change (PUT), and one line per change.
+    to_update: int = 0
+    update_lines: tuple[str, ...] = ()
 
     @property
     def rescued(self) -> int:
@@ -111,7 +114,8 @@ class Plan:
         verb = "Would order" if self.dry_run else "About to order"
         if self.to_order == 0:
             lines = [f"Nothing to order from {self.target()}"]
-            return "\n".join(lines + self._skipped_lines() + self._risk_lines())
+            lines += self._skipped_lines() + self._risk_lines()
+            return "\n".join(lines + self._update_lines())
         lines = [f"{verb} {self.to_order} number(s) from {self.target()}"]
         lines += self._order_lines()
         lines += self._skipped_lines()
@@ -122,7 +126,13 @@ class Plan:
         if self.estimated_cost is not None:
             lines.append(f"  estimated monthly cost: {self.cost_text()}")
         lines += [f"  {cap}" for cap in self.cap_lines()]
-        return "\n".join(lines)
+        return "\n".join(lines + self._update_lines())
+
+    def _update_lines(self) -> list[str]:
+        """The changes ``run --update`` will make, one line each."""
+        if not self.to_update:
+            return []
+        return [f"About to update {self.to_update} number(s) (--update):", *self.update_lines]
 
     def over_cap(self) -> str | None:
         """Why this plan breaks a cap ('' parts omitted), or None when it fits."""
@@ -223,6 +233,7 @@ class Plan:
             "estimated_monthly_cost": self.estimated_cost,
             "max_numbers": self.max_numbers,
             "max_cost": self.max_cost,
+            "to_update": self.to_update,
         }
 
     def _order_lines(self) -> list[str]:

@@ -1,7 +1,7 @@
-"""A number's life after it is bought: export a group, update, release, and the run history.
+"""A number's life after it is bought, as commands: export a group, release, the run history.
 
 `export` writes a group's numbers as a batchprov input whose rows are all provisioned;
-`release` gives numbers back (``DELETE /numbers/{id}``) and `update` changes them
-(``PUT /numbers/{id}``), both journaled through `changer` like purchases; `history` shows
-the journal's runs. `shape` maps a number as the API shows it to the columns of a sheet.
+`release` gives numbers back (``DELETE /numbers/{id}``), journaled through `change.apply`
+like purchases; `history` shows the journal's runs and writes one run as an audit workbook.
+Updates (``run --update``) are part of a run: `change.update`, called by `pipeline`.
 """

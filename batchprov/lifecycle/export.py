@@ -16,10 +16,10 @@ from pathlib import Path
 import pandas as pd
 
 from batchprov._version import __version__
+from batchprov.change.route import ROUTE_FIELDS, row_fields
 from batchprov.clock import now_iso
 from batchprov.config import Api
 from batchprov.errors import ConfigError, RunAborted, translated
-from batchprov.lifecycle.shape import ROUTE_FIELDS, row_fields
 from batchprov.models import RowResult, Status, Table
 from batchprov.order.client import ApiClient, ListingFailed, ListingRefused, Number, TokenRejected
 from batchprov.report import Report, RunInfo

@@ -19,9 +19,9 @@ from typing import Any
 import pandas as pd
 
 from batchprov._version import __version__
+from batchprov.change.route import ROUTE_FIELDS, row_fields
 from batchprov.config import Environment
 from batchprov.errors import OptionError, translated
-from batchprov.lifecycle.shape import ROUTE_FIELDS, row_fields
 from batchprov.models import RowResult, Status, Table
 from batchprov.order.changes import ChangeState
 from batchprov.order.journal import Item, Journal

@@ -3,7 +3,7 @@
 The numbers are those a results workbook shows as bought (or those a journal run bought,
 ``run_id``). Only numbers this journal bought are released unless ``include_foreign``. The
 plan (count, names, numbers) is shown and must be confirmed; then each release is journaled
-like a purchase (`changer`), and the workbook is written again with those rows `released`.
+like a purchase (`change.apply`), and the workbook is written again with those rows `released`.
 
 Releasing is final: the number leaves the account, calls to it stop ringing through, and it
 may not be bought back.
@@ -19,10 +19,10 @@ from pathlib import Path
 import pandas as pd
 
 from batchprov._version import __version__
+from batchprov.change.apply import ChangeOutcome, ChangeTask, apply_changes
 from batchprov.clock import now_iso
 from batchprov.config import DEFAULT_API_URL, Api, Environment
 from batchprov.errors import ConfigError, ConfirmationRefused, OptionError, translated
-from batchprov.lifecycle.changer import ChangeOutcome, ChangeTask, apply_changes
 from batchprov.models import OWNED, RowResult, Status
 from batchprov.order.changes import ChangeState
 from batchprov.order.journal import Journal

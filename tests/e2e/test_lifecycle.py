@@ -115,6 +115,7 @@ def test_export_round_trip_orders_nothing(server: RunningSandbox, tmp_path: Path
         confirm=lambda plan: True,
     )
     assert rerun.counts() == {"already provisioned": len(NAMES)}
+    assert rerun.issues == ()  # a blank match_type is moot on a row that has its number
     assert server.state.stats[f"{POSTS} 200"] == posts
 
 
@@ -319,3 +320,90 @@ def test_history_of_old_journal_migrates(tmp_path: Path) -> None:
     db.close()
     runs = read_history(path)
     assert [(r.run_id, r.kind, r.bought, r.counts) for r in runs] == [("abc", "run", 0, {})]
+
+
+def edited_export(server: RunningSandbox, tmp_path: Path) -> tuple[Path, list[str]]:
+    """An export of the group with two termination numbers and one recording changed."""
+    exported = tmp_path / "numbers.xlsx"
+    export_groups([GROUP], exported, api=api_of(server))
+    book = openpyxl.load_workbook(exported)
+    ws = book.worksheets[0]
+    header = [c.value for c in ws[1]]
+    term, record = header.index("termination_number") + 1, header.index("record_calls") + 1
+    ws.cell(2, term).value = "9055550101"
+    ws.cell(3, term).value = "9055550102"
+    ws.cell(4, record).value = "no" if ws.cell(4, record).value == "yes" else "yes"
+    book.save(exported)
+    changed = [str(ws.cell(r, header.index("Number ID") + 1).value) for r in (2, 3, 4)]
+    return exported, changed
+
+
+def puts(server: RunningSandbox) -> dict[str, int]:
+    """Applied updates per number id, from the ledger."""
+    return {
+        str(n["id"]): sum(1 for c in n["changes"] if c["action"] == "update")
+        for n in server.state.ledger()
+    }
+
+
+def test_differences_warn_without_update(server: RunningSandbox, tmp_path: Path) -> None:
+    """Without --update an edited route is a warning on its row and nothing is sent."""
+    journal = tmp_path / "journal.sqlite"
+    buy(server, tmp_path, journal)
+    exported, changed = edited_export(server, tmp_path)
+    report = run_file(
+        exported,
+        tmp_path / "warned.xlsx",
+        api=api_of(server),
+        config=RunConfig(journal=journal),
+        confirm=lambda plan: True,
+    )
+    assert report.counts() == {"already provisioned": len(NAMES)}
+    warned = [r for r in report.results if any("--update" in w for w in r.warnings)]
+    assert [r.number_id for r in warned] == changed
+    assert "9055550101" in warned[0].warnings[-1]
+    assert set(puts(server).values()) == {0}
+
+
+def test_update_applied_once_under_faults(server: RunningSandbox, tmp_path: Path) -> None:
+    """--update: the plan lists each change; every PUT is applied once through 503s and drops."""
+    journal = tmp_path / "journal.sqlite"
+    buy(server, tmp_path, journal)
+    exported, changed = edited_export(server, tmp_path)
+    before = {n["id"]: n for n in server.state.ledger()}
+    shown: list[str] = []
+    server.state.set_faults(
+        Faults(error_503=0.3, drop_after_create=0.3, late_after_create=0.2, late_seconds=1.5)
+    )
+    config = RunConfig(journal=journal, update=True, options=RunOptions(timeout=0.5))
+    report = run_file(
+        exported,
+        tmp_path / "updated.xlsx",
+        api=api_of(server),
+        config=config,
+        confirm=lambda plan: shown.append(plan.describe()) or True,
+    )
+    server.state.set_faults(Faults())
+    assert report.counts() == {"already provisioned": 3, "updated": 3}, [
+        r.error for r in report.results
+    ]
+    assert "About to update 3 number(s)" in shown[0]
+    assert "termination_number 4165551234 → 9055550101" in shown[0]
+    assert {k: v for k, v in puts(server).items() if v} == dict.fromkeys(changed, 1)
+    after = {str(n["id"]): server.state.get_number(n["id"]) for n in before.values()}
+    first = after[changed[0]]
+    assert first["call_routes"]["route"]["termination_number"] == "9055550101"
+    assert first["name"] == before[int(changed[0])]["name"]  # only the changed field moved
+    assert first["call_routes"]["route"]["id"] == int(report.results[0].route_id or 0)
+    assert statuses(tmp_path / "updated.xlsx").count("updated") == 3
+    again = run_file(
+        tmp_path / "updated.xlsx",
+        tmp_path / "again.xlsx",
+        api=api_of(server),
+        config=config,
+        confirm=lambda plan: True,
+    )
+    assert again.counts() == {"already provisioned": len(NAMES)}
+    assert {k: v for k, v in puts(server).items() if v} == dict.fromkeys(changed, 1)
+    runs = read_history(journal)
+    assert [r.kind for r in runs][-1] == "update" and runs[-1].updated == 3

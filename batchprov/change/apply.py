@@ -20,8 +20,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from batchprov.change.route import row_fields
 from batchprov.config import Api
-from batchprov.lifecycle.shape import row_fields
 from batchprov.order.changes import Change, ChangeState
 from batchprov.order.client import Answer, ApiClient, Reply
 from batchprov.order.crashpoints import crashpoint

@@ -23,8 +23,16 @@ from batchprov.change.route import differences, updated_body
 from batchprov.check.parsers import parse_group_id, parse_yes_no
 from batchprov.check.phones import check_phone
 from batchprov.config import Api
+from batchprov.errors import RunAborted
 from batchprov.models import CheckedRow, MatchType, OrderRequest
-from batchprov.order.client import Answer, ApiClient, ListingRefused, Number
+from batchprov.order.client import (
+    Answer,
+    ApiClient,
+    ListingFailed,
+    ListingRefused,
+    Number,
+    TokenRejected,
+)
 from batchprov.order.journal import Journal, item_key
 from batchprov.order.runlog import RunMeta
 
@@ -108,12 +116,22 @@ def survey_updates(
     """Compare each held row with the account; with ``update``, plan a PUT for each that differs.
 
     ``listings`` are groups already listed (the run's plan lists the groups it orders into).
-    Raises the client's `TokenRejected` or `ListingFailed` when the account cannot be read.
+    When the account cannot be read, rows are only compared with ``update`` (`RunAborted`:
+    nothing is changed); otherwise each row says it was not compared.
     """
     rows = [h for h in held if h.order is not None]
     if not rows or not api.token:
         return UpdatePlan()
-    return asyncio.run(_survey(rows, api, update, dict(listings or {}), timeout))
+    try:
+        return asyncio.run(_survey(rows, api, update, dict(listings or {}), timeout))
+    except (TokenRejected, ListingFailed) as exc:
+        why = "the token was rejected" if isinstance(exc, TokenRejected) else "no answer"
+        if update:
+            raise RunAborted(
+                f"Nothing was changed: the account could not be read to compare ({why}: {exc})."
+            ) from None
+        text = f"not compared with the account ({why})"
+        return UpdatePlan(warnings={h.row.index: (text,) for h in rows})
 
 
 async def _survey(

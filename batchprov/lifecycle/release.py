@@ -187,6 +187,11 @@ def release_numbers(
         if checked is not None and out is not None and (plan.to_release or plan.already):
             write_output(checked.table, rows, checked.issues, info, out)
             written = out
+        elif checked is None and out is not None and release_run:
+            # No workbook to mark (--run alone): the release's own audit workbook.
+            from batchprov.lifecycle.history import write_audit
+
+            written = write_audit(release_run, out, journal=path)
         report = Report(info=info, results=tuple(rows), issues=(), output_path=written)
         return replace(report, extra={"plan": plan, "run_id": release_run})
 

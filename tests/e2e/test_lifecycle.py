@@ -407,3 +407,49 @@ def test_update_applied_once_under_faults(server: RunningSandbox, tmp_path: Path
     assert {k: v for k, v in puts(server).items() if v} == dict.fromkeys(changed, 1)
     runs = read_history(journal)
     assert [r.kind for r in runs][-1] == "update" and runs[-1].updated == 3
+
+
+def test_release_a_journal_run(server: RunningSandbox, tmp_path: Path) -> None:
+    """--run releases what that run bought; -o writes the release as an audit workbook."""
+    journal = tmp_path / "journal.sqlite"
+    buy(server, tmp_path, journal)
+    (bought,) = read_history(journal)
+    report = release_numbers(
+        None,
+        tmp_path / "audit.xlsx",
+        run_id=bought.run_id[:10],
+        journal=journal,
+        api=api_of(server),
+        confirm=lambda plan: True,
+    )
+    assert report.counts() == {"released": len(NAMES)}
+    assert applied_deletes(server) == len(NAMES)
+    assert statuses(tmp_path / "audit.xlsx") == ["released"] * len(NAMES)
+    again = release_numbers(
+        None, run_id=bought.run_id, journal=journal, api=api_of(server), confirm=lambda plan: True
+    )
+    assert again.extra["plan"].already == len(NAMES) and applied_deletes(server) == len(NAMES)
+
+
+def test_history_command(server: RunningSandbox, tmp_path: Path) -> None:
+    """`history` lists the runs (JSON too) and writes one run's audit workbook with -o."""
+    journal = tmp_path / "journal.sqlite"
+    buy(server, tmp_path, journal)
+    base = [sys.executable, "-m", "batchprov", "history", "--journal", str(journal)]
+    listed = subprocess.run([*base, "--json"], capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    (run,) = json.loads(listed.stdout)
+    assert (run["kind"], run["bought"], run["input_name"]) == ("run", len(NAMES), "ads.csv")
+    text = subprocess.run(base, capture_output=True, text=True, timeout=120).stdout
+    assert run["run_id"][:12] in text and f"bought {len(NAMES)}" in text
+    audit = tmp_path / "audit.csv"
+    wrote = subprocess.run(
+        [*base, run["run_id"][:8], "-o", str(audit)], capture_output=True, text=True, timeout=120
+    )
+    assert wrote.returncode == 0, wrote.stderr
+    with audit.open(encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(r["name"] for r in rows) == sorted(NAMES)
+    assert {r["Status"] for r in rows} == {"provisioned"}
+    refused = subprocess.run([*base, "-o", str(audit)], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "RUN_ID" in refused.stderr

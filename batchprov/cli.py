@@ -512,17 +512,6 @@ def _print_runs(runs: Sequence[RunRecord]) -> None:
         )
 
 
-def _attach_server_commands() -> None:
-    from batchprov.sandbox.cli import sandbox_command
-    from batchprov.web.cli import serve_command
-
-    cli.add_command(sandbox_command)
-    cli.add_command(serve_command)
-
-
-_attach_server_commands()
-
-
 def _parse_rate(text: str) -> float | None:
     if text.strip().lower() == "auto":
         return None

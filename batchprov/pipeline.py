@@ -49,7 +49,7 @@ from batchprov.read.files import read_table, sha256_of
 from batchprov.read.headers import ColumnMap, map_columns
 from batchprov.report import Report, RunInfo
 from batchprov.survey import Survey, check_can_write, survey_run
-from batchprov.write.output import write_output
+from batchprov.write.output import check_room, write_output
 from batchprov.write.overwrite import check_overwrite
 
 __all__ = ["Checked", "check_file", "default_output", "plan_run", "run_file", "validate_file"]
@@ -192,7 +192,7 @@ def run_file(
         if config.dry_run:
             sandbox = api is not None and api.sandbox
             out = _output_path(output, path, mode="dry-run", sandbox=sandbox)
-            _guard(out, checked, config, command="dry run")
+            _guard(out, checked, config, command="dry run", columns=_DRY_RUN_COLUMNS)
             return _dry_run(checked, config, api, out, started, on_plan)
         api = api or Api.from_environment()
         out = _output_path(output, path, mode="run", sandbox=api.sandbox)
@@ -468,9 +468,12 @@ def _guard(
     *,
     command: str,
     also: frozenset[str] = frozenset(),
+    columns: Sequence[str] = _CHECK_COLUMNS,
 ) -> None:
     """Refuse, before anything is sent or written, to replace a file showing bought numbers
-    that the new output would not show again (the input's own, or the journal's for a run)."""
+    that the new output would not show again (the input's own, or the journal's for a run),
+    or to write result columns that would not fit in the sheet."""
+    check_room(checked.table, out, extra_columns=columns)
     shown = (r.previous.tracking_number for r in checked.rows if r.owned and r.previous)
     carried = {n for n in shown if n} | also
     check_overwrite(out, carried=carried, command=command, sheet=config.sheet)

@@ -5,8 +5,11 @@ never retried here: `ApiClient.create_number` sends it once and classifies what 
 (`Kind`), and the runner decides what to do. Listing a group's numbers is a GET and safe to
 repeat, so `ApiClient.list_numbers` retries transient failures itself.
 
-The token travels only in the ``x-organization-token`` header; it is scrubbed from every text
-this module produces, just in case a server echoes it.
+The token travels only in the ``x-organization-token`` header; it and any URL credentials are
+scrubbed from every text this module produces, before the text is cut, in case a server echoes
+them. No answer can hold the client up: each request has a total deadline (a body trickled a
+byte at a time cannot stretch it) and a size cap, and a listing whose pages loop, never end or
+disagree with each other fails instead of being followed.
 """
 
 from __future__ import annotations
@@ -27,11 +30,17 @@ import httpx
 
 from batchprov._version import __version__
 from batchprov.order.rate import backoff
+from batchprov.redact import Redactor, display_url
 
 USER_AGENT = f"batchprov/{__version__}"
 PAGE_SIZE = 1000
 #: Most characters of an error body kept in a row's error text.
 BODY_EXCERPT = 300
+#: Largest answer read, in bytes (after decompression): a listing page of 1,000 numbers is
+#: well under 1 MB. A larger answer is not read: it counts as unreadable.
+MAX_BODY = 8 * 2**20
+#: Most pages one listing may take: a million numbers at the page size asked.
+MAX_PAGES = 1000
 
 Pace = Callable[[], Awaitable[object]]
 Sleep = Callable[[float], Awaitable[None]]
@@ -94,6 +103,7 @@ class CreateResult:
         status: the HTTP status, when an answer arrived.
         retry_after: seconds the server asked to wait (429/503), if it said so.
         transport: True when the failure was the connection's (counts for the breaker).
+        claimed: a 2xx that says it bought, without the number's id or phone_number.
     """
 
     kind: Kind
@@ -102,6 +112,8 @@ class CreateResult:
     status: int | None = None
     retry_after: float | None = None
     transport: bool = False
+    #: A 2xx whose readable answer lacks the number's ids: the API says it bought.
+    claimed: bool = False
 
 
 class Answer(StrEnum):
@@ -131,6 +143,14 @@ class ApiError(Exception):
     """A listing could not be completed."""
 
 
+class BodyTooLarge(Exception):
+    """An answer's body is larger than the client reads."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class TokenRejected(ApiError):
     """The API answered 401 or 403: the token is not accepted."""
 
@@ -141,6 +161,37 @@ class ListingFailed(ApiError):
 
 class ListingRefused(ApiError):
     """The API refused a listing for good (a 4xx such as 404 for an unknown group)."""
+
+
+class ListingInconsistent(ListingFailed):
+    """The pages of one pass did not add up (totals changed, a page repeated); worth a retry."""
+
+
+class ListingUnusable(ListingRefused):
+    """The listing cannot be followed for good: endless or looping pages, or still
+    inconsistent after every retry. The group's numbers cannot be known from this API."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An HTTP answer read in full (within the deadline and the size cap)."""
+
+    status_code: int
+    reason_phrase: str
+    headers: httpx.Headers
+    body: bytes
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body as JSON; ValueError when it is not."""
+        return json.loads(self.body)
 
 
 class ApiClient:
@@ -156,10 +207,20 @@ class ApiClient:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
         list_attempts: int = 4,
+        deadline: float | None = None,
+        max_body: int = MAX_BODY,
+        max_pages: int = MAX_PAGES,
+        redactor: Redactor | None = None,
     ) -> None:
+        # The URL requests go to may hold credentials; only `shown_url` is ever displayed.
         self.api_url = api_url.rstrip("/")
+        self.shown_url = display_url(self.api_url)
         self.timeout = timeout
-        self._token = token
+        #: Longest a request may take in all, from sending to the last byte of the answer.
+        self.deadline = timeout if deadline is None else deadline
+        self.max_body = max_body
+        self.max_pages = max_pages
+        self.redactor = redactor or Redactor.of(token, api_url)
         self._sleep = sleep
         self._list_attempts = list_attempts
         self._rng = random.Random()
@@ -180,7 +241,7 @@ class ApiClient:
         )
 
     def __repr__(self) -> str:
-        return f"ApiClient({self.api_url!r})"
+        return f"ApiClient({self.shown_url!r})"
 
     async def __aenter__(self) -> ApiClient:
         return self
@@ -198,28 +259,67 @@ class ApiClient:
         headers = {"Content-Type": "application/json"}
         self.sent["POST"] += 1
         try:
-            response = await self._http.post(url, content=body_json.encode(), headers=headers)
+            response = await self._request("POST", url, content=body_json.encode(), headers=headers)
         except _NOT_SENT as exc:
             return CreateResult(Kind.NOT_SENT, self._describe(exc), transport=True)
+        except TimeoutError:
+            return CreateResult(Kind.AMBIGUOUS, self._late(), transport=True)
+        except BodyTooLarge as exc:
+            return CreateResult(Kind.AMBIGUOUS, str(exc), status=exc.status)
         except httpx.TransportError as exc:
             return CreateResult(Kind.AMBIGUOUS, self._describe(exc), transport=True)
         except httpx.HTTPError as exc:
             return CreateResult(Kind.AMBIGUOUS, self._describe(exc))
         return self._classify(response)
 
+    async def _request(self, method: str, url: str, **kwargs: Any) -> Answer:
+        """Send one request and read its answer within the deadline and the size cap.
+
+        Raises TimeoutError past the deadline, `BodyTooLarge` past the cap, httpx errors.
+        """
+        async with asyncio.timeout(self.deadline):
+            async with self._http.stream(method, url, **kwargs) as response:
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > self.max_body:
+                    raise self._too_large(response.status_code)
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > self.max_body:
+                        raise self._too_large(response.status_code)
+                    chunks.append(chunk)
+                return Answer(
+                    response.status_code, response.reason_phrase, response.headers, b"".join(chunks)
+                )
+
+    def _too_large(self, status: int) -> BodyTooLarge:
+        size = f"{self.max_body / 2**20:g} MB"
+        return BodyTooLarge(f"HTTP {status} with an answer larger than {size} (not read)", status)
+
+    def _late(self) -> str:
+        return f"no complete answer within {self.deadline:g} s"
+
     async def list_numbers(self, group_id: int, *, pace: Pace | None = None) -> list[Number]:
         """Every number of the group, all pages; retried on transient failures.
 
         Raises `TokenRejected` on 401/403 and `ListingFailed` when retries run out.
         """
-        last = "no attempt"
+        last: ListingFailed = ListingFailed("no attempt")
         for attempt in range(1, self._list_attempts + 1):
             try:
                 return await self._list_once(group_id, pace)
             except ListingFailed as exc:
-                last = str(exc)
+                last = exc
             if attempt < self._list_attempts:
                 await self._sleep(backoff(attempt, base=0.25, cap=4.0, rng=self._rng))
+        if isinstance(last, ListingInconsistent):
+            # Pages that never agree are not a passing outage: following them again would
+            # only send more requests.
+            raise ListingUnusable(
+                f"listing group {group_id} is unusable: {last} "
+                f"(in each of {self._list_attempts} tries)"
+            )
         raise ListingFailed(f"listing group {group_id} failed: {last}")
 
     async def get_number(self, number_id: str) -> Reply:
@@ -272,19 +372,48 @@ class ApiClient:
         await self._get_page(group_id, 1, page_size=1)
 
     async def _list_once(self, group_id: int, pace: Pace | None) -> list[Number]:
-        """One pass over the pages; fails if the pages do not add up to ``paging.total``."""
+        """One pass over the pages; fails if the pages do not add up to ``paging.total``.
+
+        The first page fixes the number of pages (``paging.total`` over the page size): a
+        later page announcing another total or size, a page repeating the one before, a page
+        holding more than its size, or more pages than `max_pages` end the pass.
+        """
         seen: dict[str, Number] = {}
-        page, pages, total = 1, 1, 0
+        page, pages = 1, 1
+        first: tuple[int, int] | None = None
+        previous: list[str] = []
         while page <= pages:
             if pace is not None:
                 await pace()
             results, total, size = await self._get_page(group_id, page, page_size=PAGE_SIZE)
+            if first is None:
+                first = (total, size)
+                pages = max(1, math.ceil(total / size)) if size > 0 else 1
+                if pages > self.max_pages:
+                    raise ListingUnusable(
+                        f"listing group {group_id} would take {pages:,} pages "
+                        f"(paging.total {total:,}, page size {size}); at most "
+                        f"{self.max_pages:,} are read"
+                    )
+            elif (total, size) != first:
+                raise ListingInconsistent(
+                    f"paging changed between pages (total {first[0]} then {total}, "
+                    f"page size {first[1]} then {size})"
+                )
+            ids = [n.id for n in results]
+            if size > 0 and len(ids) > size:
+                raise ListingInconsistent(
+                    f"page {page} held {len(ids)} numbers for a size of {size}"
+                )
+            if ids and ids == previous:
+                raise ListingInconsistent(f"page {page} repeats page {page - 1}")
+            previous = ids
             for number in results:
                 seen[number.id] = number
-            pages = max(1, math.ceil(total / size)) if size else 1
             page += 1
+        total = first[0] if first else 0
         if len(seen) < total:
-            raise ListingFailed(f"pages held {len(seen)} numbers, paging.total says {total}")
+            raise ListingInconsistent(f"pages held {len(seen)} numbers, paging.total says {total}")
         return list(seen.values())
 
     async def _get_page(
@@ -295,7 +424,11 @@ class ApiClient:
         params = {"pagesize": page_size, "pagenumber": page}
         self.sent["GET"] += 1
         try:
-            response = await self._http.get(url, params=params)
+            response = await self._request("GET", url, params=params)
+        except TimeoutError:
+            raise ListingFailed(self._late()) from None
+        except BodyTooLarge as exc:
+            raise ListingFailed(str(exc)) from None
         except httpx.HTTPError as exc:
             raise ListingFailed(self._describe(exc)) from None
         status = response.status_code
@@ -307,29 +440,33 @@ class ApiClient:
             raise ListingFailed(self._status_text(response))
         return self._parse_page(response, page_size)
 
-    def _parse_page(
-        self, response: httpx.Response, page_size: int
-    ) -> tuple[list[Number], int, int]:
+    def _parse_page(self, response: Answer, page_size: int) -> tuple[list[Number], int, int]:
         try:
             data = response.json()
             raw, paging = data["results"], data.get("paging") or {}
             total = int(paging.get("total", len(raw)))
             size = int(paging.get("pageSize") or paging.get("pagesize") or page_size)
-        except (ValueError, KeyError, TypeError) as exc:
+            if not isinstance(raw, list) or total < 0 or size < 0:
+                raise TypeError("results is not a list, or paging is negative")
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise ListingFailed(f"unreadable listing page ({type(exc).__name__})") from None
         numbers = [n for n in (Number.from_json(item) for item in raw) if n is not None]
         if len(numbers) != len(raw):
             raise ListingFailed("a listing entry has no id or phone_number")
         return numbers, total, size
 
-    def _classify(self, response: httpx.Response) -> CreateResult:
+    def _classify(self, response: Answer) -> CreateResult:
         """Map an HTTP answer to a create outcome (docs/design.md §4)."""
         status = response.status_code
         if response.is_success:
-            number = Number.from_json(_json_or_none(response))
+            data = _json_or_none(response)
+            number = Number.from_json(data)
             if number is None:
                 detail = f"HTTP {status} with an unreadable body"
-                return CreateResult(Kind.AMBIGUOUS, detail, status=status)
+                if isinstance(data, dict):
+                    detail = f"HTTP {status} without the number's id and phone_number"
+                claimed = isinstance(data, dict)
+                return CreateResult(Kind.AMBIGUOUS, detail, status=status, claimed=claimed)
             return CreateResult(Kind.CREATED, f"HTTP {status}", number=number, status=status)
         text = self._status_text(response)
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -341,12 +478,10 @@ class ApiClient:
             return CreateResult(Kind.AMBIGUOUS, text, status=status, retry_after=retry_after)
         return CreateResult(Kind.PERMANENT, text, status=status)
 
-    def _status_text(self, response: httpx.Response) -> str:
-        """``HTTP <status>: <body as received, trimmed>`` (the reason phrase when empty)."""
+    def _status_text(self, response: Answer) -> str:
+        """``HTTP <status>: <body as received, scrubbed, then trimmed>`` (or the reason)."""
         body = response.text.strip() or response.reason_phrase
-        if len(body) > BODY_EXCERPT:
-            body = body[:BODY_EXCERPT].rstrip() + "…"
-        return self._scrub(f"HTTP {response.status_code}: {body}")
+        return f"HTTP {response.status_code}: {self.redactor.cut(body, BODY_EXCERPT)}"
 
     def _describe(self, exc: Exception) -> str:
         """A short account of a transport failure, without the token."""
@@ -355,10 +490,7 @@ class ApiClient:
             what = "no answer" if isinstance(exc, httpx.ReadTimeout) else "timed out"
             return f"{name}: {what} within {self.timeout:g} s"
         message = str(exc).strip()
-        return self._scrub(f"{name}: {message}" if message else name)
-
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
+        return self.redactor.cut(f"{name}: {message}" if message else name, BODY_EXCERPT)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -367,12 +499,14 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         return None
     value = value.strip()
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # "inf" or "1e400" is a very long wait; "nan" says nothing
+        return None if math.isnan(seconds) else max(seconds, 0.0)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
@@ -380,10 +514,10 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(when.timestamp() - current, 0.0)
 
 
-def _json_or_none(response: httpx.Response) -> Any:
+def _json_or_none(response: Answer) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

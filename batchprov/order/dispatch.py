@@ -20,7 +20,8 @@ from batchprov.order.journal import State
 from batchprov.order.rate import backoff
 from batchprov.order.reconcile import refresh_baseline
 from batchprov.order.rows import RowState, failed_result, refused_text
-from batchprov.order.state import RunState
+from batchprov.order.state import RunHalted, RunState
+from batchprov.order.vetting import review_text, vet
 
 #: A 429 is the server's pacing, not the row's fault: it has its own, larger budget.
 THROTTLE_BUDGET_FACTOR = 10
@@ -113,7 +114,13 @@ class Dispatcher:
         crashpoint("after_intent_commit")
         if item.attempts > 1:
             s.stats["retries"] += 1
-        await s.limiter.space()
+        try:
+            await s.limiter.space()
+        except RunHalted:  # stopped before the POST went out: nothing was sent
+            row.item = await s.jx(
+                s.journal.record_pending, row.key, "not sent", "the run stopped before sending"
+            )
+            raise
         result = await s.client.create_number(row.group, body)
         crashpoint("after_send_before_commit")
         await self._handle(row, result, sent_at)
@@ -158,7 +165,7 @@ class Dispatcher:
                 backoff(attempt, base=0.5, cap=10.0, rng=s.rng) + 0.1,
                 s.opts.breaker_give_up - elapsed,
             )
-            await s.sleep(pause)
+            await s.nap(pause)
             await self._probe_once(gid)
 
     async def _probe_once(self, gid: int) -> None:
@@ -183,7 +190,9 @@ class Dispatcher:
         if res.kind in _BOUGHT_NOTHING:
             s.budget.give_back(row)
         if res.kind is Kind.CREATED and res.number is not None:
-            await s.record_bought(row, res.number, resolved_by="answer", status=res.status)
+            await self._created(row, res)
+        elif res.claimed:
+            await self._unvouched(row, res)
         elif res.kind is Kind.PERMANENT:
             await self._refused(row, res)
         elif res.kind is Kind.AUTH:
@@ -195,6 +204,28 @@ class Dispatcher:
             await self._not_sent(row, res)
         else:
             await self._ambiguous(row, res)
+
+    async def _created(self, row: RowState, res: CreateResult) -> None:
+        """A 2xx with a number: the row's purchase only if it is the number asked for."""
+        s = self.state
+        assert res.number is not None
+        vetted = vet(res.number, group_id=row.group, name=row.order.name, redactor=s.redactor)
+        if vetted.ok:
+            await s.record_bought(row, vetted.number, resolved_by="answer", status=res.status)
+            return
+        answered = f"the API answered HTTP {res.status} (bought)"
+        text = review_text(vetted, answered=answered, group_id=row.group, name=row.order.name)
+        await s.record_review(row, text, [vetted.number.id])
+
+    async def _unvouched(self, row: RowState, res: CreateResult) -> None:
+        """A 2xx saying it bought, without the number's ids: a person must look."""
+        s = self.state
+        text = (
+            f"the API answered {res.detail}. It may have bought a number: check group "
+            f'{row.group} for "{row.order.name.strip()}" before ordering this row again; '
+            "batchprov will not re-send it"
+        )
+        await s.record_review(row, text, [])
 
     async def _refused(self, row: RowState, res: CreateResult) -> None:
         """The row fails for good, unless no number matched and a fallback is left to try."""
@@ -228,6 +259,8 @@ class Dispatcher:
         item = await s.jx(
             s.journal.record_pending, row.key, "throttled", res.detail, status=res.status
         )
+        if s.too_long_a_wait(res.retry_after):
+            return
         if row.throttles >= s.opts.max_attempts * THROTTLE_BUDGET_FACTOR:
             await s.exhausted(row, item, res.detail)
         else:
@@ -256,3 +289,4 @@ class Dispatcher:
         row.not_before = now + (res.retry_after or 0.0)
         s.mark_unknown(row)
         s.wake_reconcile.set()
+        s.too_long_a_wait(res.retry_after)

@@ -24,7 +24,7 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -136,6 +136,12 @@ class Journal:
         self._conn = conn
         self._lock = lock
         self._grouped = False
+        #: Applied to every text an outcome stores (`redact` installs the run's secrets).
+        self._scrub: Callable[[str], str] = str
+
+    def redact(self, scrub: Callable[[str], str]) -> None:
+        """Scrub every error text and answer field stored from now on with ``scrub``."""
+        self._scrub = scrub
 
     @classmethod
     def open(cls, path: str | Path) -> Journal:
@@ -505,7 +511,7 @@ class Journal:
             db.execute("INSERT OR IGNORE INTO baseline_group VALUES (?,?,?)", (url, group_id, seen))
             db.executemany(
                 "INSERT OR IGNORE INTO baseline VALUES (?,?,?,?,?)",
-                [(url, group_id, n.id, n.name, seen) for n in numbers],
+                [(url, group_id, self._scrub(n.id), self._scrub(n.name), seen) for n in numbers],
             )
 
     def baseline_ids(self, api_url: str, group_id: int) -> set[str]:
@@ -583,8 +589,14 @@ class Journal:
         if item.state not in allowed:
             raise RuntimeError(f"item {key!r} is {item.state}, not one of {sorted(allowed)}")
         with self._tx() as db:
-            _set(db, key, changes)
+            _set(db, key, self._scrubbed(changes))
         return self._must(key)
+
+    def _scrubbed(self, changes: Mapping[str, object]) -> dict[str, object]:
+        return {
+            k: self._scrub(v) if k in _SCRUBBED and isinstance(v, str) else v
+            for k, v in changes.items()
+        }
 
     def _finish(
         self,
@@ -597,8 +609,9 @@ class Journal:
     ) -> Item:
         """Apply an outcome to the item and close its open attempt, in one transaction."""
         item = self._must(key)
+        detail = None if detail is None else self._scrub(detail)
         with self._tx() as db:
-            _set(db, key, changes)
+            _set(db, key, self._scrubbed(changes))
             if item.intent_id is not None:
                 db.execute(
                     "UPDATE attempt SET finished_at=?, outcome=?, http_status=?, detail=?"
@@ -606,6 +619,20 @@ class Journal:
                     (now_iso(), outcome, status, detail, item.intent_id),
                 )
         return self._must(key)
+
+
+#: Item columns holding texts from the API or built from its answers.
+_SCRUBBED = frozenset(
+    {
+        "last_error",
+        "actual_name",
+        "phone",
+        "number_id",
+        "route_id",
+        "provisioned_at",
+        "review_numbers",
+    }
+)
 
 
 def _set(db: sqlite3.Connection, key: str, changes: Mapping[str, object]) -> None:

@@ -18,6 +18,7 @@ from batchprov.order.matching import Decision, Verdict, candidates, decide, name
 from batchprov.order.rate import backoff
 from batchprov.order.rows import RUN_AGAIN, RowState, failed_result
 from batchprov.order.state import RunState
+from batchprov.order.vetting import review_text, vet
 
 #: On an interrupt, unknown outcomes are reconciled only if that takes at most this long.
 QUICK_RECONCILE = 3.0
@@ -69,6 +70,9 @@ class Reconciler:
         times = [r.ready_at for r in s.unknown_rows()]
         if not times or max(times) - s.clock() > QUICK_RECONCILE:
             return
+        if s.limiter.paused_until - s.clock() > QUICK_RECONCILE:
+            return  # the API asked for a pause: a listing now would wait it out
+        s.naps_end.clear()  # this one look is allowed its short waits
         await s.sleep(max(max(times) - s.clock(), 0.0))
         for gid in list(s.unknown):
             await self.reconcile_group(gid, final=True)
@@ -115,6 +119,14 @@ class Reconciler:
 
     async def _adopt(self, row: RowState, number: Number) -> None:
         s = self.state
+        vetted = vet(number, group_id=row.group, name=row.order.name, redactor=s.redactor)
+        if not vetted.ok:
+            answered = "the group's listing holds a number by this name"
+            text = review_text(vetted, answered=answered, group_id=row.group, name=row.order.name)
+            s.resolved(row)
+            await s.record_review(row, text, [vetted.number.id])
+            return
+        number = vetted.number
         s.stats["adopted"] += 1
         row.warnings.append(
             f"adopted after an unanswered request ({row.unknown_detail}); "

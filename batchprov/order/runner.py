@@ -25,7 +25,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -39,6 +39,7 @@ from batchprov.order.reconcile import Reconciler
 from batchprov.order.rows import RowState, failed_result, owned_result, review_text, stopped_result
 from batchprov.order.runlog import RunMeta
 from batchprov.order.state import Progress, RunState
+from batchprov.redact import Redactor
 
 __all__ = ["OrderOutcome", "Progress", "RunOptions", "order_rows"]
 
@@ -204,5 +205,24 @@ class _Run:
         stats = dict(s.stats)
         stats["requests"] = s.client.sent["POST"]
         stats["list_requests"] = s.client.sent["GET"]
-        results = tuple(r.result for r in s.rows if r.result is not None)
-        return OrderOutcome(results=results, stopped_reason=s.halt, stats=stats, run_id=s.run_id)
+        results = tuple(_scrubbed(r.result, s.redactor) for r in s.rows if r.result is not None)
+        halt = s.redactor.scrub(s.halt) if s.halt else s.halt
+        return OrderOutcome(results=results, stopped_reason=halt, stats=stats, run_id=s.run_id)
+
+
+def _scrubbed(result: RowResult, redactor: Redactor) -> RowResult:
+    """The result with the run's secrets masked in every text from the API (a last guard)."""
+
+    def clean(text: str | None) -> str | None:
+        return None if text is None else redactor.scrub(text)
+
+    return replace(
+        result,
+        tracking_number=clean(result.tracking_number),
+        number_id=clean(result.number_id),
+        route_id=clean(result.route_id),
+        assigned_name=clean(result.assigned_name),
+        error=clean(result.error),
+        warnings=tuple(redactor.scrub(w) for w in result.warnings),
+        provisioned_at=clean(result.provisioned_at),
+    )

@@ -33,13 +33,55 @@ from batchprov.order.client import (
 from batchprov.order.journal import Item, Journal
 from batchprov.order.options import RunOptions
 from batchprov.order.rate import RateLimiter
-from batchprov.order.rows import RowState, failed_result, owned_result
+from batchprov.order.rows import RowState, failed_result, owned_result, review_text
+from batchprov.redact import Redactor
+from batchprov.urls import normalise_url
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
+<<<<<<< HEAD
+=======
+class RunOptions:
+    """How a run orders: concurrency, rate, patience and persistence."""
+
+    concurrency: int = 8
+    rate: float | None = None  # requests/s; None = adaptive ("auto")
+    timeout: float = 30.0  # seconds to wait for an answer before the outcome is unknown
+    retry_failed: bool = False
+    settle_delay: float | None = None  # wait before trusting "absent" in a reconcile
+    max_attempts: int = 6  # sends per row (never-sent / reconciled-absent)
+    breaker_threshold: int = 5  # consecutive transport failures before pausing dispatch
+    breaker_give_up: float = 60.0  # seconds of failing probes before the run stops
+    max_purchases: int | None = None  # the most numbers this run may buy (None: no cap)
+    max_retry_after: float = 900.0  # a longer Retry-After stops the run like an outage
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.concurrency <= 64:
+            raise OptionError(f"--concurrency must be 1 to 64, not {self.concurrency}")
+        if self.rate is not None and not (math.isfinite(self.rate) and self.rate > 0):
+            raise OptionError(f"--rate must be a number above 0 or 'auto', not {self.rate}")
+        if self.max_purchases is not None and self.max_purchases < 0:
+            raise OptionError(f"the purchase cap must be 0 or more, not {self.max_purchases}")
+        if not (math.isfinite(self.timeout) and self.timeout > 0):
+            raise OptionError(f"--timeout must be a number of seconds above 0, not {self.timeout}")
+
+    @property
+    def settle(self) -> float:
+        """The settle delay: given, or max(2 s, half the read timeout)."""
+        if self.settle_delay is not None:
+            return self.settle_delay
+        return max(2.0, self.timeout / 2)
+
+
+class RunHalted(Exception):
+    """A wait was cut short because the run is stopping (Ctrl-C, a fatal answer, done)."""
+
+
+@dataclass(frozen=True, slots=True)
+>>>>>>> cac612e (order: total request deadline, answer size cap, listing loop checks, Retry-After cap, interruptible waits; vet every 2xx; one redactor for token and URL credentials; CSV formula neutralising; result columns must fit the sheet)
 class Progress:
     """Counts sent after every row reaches a final state (and on retries)."""
 
@@ -101,6 +143,19 @@ class JournalThread:
 
 #: A queued journal call: the call, and the loop and future its answer goes to.
 _Call = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+
+
+def wait_text(seconds: float) -> str:
+    """A wait the way a person says it: ``45 s``, ``20 min``, ``24 h``, ``76 days``."""
+    if seconds == float("inf") or seconds > 3650 * 86400:
+        return "for ever"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 3 * 86400:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
 
 
 def _run_group(journal: Journal, batch: list[_Call]) -> None:
@@ -205,8 +260,12 @@ class RunState:
         sleep: Callable[[float], Awaitable[None]],
         clock: Callable[[], float],
     ) -> None:
-        self.api_url = api_url
+        # Requests go to ``api_url`` as given (it may hold credentials); keys and texts use
+        # its normalised form.
+        self.api_url = normalise_url(api_url)
+        self.redactor = Redactor.of(token, api_url)
         self.journal = journal
+        journal.redact(self.redactor.scrub)
         self.opts = options
         self.stop = stop
         self.sleep = sleep
@@ -231,9 +290,11 @@ class RunState:
         self.budget = PurchaseBudget(options.max_purchases)
         self.jx = JournalThread(journal)
         self.done = asyncio.Event()
+        #: Set when the run stops: every `nap` (pacing pause, backoff) ends at once.
+        self.naps_end = asyncio.Event()
         self.wake_dispatch = asyncio.Event()
         self.wake_reconcile = asyncio.Event()
-        self.limiter = RateLimiter(options.rate, clock=clock, sleep=sleep)
+        self.limiter = RateLimiter(options.rate, clock=clock, sleep=self.nap)
         self.sem = asyncio.Semaphore(options.concurrency)
         self.client = ApiClient(
             api_url,
@@ -241,7 +302,8 @@ class RunState:
             timeout=options.timeout,
             concurrency=options.concurrency,
             transport=transport,
-            sleep=sleep,
+            sleep=self.nap,
+            redactor=self.redactor,
         )
 
     async def aclose(self) -> None:
@@ -278,6 +340,30 @@ class RunState:
             waiter.cancel()
             sleeper.cancel()
 
+    async def nap(self, seconds: float) -> None:
+        """Sleep ``seconds``, unless the run stops first: then raise `RunHalted` at once.
+
+        Every pause of the run (Retry-After, backoff, pacing) sleeps here, so Ctrl-C never
+        waits one out.
+        """
+        self._note_stop()
+        if self.naps_end.is_set():
+            raise RunHalted
+        sleeper = asyncio.ensure_future(self.sleep(seconds))
+        waiter = asyncio.ensure_future(self.naps_end.wait())
+        try:
+            await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waiter.cancel()
+        self._note_stop()
+        if self.naps_end.is_set():
+            raise RunHalted
+
+    def _note_stop(self) -> None:
+        if self.stop is not None and self.stop.is_set() and self.halt is None:
+            self.stop_run("interrupted")
+
     # unknown outcomes ----------------------------------------------------------------
 
     def mark_unknown(self, row: RowState) -> None:
@@ -311,6 +397,7 @@ class RunState:
     def check_done(self) -> None:
         if self.finals.total() == len(self.rows):
             self.done.set()
+            self.naps_end.set()
             self.poke()
 
     def progress(self, *, last: RowResult | None = None) -> None:
@@ -341,6 +428,22 @@ class RunState:
             status=status,
         )
         self.final(row, owned_result(row, item, Status.PROVISIONED))
+
+    async def record_review(self, row: RowState, text: str, ids: list[str]) -> None:
+        """The row may own a number nobody can vouch for: a person must look; never re-sent."""
+        self.stats["review"] += 1
+        item = await self.jx(self.journal.record_review, row.key, text, ids)
+        self.final(row, failed_result(row, item, review_text(item)))
+
+    def too_long_a_wait(self, seconds: float | None) -> bool:
+        """Stop the run when the API asks for a pause beyond the cap (like an outage)."""
+        if seconds is None or seconds <= self.opts.max_retry_after:
+            return False
+        self.stop_run(
+            f"the API asked to wait {wait_text(seconds)} before the next request "
+            "(Retry-After); run the same command later to finish"
+        )
+        return True
 
     async def record_failed(self, row: RowState, text: str, *, status: int | None = None) -> None:
         """The row fails for good, without a number."""
@@ -402,18 +505,23 @@ class RunState:
 
     def stop_run(self, reason: str) -> None:
         if self.halt is None:
-            self.halt = reason
+            self.halt = self.redactor.scrub(reason)
         self.poke()
         self.done.set()
+        self.naps_end.set()
 
     def fail_run(self, exc: BaseException) -> None:
         """A bug: stop cleanly, and re-raise ``exc`` once the run is wound down."""
+        if isinstance(exc, RunHalted):  # a wait cut short by the stop: not a bug
+            return
         if self.error is None:
             self.error = exc
         self.stop_run(f"internal error: {type(exc).__name__}")
 
     def abort(self, exc: Exception) -> None:
         """Stop on an error in a task that writes to the journal."""
+        if isinstance(exc, RunHalted):
+            return
         if isinstance(exc, sqlite3.Error):
             self.stop_run(f"journal write failed ({exc}); stopped so nothing goes unrecorded")
         else:

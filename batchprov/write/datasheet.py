@@ -18,6 +18,7 @@ from openpyxl.styles.differential import DifferentialStyle
 from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.worksheet.worksheet import Worksheet
 
+from batchprov.errors import ConfigError
 from batchprov.models import Issue, RowResult, Severity, Table
 from batchprov.read.headers import result_span
 from batchprov.wording import status_text
@@ -74,6 +75,10 @@ _GETTERS: dict[str, Callable[[RowResult], Value]] = {
 }
 
 
+#: Columns in an Excel sheet (A to XFD).
+_MAX_COLUMNS = 16384
+
+
 def result_getters(
     headers: Sequence[str], extra: ExtraValues, *, sandbox: bool = False
 ) -> list[Callable[[RowResult], Value]]:
@@ -109,6 +114,11 @@ def annotate_sheet(
     """
     _undo_marks(ws, table.header_row)
     positions = _place_results(ws, table, len(headers))
+    if max(positions, default=0) > _MAX_COLUMNS:  # `output.check_room` refuses this up front
+        raise ConfigError(
+            f"The result columns do not fit in sheet '{ws.title}': they would end past "
+            "Excel's last column XFD. Write a .csv output (-o results.csv) instead."
+        )
     _write_header(ws, table.header_row, positions, headers)
     widths = _write_results(ws, positions, headers, results, extra, sandbox=sandbox)
     last_row = max((r.excel_row for r in results), default=table.header_row)

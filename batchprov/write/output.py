@@ -52,14 +52,21 @@ __all__ = [
     "OUTPUT_SUFFIXES",
     "SANDBOX_NOTE",
     "SUMMARY_SHEET",
+    "MAX_COLUMNS",
     "ExtraValues",
     "check_output",
+    "check_room",
+    "csv_safe",
     "result_headers",
     "result_span",
     "write_output",
 ]
 
 OUTPUT_SUFFIXES = (".xlsx", ".xlsm", ".csv")
+#: Columns in an Excel sheet (A to XFD).
+MAX_COLUMNS = 16384
+#: A CSV cell starting with one of these is a formula to a spreadsheet program.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- public API -----------------------------------------------------------------------------------
@@ -120,6 +127,41 @@ def check_output(table: Table, out: Path) -> None:
         raise ConfigError(f"Cannot write a '{out.suffix}' output; use .xlsx or .csv.")
     if suffix == ".xlsm" and table.format != "xlsm":
         raise ConfigError("An .xlsm output is only made from an .xlsm input; use .xlsx.")
+
+
+def check_room(table: Table, out: Path, *, extra_columns: Sequence[str] = ()) -> None:
+    """Refuse, before anything is ordered, a workbook output whose result columns would not fit.
+
+    Cheap and without side effects, like `check_output`.
+    """
+    if Path(out).suffix.lower() == ".csv":
+        return
+    count = len(result_headers(extra_columns))
+    last = _last_result_column(table, count)
+    if last > MAX_COLUMNS:
+        raise ConfigError(
+            f"The result columns ({count}) do not fit in sheet '{table.sheet}': they would end "
+            f"at column {last:,}, past Excel's last column XFD ({MAX_COLUMNS:,}). Remove unused "
+            "columns at the right of the sheet, or write a .csv output (-o results.csv)."
+        )
+
+
+def _last_result_column(table: Table, count: int) -> int:
+    """The sheet column the last result column would be written to (as `annotate_sheet` does)."""
+    span = result_span(table.headers)
+    old = sorted(table.columns[i] for i in span)
+    used = [c for c in table.columns if c not in old]
+    last = max(used, default=0)
+    if not old:
+        return last + count
+    if old[-1] > last:
+        return old[0] + count - 1
+    return last + count - min(count, len(old))
+
+
+def csv_safe(text: str) -> str:
+    """A CSV cell a spreadsheet program shows as text: a leading ``'`` before a formula start."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def result_headers(extra_columns: Sequence[str] = ()) -> list[str]:
@@ -257,11 +299,14 @@ def _write_csv(
     by_index = {r.index: r for r in results}
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow([*table.headers[:start], *headers, *table.headers[stop:]])
+        row = [*table.headers[:start], *headers, *table.headers[stop:]]
+        writer.writerow([csv_safe(cell) for cell in row])
         rows = table.frame.itertuples(index=False, name=None)
         for index, values in enumerate(rows):
             cells = [str(v) for v in values]
             result = by_index.get(index)
             found = [get(result) for get in getters] if result else [None] * len(headers)
             texts = ["" if v is None else str(v) for v in found]
-            writer.writerow([*cells[:start], *texts, *cells[stop:]])
+            row = [*cells[:start], *texts, *cells[stop:]]
+            # Cells from the sheet and from the API's answers alike: neither may run as a formula.
+            writer.writerow([csv_safe(cell) for cell in row])

@@ -391,7 +391,7 @@ class ApiClient:
                 pages = max(1, math.ceil(total / size)) if size > 0 else 1
                 if pages > self.max_pages:
                     raise ListingUnusable(
-                        f"listing group {group_id} would take {pages:,} pages "
+                        f"listing group {group_id} is unusable: it would take {pages:,} pages "
                         f"(paging.total {total:,}, page size {size}); at most "
                         f"{self.max_pages:,} are read"
                     )

@@ -20,7 +20,7 @@ from batchprov.order.journal import State
 from batchprov.order.rate import backoff
 from batchprov.order.reconcile import refresh_baseline
 from batchprov.order.rows import RowState, failed_result, refused_text
-from batchprov.order.state import RunHalted, RunState
+from batchprov.order.state import RunState
 from batchprov.order.vetting import review_text, vet
 
 #: A 429 is the server's pacing, not the row's fault: it has its own, larger budget.
@@ -114,13 +114,7 @@ class Dispatcher:
         crashpoint("after_intent_commit")
         if item.attempts > 1:
             s.stats["retries"] += 1
-        try:
-            await s.limiter.space()
-        except RunHalted:  # stopped before the POST went out: nothing was sent
-            row.item = await s.jx(
-                s.journal.record_pending, row.key, "not sent", "the run stopped before sending"
-            )
-            raise
+        await s.limiter.space()
         result = await s.client.create_number(row.group, body)
         crashpoint("after_send_before_commit")
         await self._handle(row, result, sent_at)

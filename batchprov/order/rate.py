@@ -113,12 +113,15 @@ class RateLimiter:
         clock: Clock,
         sleep: Sleep,
         start: float = ADAPTIVE_START,
+        space_sleep: Sleep | None = None,
     ) -> None:
         if rate is not None and rate <= 0:
             raise ValueError("rate must be positive")
         self._fixed = rate
         self._clock = clock
         self._sleep = sleep
+        # `space` holds a request whose intent is already journaled: a stop must not cut it.
+        self._space_sleep = space_sleep or sleep
         self._cubic = CubicRate(start, clock())
         self._next = clock()
         self._paused_until = float("-inf")  # (a clock may start at 0)
@@ -185,7 +188,7 @@ class RateLimiter:
         at = max(now, self._spaced + 1.0 / self._pace())
         self._spaced = at  # reserved at once: the next caller spaces itself after this one
         if at > now:
-            await self._sleep(at - now)
+            await self._space_sleep(at - now)
 
     def pause(self, seconds: float) -> None:
         """Hold every start for ``seconds`` from now (a Retry-After)."""

@@ -147,8 +147,10 @@ _Call = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]
 
 def wait_text(seconds: float) -> str:
     """A wait the way a person says it: ``45 s``, ``20 min``, ``24 h``, ``76 days``."""
-    if seconds == float("inf") or seconds > 3650 * 86400:
+    if seconds == float("inf"):
         return "for ever"
+    if seconds >= 365 * 86400:
+        return f"{seconds / (365.25 * 86400):.0f} years"
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 2 * 3600:
@@ -294,7 +296,7 @@ class RunState:
         self.naps_end = asyncio.Event()
         self.wake_dispatch = asyncio.Event()
         self.wake_reconcile = asyncio.Event()
-        self.limiter = RateLimiter(options.rate, clock=clock, sleep=self.nap)
+        self.limiter = RateLimiter(options.rate, clock=clock, sleep=self.nap, space_sleep=sleep)
         self.sem = asyncio.Semaphore(options.concurrency)
         self.client = ApiClient(
             api_url,
@@ -440,8 +442,7 @@ class RunState:
         if seconds is None or seconds <= self.opts.max_retry_after:
             return False
         self.stop_run(
-            f"the API asked to wait {wait_text(seconds)} before the next request "
-            "(Retry-After); run the same command later to finish"
+            f"the API asked to wait {wait_text(seconds)} (Retry-After); run the same command later"
         )
         return True
 

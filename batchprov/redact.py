@@ -8,6 +8,8 @@ workbook or printed. `display_url` gives the form of an API URL that may be show
 
 from __future__ import annotations
 
+import logging
+import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -124,3 +126,22 @@ def display_url(url: str) -> str:
 def scrub_all(redactor: Redactor, texts: Iterable[str]) -> tuple[str, ...]:
     """Each text scrubbed."""
     return tuple(redactor.scrub(t) for t in texts)
+
+
+class ScrubbingFilter(logging.Filter):
+    """A logging filter that scrubs each record's message and traceback before any handler."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redactor.scrub(record.getMessage())
+        record.args = ()
+        if record.exc_info:
+            text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+            record.exc_text = self.redactor.scrub(text)
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = self.redactor.scrub(record.exc_text)
+        return True

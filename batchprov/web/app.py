@@ -38,6 +38,7 @@ from batchprov._version import __version__
 from batchprov.config import DEFAULT_API_URL, Api, Environment, RunConfig
 from batchprov.errors import BatchprovError
 from batchprov.pipeline import check_file, plan_run, validate_file
+from batchprov.redact import Redactor, ScrubbingFilter
 from batchprov.web import jobs, releases
 from batchprov.web.jobs import Job, JobRunner, JobStore
 from batchprov.web.security import (
@@ -127,11 +128,16 @@ def create_app(
     api_url: str | None,
     auth: str | None,
     max_upload: int = 20 * 2**20,
+    hosts: frozenset[str] | None = None,
 ) -> Starlette:
-    """The web application; `auth` is `user:password` or None for no login."""
+    """The web application; `auth` is `user:password` or None for no login.
+
+    ``hosts`` are the ``Host`` values it answers (`security.allowed_hosts`); None answers any.
+    """
     settings = Settings(
         data_dir=Path(data_dir), sandbox=sandbox, api_url=api_url, max_upload=max_upload
     )
+    _scrub_logs(api_url)
     templates = _templates(settings)
 
     @asynccontextmanager
@@ -160,6 +166,7 @@ def create_app(
         max_body=max_upload + FORM_OVERHEAD,
         too_large=too_large,
         unauthorized=unauthorized,
+        hosts=hosts,
     )
     pages = Pages(settings, templates)
     app = Starlette(
@@ -170,6 +177,13 @@ def create_app(
     )
     app.state.web = settings
     return app
+
+
+def _scrub_logs(api_url: str | None) -> None:
+    """Keep the token and URL credentials out of the web log (messages and tracebacks)."""
+    for old in [f for f in log.filters if isinstance(f, ScrubbingFilter)]:
+        log.removeFilter(old)
+    log.addFilter(ScrubbingFilter(Redactor.of(Environment.read().token, api_url)))
 
 
 def _templates(settings: Settings) -> Jinja2Templates:

@@ -9,6 +9,7 @@ import click
 from platformdirs import user_data_path
 
 from batchprov.web.jobs import public_url
+from batchprov.web.security import allowed_hosts
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -43,6 +44,14 @@ LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
     show_default=True,
     help="Largest file that can be uploaded.",
 )
+@click.option(
+    "--allow-host",
+    "allow_host",
+    multiple=True,
+    metavar="NAME[:PORT]",
+    help="Also answer requests for this host name (repeatable). By default only the address "
+    "listened on, and its localhost/127.0.0.1 forms, are answered.",
+)
 def serve_command(
     host: str,
     port: int,
@@ -51,6 +60,7 @@ def serve_command(
     api_url: str | None,
     auth: str | None,
     max_upload_mb: float,
+    allow_host: tuple[str, ...],
 ) -> None:
     """Serve a web page to upload a spreadsheet, review it and order its numbers."""
     import uvicorn
@@ -66,6 +76,7 @@ def serve_command(
         api_url=api_url,
         auth=auth,
         max_upload=int(max_upload_mb * 2**20),
+        hosts=allowed_hosts(host, port, allow_host),
     )
     _explain(host, port, folder, sandbox=sandbox, api_url=api_url, auth=auth)
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)

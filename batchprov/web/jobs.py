@@ -20,7 +20,6 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from batchprov.clock import now_iso
 from batchprov.config import Api, Environment, RunConfig
@@ -28,6 +27,7 @@ from batchprov.errors import BatchprovError
 from batchprov.models import Issue, RowResult, Severity, Status
 from batchprov.pipeline import Checked, run_file
 from batchprov.plan import Plan, format_duration
+from batchprov.redact import Redactor, display_url
 from batchprov.report import Report
 
 log = logging.getLogger("batchprov.web")
@@ -422,10 +422,9 @@ def _confirmed(plan: Plan) -> bool:
 
 
 def scrub(message: str, job: Job | None = None) -> str:
-    """A message fit for the page: no API token, no stored file names."""
-    token = Environment.read().token
-    if token:
-        message = message.replace(token, "[hidden]")
+    """A message fit for the page: no API token or URL credentials, no stored file names."""
+    redactor = Redactor.of(Environment.read().token, job.api_url if job else None)
+    message = redactor.scrub(message)
     if job is not None:
         message = message.replace(str(job.journal_path), "the journal")
         message = message.replace(str(job.input_path), job.original_name)
@@ -438,13 +437,7 @@ def scrub(message: str, job: Job | None = None) -> str:
 
 def public_url(url: str | None) -> str | None:
     """An API URL without any user:password part, for display."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
+    return display_url(url) if url else url
 
 
 def review_view(checked: Checked, plan: Plan) -> dict[str, Any]:

@@ -1,4 +1,9 @@
-"""The web app's defences: login, CSRF tokens, upload limits and sniffing, safe headers.
+"""The web app's defences: Host and Origin checks, login, CSRF tokens, upload limits and
+sniffing, safe headers.
+
+The Host allow-list stops DNS rebinding: a web site the user visits could otherwise point its
+own name at 127.0.0.1 and drive the page, token and all. The Origin check refuses a POST sent
+from another site's page.
 
 Everything here is plain ASGI or plain functions so that it can be tested without a browser.
 """
@@ -11,12 +16,15 @@ import hmac
 import re
 import secrets
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from batchprov.read.delimited import decode_text
@@ -43,9 +51,73 @@ SECURITY_HEADERS = {
     ),
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
+    # same-origin: other sites get no referrer, while the page's own form posts keep their
+    # Origin (under no-referrer a browser sends "Origin: null", which the Origin check refuses).
+    "referrer-policy": "same-origin",
     "cross-origin-opener-policy": "same-origin",
 }
+
+
+#: Methods that change nothing: no Origin check.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+
+
+def allowed_hosts(host: str, port: int, extra: Iterable[str] = ()) -> frozenset[str]:
+    """The ``Host`` values the server answers: the bound host and port, its loopback forms
+    when it listens on loopback or everywhere, and each ``extra`` name (with or without port).
+    """
+    bound = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    names = {bound.lower()}
+    if bound in (*LOOPBACK_NAMES, "[::]", "0.0.0.0", "::1"):
+        names.update(LOOPBACK_NAMES)
+    # Port 0 lets the system choose: any port of these names is then this server's.
+    shown_port = str(port) if port else "*"
+    found = {f"{name}:{shown_port}" for name in names}
+    if port == 80:
+        found |= names
+    for item in extra:
+        item = item.strip().lower()
+        if not item:
+            continue
+        found.add(item)
+        if not _has_port(item):
+            found.add(f"{item}:{shown_port}")
+    return frozenset(found)
+
+
+def host_allowed(host_header: str | None, allowed: frozenset[str]) -> bool:
+    """True when the request's ``Host`` is one of ``allowed`` (``name:*``: any port)."""
+    host = (host_header or "").strip().lower()
+    if host in allowed:
+        return True
+    name, colon, port = host.rpartition(":")
+    return bool(colon) and port.isdigit() and f"{name}:*" in allowed
+
+
+def origin_allowed(headers: Headers, allowed: frozenset[str] | None) -> bool:
+    """True unless the request names a foreign origin (``Origin``, else ``Referer``).
+
+    Without an allow-list the request's own ``Host`` is the only origin accepted.
+    """
+    source = headers.get("origin")
+    if source is None:
+        source = headers.get("referer")
+        if source is None:
+            return True  # a non-browser client: the CSRF token still protects the form
+    try:
+        netloc = urlsplit(source.strip()).netloc.lower()
+    except ValueError:
+        return False
+    if not netloc:  # "null" (a sandboxed frame, a file:// page) or garbage
+        return False
+    if allowed is None:
+        return netloc == (headers.get("host") or "").strip().lower()
+    return host_allowed(netloc, allowed)
+
+
+def _has_port(host: str) -> bool:
+    return bool(re.search(r":\d+$", host)) and not host.endswith("]")
 
 
 class UploadRejected(ValueError):
@@ -111,8 +183,11 @@ class SecurityMiddleware:
         max_body: int,
         too_large: ASGIApp,
         unauthorized: ASGIApp,
+        hosts: frozenset[str] | None = None,
     ) -> None:
         self.app = app
+        #: The Host values answered; None answers any (the serve command always sets it).
+        self.hosts = hosts
         self.credentials = credentials
         self.max_body = max_body
         self.too_large = too_large
@@ -123,6 +198,16 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        if self.hosts is not None and not host_allowed(headers.get("host"), self.hosts):
+            await _plain(400, "Unknown host: this server answers only its own address.")(
+                scope, receive, send
+            )
+            return
+        if scope["method"] not in SAFE_METHODS and not origin_allowed(headers, self.hosts):
+            await _plain(403, "Refused: this request comes from another site.")(
+                scope, receive, send
+            )
+            return
         cookie = _cookie(headers.get("cookie", ""), CSRF_COOKIE)
         token = cookie if _TOKEN_RE.fullmatch(cookie) else secrets.token_urlsafe(32)
         scope.setdefault("state", {})["csrf"] = token
@@ -167,6 +252,10 @@ class SecurityMiddleware:
 
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{32,64}")
+
+
+def _plain(status: int, text: str) -> ASGIApp:
+    return PlainTextResponse(text, status_code=status, headers=SECURITY_HEADERS)
 
 
 def _cookie(header: str, name: str) -> str:

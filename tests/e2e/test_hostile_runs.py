@@ -35,7 +35,7 @@ INJECTIONS = [
     "+cmd|' /C calc'!A0",
     "-2+3",
     "@SUM(1)",
-    "\tx",
+    "=SUM(A1:A2)",
 ]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: Longest a hostile run may take (its requests' deadlines are 2 s).

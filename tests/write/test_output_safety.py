@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 
 from batchprov.errors import ConfigError
-from batchprov.pipeline import run_file
+from batchprov.pipeline import validate_file
 from batchprov.read.files import read_table
 from batchprov.write.output import MAX_COLUMNS, check_room, csv_safe
 
@@ -64,7 +64,7 @@ def test_validate_writes_formula_text_as_strings(tmp_path: Path) -> None:
         '"=HYPERLINK(""http://evil.example"",""x"")",5,localtonumber,9056372046,4165551234,'
         "+cmd|' /C calc'!A0\n"
     )
-    report = run_file(src, output=tmp_path / "out.xlsx", dry_run=True, sandbox=True)
+    report = validate_file(src, tmp_path / "out.xlsx")
     assert report.output_path is not None
     with zipfile.ZipFile(report.output_path) as zf:
         sheets = [zf.read(n).decode() for n in zf.namelist() if n.startswith("xl/worksheets/")]

@@ -24,6 +24,7 @@ class RunOptions:
     breaker_threshold: int = 5  # consecutive transport failures before pausing dispatch
     breaker_give_up: float = 60.0  # seconds of failing probes before the run stops
     max_purchases: int | None = None  # the most numbers this run may buy (None: no cap)
+    max_retry_after: float = 900.0  # a longer Retry-After stops the run like an outage
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= 64:

@@ -173,7 +173,7 @@ class ListingUnusable(ListingRefused):
 
 
 @dataclass(frozen=True, slots=True)
-class Answer:
+class HttpAnswer:
     """An HTTP answer read in full (within the deadline and the size cap)."""
 
     status_code: int
@@ -272,7 +272,7 @@ class ApiClient:
             return CreateResult(Kind.AMBIGUOUS, self._describe(exc))
         return self._classify(response)
 
-    async def _request(self, method: str, url: str, **kwargs: Any) -> Answer:
+    async def _request(self, method: str, url: str, **kwargs: Any) -> HttpAnswer:
         """Send one request and read its answer within the deadline and the size cap.
 
         Raises TimeoutError past the deadline, `BodyTooLarge` past the cap, httpx errors.
@@ -289,7 +289,7 @@ class ApiClient:
                     if size > self.max_body:
                         raise self._too_large(response.status_code)
                     chunks.append(chunk)
-                return Answer(
+                return HttpAnswer(
                     response.status_code, response.reason_phrase, response.headers, b"".join(chunks)
                 )
 
@@ -440,7 +440,7 @@ class ApiClient:
             raise ListingFailed(self._status_text(response))
         return self._parse_page(response, page_size)
 
-    def _parse_page(self, response: Answer, page_size: int) -> tuple[list[Number], int, int]:
+    def _parse_page(self, response: HttpAnswer, page_size: int) -> tuple[list[Number], int, int]:
         try:
             data = response.json()
             raw, paging = data["results"], data.get("paging") or {}
@@ -455,7 +455,7 @@ class ApiClient:
             raise ListingFailed("a listing entry has no id or phone_number")
         return numbers, total, size
 
-    def _classify(self, response: Answer) -> CreateResult:
+    def _classify(self, response: HttpAnswer) -> CreateResult:
         """Map an HTTP answer to a create outcome (docs/design.md §4)."""
         status = response.status_code
         if response.is_success:
@@ -478,7 +478,7 @@ class ApiClient:
             return CreateResult(Kind.AMBIGUOUS, text, status=status, retry_after=retry_after)
         return CreateResult(Kind.PERMANENT, text, status=status)
 
-    def _status_text(self, response: Answer) -> str:
+    def _status_text(self, response: HttpAnswer | httpx.Response) -> str:
         """``HTTP <status>: <body as received, scrubbed, then trimmed>`` (or the reason)."""
         body = response.text.strip() or response.reason_phrase
         return f"HTTP {response.status_code}: {self.redactor.cut(body, BODY_EXCERPT)}"
@@ -514,7 +514,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(when.timestamp() - current, 0.0)
 
 
-def _json_or_none(response: Answer) -> Any:
+def _json_or_none(response: HttpAnswer | httpx.Response) -> Any:
     try:
         return response.json()
     except (ValueError, RecursionError):

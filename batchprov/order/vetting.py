@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import Any
 
 from batchprov.check.phones import check_phone
 from batchprov.order.client import Number
@@ -78,7 +79,7 @@ def shown(value: str) -> str:
 def _without_secrets(number: Number, redactor: Redactor) -> tuple[Number, list[str]]:
     """The number with every field holding a secret replaced, and a problem for each."""
     problems: list[str] = []
-    changes: dict[str, str] = {}
+    changes: dict[str, Any] = {}
     for field in ("id", "phone_number", "name", "group_id", "route_id", "created_datetime"):
         value = getattr(number, field)
         if isinstance(value, str) and redactor.holds_secret(value):

@@ -148,6 +148,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "Forwarding Phone",
         "Ring To Phone",
         "Destination Phone",
+        "Forward Calls To",
+        "Forward Calls",
+        "Calls Ring At",
     ),
     "route_type": ("Route", "Routing", "Route Type", "Routing Type"),
     "record_calls": (
@@ -183,6 +186,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "Fallback Match Type",
         "On No Match",
         "If Unavailable",
+        "If No Number Matches",
+        "If No Number",
     ),
 }
 

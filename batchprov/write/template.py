@@ -1,10 +1,11 @@
 """The blank input workbook that `batchprov template` writes (docs/design.md §2.4).
 
-One `Advertisers` sheet with the canonical headers, a comment on each header explaining it,
-drop-down lists, phone columns formatted as text and the three examples of the Telmetrics
-documentation; an `Instructions` sheet; and a hidden `Lists` sheet holding the state and
-province codes. The output is deterministic (fixed file properties), so the committed copy in
-``templates/`` can be compared with a fresh one cell by cell.
+An empty `Advertisers` sheet (first, so it is the one read) with plain-word headers that the
+reader maps to its fields, a comment on each header explaining it, drop-down lists and phone
+columns formatted as text; an `Examples` sheet with one example row per match type (never
+ordered: only the first sheet is read); an `Instructions` sheet; and a hidden `Lists` sheet
+holding the state and province codes. The output is deterministic (fixed file properties), so
+the committed copy in ``templates/`` can be compared with a fresh one cell by cell.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
 DATA_SHEET = "Advertisers"
+EXAMPLES_SHEET = "Examples"
 INSTRUCTIONS_SHEET = "Instructions"
 LISTS_SHEET = "Lists"
 #: Rows below the header prepared for data: drop-downs and text formatting.
@@ -57,86 +60,89 @@ class _Column:
 
 COLUMNS = (
     _Column(
-        "name", "required",
-        "A name for the tracking number, shown in reporting; unique within its group.\n"
-        "Example: Lakeshore Family Dental", 32,
+        "Advertiser", "required",
+        "A name for the tracking number, shown in reports; no two rows of a group may share "
+        "one.\nExample: Lakeshore Family Dental", 32,
     ),
     _Column(
-        "group_id", "required",
-        "The Telmetrics group the number belongs to (a whole number). May be left empty when "
-        "you run with --group-id.\nExample: 11623282", 12, text=True,
-    ),
-    _Column(
-        "match_type", "optional",
-        "How the number is chosen: localtonumber (near local_to_number), localtocity (in city "
-        "and state) or tollfree. Left empty, it is worked out from the columns you filled.", 16,
-    ),
-    _Column(
-        "local_to_number", "depends",
-        "Required for localtonumber. The advertiser's existing 10-digit number; the new number "
-        "will be local to it. (905) 637-2046, 905-637-2046 and 9056372046 all work.", 17,
+        "Group ID", "required",
+        "The Telmetrics group the number belongs to (a whole number, from your Telmetrics "
+        "account). May be left empty when you run with --group-id.\nExample: 11623282", 12,
         text=True,
     ),
     _Column(
-        "city", "depends",
-        "Required for localtocity. The city the number should be local to.\nExample: Atlanta",
+        "Match type", "optional",
+        "How the new number is chosen: Local to number (near the advertiser's own number), "
+        "Local to city (in a city) or Toll-free. Left empty, batchprov works it out from the "
+        "columns you filled.", 16,
+    ),
+    _Column(
+        "Local to number", "depends",
+        "For Local to number. The advertiser's own 10-digit phone number: the new number will "
+        "be local to it. (905) 637-2046, 905-637-2046 and 9056372046 all work.", 17,
+        text=True,
+    ),
+    _Column(
+        "City", "depends",
+        "For Local to city. The city the new number should be local to.\nExample: Atlanta",
         16,
     ),
     _Column(
-        "state", "depends",
-        "Required for localtocity. Two-letter state or province code (GA, ON, BC ...); full "
-        "names such as Ontario also work.", 9,
+        "State/Province", "depends",
+        "For Local to city. The two-letter state or province code (GA, ON, BC ...); full "
+        "names such as Ontario work too.", 15,
     ),
     _Column(
-        "number_match_filter", "optional",
-        "Limits the match to an area code (3 digits, e.g. 289) or an area code and exchange "
-        "(6 digits, e.g. 905637). Toll-free rows: 800, 833, 844, 855, 866, 877 or 888.", 21,
+        "Area code filter", "optional",
+        "Asks for a number in one area code (3 digits, e.g. 289) or area code and exchange "
+        "(6 digits, e.g. 905637). Toll-free rows: 800, 833, 844, 855, 866, 877 or 888.", 17,
         text=True,
     ),
     _Column(
-        "termination_number", "required",
-        "Where calls to the tracking number are forwarded: a 10-digit phone number.\n"
-        "Example: 4165551234", 20, text=True,
+        "Forward calls to", "required",
+        "Where calls to the new number ring: a 10-digit phone number.\nExample: 4165551234",
+        18, text=True,
     ),
-    _Column("route_type", "optional", "Basic (the default; the only routing supported).", 12),
-    _Column("record_calls", "optional", "yes or no: record calls to this number.", 14),
+    _Column("Routing", "optional", "Basic (the default, and the only routing offered).", 10),
+    _Column("Record calls", "optional", "yes or no: record calls to this number.", 13),
     _Column(
-        "recording_message", "optional",
+        "Recording message", "optional",
         "Played to the caller before a recorded call.\nExample: This call may be recorded for "
-        "quality purposes.", 40,
+        "quality purposes.", 36,
     ),
     _Column(
-        "whisper_message", "optional",
+        "Whisper message", "optional",
         "Whispered to whoever answers, before the caller is put through.\nExample: Call from "
-        "your Google ad", 40,
+        "your Google ad", 36,
     ),
     _Column(
-        "fallback", "optional",
-        "What to try, in order, when no number matches: drop_filter (without the filter), "
-        "overlay (another area code of the same place), tollfree; or none.\nExample: overlay, "
-        "tollfree", 22,
+        "If no number matches", "optional",
+        "What to try, in order, when no number is available: without filter (any area code), "
+        "other area code (another area code of the same place), toll-free; or none.\n"
+        "Example: other area code, toll-free", 22,
     ),
 )  # fmt: skip
 
-#: The three examples of the Telmetrics "Automatic Number Assignment" page, one per match type.
+#: Three example rows, one per match type (the requests of the Telmetrics "Automatic Number
+#: Assignment" page). They live on their own sheet: the first sheet is the one read.
 EXAMPLES = (
-    ("Lakeshore Family Dental", "11623282", "localtonumber", "9056372046", "", "", "289",
+    ("Lakeshore Family Dental", "11623282", "Local to number", "9056372046", "", "", "289",
      "4165551234", "Basic", "", "", ""),
-    ("Peachtree Family Law", "11623282", "localtocity", "", "Atlanta", "GA", "404",
+    ("Peachtree Family Law", "11623282", "Local to city", "", "Atlanta", "GA", "404",
      "4043993433", "Basic", "", "", ""),
-    ("Northern Lights Furniture", "11623282", "tollfree", "", "", "", "833",
-     "4043993433", "Basic", "", "", ""),
+    ("Northern Lights Furniture", "11623282", "Toll-free", "", "", "", "833",
+     "4043993433", "Basic", "yes", "This call may be recorded.", ""),
 )  # fmt: skip
 
 #: Drop-down lists: header → (list formula, prompt). Spelling variants and full names are
 #: accepted by batchprov, so a value off the list is a warning, not a refusal.
 DROPDOWNS = {
-    "match_type": ('"localtonumber,localtocity,tollfree"', "localtonumber, localtocity or "
-                   "tollfree; leave empty to let batchprov decide."),
-    "state": (f"{LISTS_SHEET}!$A$2:$A${1 + len(US_STATES) + len(CA_PROVINCES)}",
-              "Two-letter state or province code."),
-    "route_type": ('"Basic"', "Basic is the only routing supported."),
-    "record_calls": ('"yes,no"', "yes to record calls, no (or empty) not to."),
+    "Match type": ('"Local to number,Local to city,Toll-free"', "Local to number, Local to "
+                   "city or Toll-free; leave empty to let batchprov decide."),
+    "State/Province": (f"{LISTS_SHEET}!$A$2:$A${1 + len(US_STATES) + len(CA_PROVINCES)}",
+                       "Two-letter state or province code."),
+    "Routing": ('"Basic"', "Basic is the only routing offered."),
+    "Record calls": ('"yes,no"', "yes to record calls, no (or empty) not to."),
 }  # fmt: skip
 
 _HEADER_FILLS = {"required": "1F3864", "depends": "2E75B6", "optional": "DCE4F0"}
@@ -179,7 +185,10 @@ def build_template() -> Workbook:
     assert isinstance(data, Worksheet)
     data.title = DATA_SHEET
     _write_data_sheet(data)
+    _write_examples(wb.create_sheet(EXAMPLES_SHEET))
     _write_instructions(wb.create_sheet(INSTRUCTIONS_SHEET))
+    for ws in wb.worksheets[:3]:
+        _fit_to_page_width(ws)
     _write_lists(wb.create_sheet(LISTS_SHEET))
     return wb
 
@@ -188,26 +197,59 @@ def build_template() -> Workbook:
 
 
 def _write_data_sheet(ws: Worksheet) -> None:
+    """The headers, and below them empty rows ready for data (text formats, drop-downs)."""
+    _write_headers(ws)
     for number, column in enumerate(COLUMNS, start=1):
-        _write_header_cell(ws, number, column)
-        letter = get_column_letter(number)
-        ws.column_dimensions[letter].width = column.width
         if column.text:
             for row in range(2, PREPARED_ROWS + 2):
                 ws.cell(row=row, column=number).number_format = "@"
-    for row, values in enumerate(EXAMPLES, start=2):
+    _add_dropdowns(ws)
+    ws.sheet_properties.tabColor = "1F3864"
+
+
+def _write_examples(ws: Worksheet) -> None:
+    """The example rows under the same headers, ready to copy onto the Advertisers sheet.
+
+    A title row above the header says they are examples (a reader skips title rows).
+    """
+    note = ws.cell(row=1, column=1, value=_EXAMPLES_NOTE)
+    note.font = Font(bold=True, italic=True, color="8A5300")
+    ws.row_dimensions[1].height = 22
+    _write_headers(ws, row=2)
+    for row, values in enumerate(EXAMPLES, start=3):
         for number, value in enumerate(values, start=1):
             if value:
                 cell = ws.cell(row=row, column=number, value=value)
                 cell.font = _EXAMPLE_FONT
-    _add_dropdowns(ws)
-    ws.freeze_panes = "A2"
-    ws.row_dimensions[1].height = 20
-    ws.sheet_properties.tabColor = "1F3864"
+                if COLUMNS[number - 1].text:
+                    cell.number_format = "@"
+    ws.sheet_properties.tabColor = "A6A6A6"
 
 
-def _write_header_cell(ws: Worksheet, number: int, column: _Column) -> None:
-    cell = ws.cell(row=1, column=number, value=column.header)
+_EXAMPLES_NOTE = (
+    "Examples only: batchprov reads the Advertisers sheet and never orders these rows. "
+    "Copy a row there to use it."
+)
+
+
+def _fit_to_page_width(ws: Worksheet) -> None:
+    """Printed (or made a PDF), a sheet is one page wide, in landscape."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+
+
+def _write_headers(ws: Worksheet, *, row: int = 1) -> None:
+    for number, column in enumerate(COLUMNS, start=1):
+        _write_header_cell(ws, number, column, row=row)
+        ws.column_dimensions[get_column_letter(number)].width = column.width
+    ws.freeze_panes = f"A{row + 1}"
+    ws.row_dimensions[row].height = 20
+
+
+def _write_header_cell(ws: Worksheet, number: int, column: _Column, *, row: int) -> None:
+    cell = ws.cell(row=row, column=number, value=column.header)
     cell.font = Font(bold=True, color=_HEADER_FONTS[column.need])
     cell.fill = PatternFill("solid", fgColor=_HEADER_FILLS[column.need])
     cell.border = Border(bottom=_THIN, right=_THIN)
@@ -249,40 +291,45 @@ def _add_dropdowns(ws: Worksheet) -> None:
 
 _INSTRUCTIONS: tuple[tuple[str, str], ...] = (
     ("title", "batchprov advertiser template"),
-    ("text", "One row per tracking number to order, on the Advertisers sheet. Keep the header "
-             "row as it is; you may add columns of your own (batchprov leaves them alone). "
-             "Dark blue headers are required, mid-blue ones are required for some match types, "
-             "light ones are optional. Each header has a comment explaining it."),
-    ("text", "Rows 2 to 4 (in grey) are the three examples of the Telmetrics documentation: "
-             "delete them before adding your own rows, or they will be ordered too."),
+    ("text", "One row per tracking number to order, on the Advertisers sheet (the first sheet: "
+             "it is the one batchprov reads). Keep the header row as it is; you may add columns "
+             "of your own, and batchprov leaves them alone. Dark blue headers are required, "
+             "mid-blue ones are needed for some match types, light ones are optional. Point at "
+             "a header to read what it means."),
+    ("text", "The Examples sheet shows one filled row per match type. It is never ordered; copy "
+             "a row onto the Advertisers sheet to start from it."),
     ("heading", "The three match types"),
-    ("text", "localtonumber: a number local to the advertiser's existing number. "
-             "Fill local_to_number."),
-    ("text", "localtocity: a number local to a city. Fill city and state."),
-    ("text", "tollfree: a toll-free number (800, 833, 844, 855, 866, 877, 888). "
-             "Nothing more to fill."),
-    ("text", "Every row also needs name, group_id and termination_number. number_match_filter "
-             "(an area code such as 289, or area code + exchange such as 905637) is optional."),
+    ("text", "Local to number: a number local to the advertiser's own phone number. Fill "
+             "Local to number."),
+    ("text", "Local to city: a number local to a city. Fill City and State/Province."),
+    ("text", "Toll-free: a toll-free number (800, 833, 844, 855, 866, 877, 888). Nothing more "
+             "to fill."),
+    ("text", "Every row also needs Advertiser, Group ID and Forward calls to. Area code filter "
+             "(an area code such as 289, or area code and exchange such as 905637) is "
+             "optional."),
     ("heading", "Columns"),
     ("columns", ""),
     ("heading", "Running batchprov"),
     ("code", "batchprov validate advertisers.xlsx"),
-    ("text", "Checks every row and writes advertisers.results.xlsx, with each problem "
+    ("text", "Checks every row and writes advertisers.checked.xlsx, with each problem "
              "highlighted and explained. Orders nothing."),
     ("code", "batchprov run advertisers.xlsx --dry-run"),
-    ("text", "Shows the exact request each row would send. Orders nothing."),
+    ("text", "Shows what would be ordered, row by row, in advertisers.plan.xlsx. Orders "
+             "nothing."),
     ("code", "batchprov run advertisers.xlsx --sandbox"),
-    ("text", "A rehearsal against the built-in simulator: nothing is bought."),
+    ("text", "A rehearsal against the built-in simulator, written to "
+             "advertisers.sandbox.results.xlsx: nothing is bought."),
     ("code", "batchprov run advertisers.xlsx"),
     ("text", "Orders the numbers. Set TELMETRICS_TOKEN first; batchprov shows what it will order "
-             "and asks before it starts."),
+             "and asks before it starts. The results go to advertisers.results.xlsx."),
     ("heading", "The results"),
-    ("text", "Results come back in new columns to the right of your data (Status, Tracking "
-             "Number, Number ID, Route ID, Assigned Name, Match Type, Error, Warnings, Attempts, "
-             "Provisioned At), in a copy of your workbook named <file>.results.xlsx, with a "
-             "Summary sheet and an Errors sheet. Your own file is never changed."),
+    ("text", "Results come back in new columns to the right of your data (Status, Error, "
+             "Warnings, Tracking Number, ...), in a copy of your workbook, with a Summary "
+             "sheet, an Errors sheet and a Needs attention sheet holding only the rows to fix. "
+             "Your own file is never changed."),
     ("text", "Fix the red cells and run the results file again: batchprov reuses its result "
-             "columns, and never orders a row that already shows a number."),
+             "columns, and never orders a row that already shows a number. If a run is "
+             "stopped, run the same command again to finish: nothing is bought twice."),
 )  # fmt: skip
 
 

@@ -87,12 +87,12 @@ def test_validate_needs_fixing_exits_1_with_json(tmp_path: Path) -> None:
 
 
 def test_template_command_writes_the_template(tmp_path: Path) -> None:
-    """`batchprov template OUT` writes a workbook with the canonical headers."""
+    """`batchprov template OUT` writes a workbook with plain-word headers."""
     out = tmp_path / "t.xlsx"
     code, stdout, _ = invoke("template", str(out))
     assert code == 0
     sheet = openpyxl.load_workbook(out).worksheets[0]
-    assert sheet["A1"].value == "name"
+    assert sheet["A1"].value == "Advertiser"
     assert str(out) in stdout
 
 

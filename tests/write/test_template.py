@@ -16,7 +16,21 @@ from batchprov.read.headers import CANONICAL_FIELDS, map_columns
 from batchprov.write.template import FIXED_TIME, PREPARED_ROWS, write_template
 
 COMMITTED = Path(__file__).resolve().parents[2] / "templates" / "advertisers_template.xlsx"
-HEADERS = list(CANONICAL_FIELDS)
+HEADERS = [
+    "Advertiser",
+    "Group ID",
+    "Match type",
+    "Local to number",
+    "City",
+    "State/Province",
+    "Area code filter",
+    "Forward calls to",
+    "Routing",
+    "Record calls",
+    "Recording message",
+    "Whisper message",
+    "If no number matches",
+]
 
 
 @pytest.fixture(scope="module")
@@ -63,19 +77,28 @@ def test_committed_template_is_what_write_template_makes(fresh: Path) -> None:
         assert new.merged_cells.ranges == old.merged_cells.ranges
 
 
-def test_template_reads_back_with_the_canonical_headers(fresh: Path) -> None:
-    """Read as an input, the template has the canonical headers, each mapped to itself."""
+def test_template_reads_back_with_plain_headers_mapped_to_every_field(fresh: Path) -> None:
+    """Read as an input, the template's plain-word headers map to every field, in order."""
     table = read_table(fresh)
     assert (table.sheet, table.header_row) == ("Advertisers", 1)
     assert list(table.headers) == HEADERS
-    assert map_columns(table.headers).fields == {h: h for h in HEADERS}
+    fields = map_columns(table.headers).fields
+    assert list(fields) == list(CANONICAL_FIELDS)
+    assert list(fields.values()) == HEADERS
 
 
-def test_template_examples_are_the_three_documented_ones(fresh: Path) -> None:
-    """The example rows are the API documentation's three requests, and all are valid."""
-    table = read_table(fresh)
-    rows = table.frame.to_dict("records")
-    assert [r["match_type"] for r in rows] == ["localtonumber", "localtocity", "tollfree"]
+def test_data_sheet_is_empty_so_nothing_is_ordered_by_accident(fresh: Path) -> None:
+    """The sheet that is read holds no rows: the examples cannot be ordered."""
+    assert len(read_table(fresh)) == 0
+    assert len(read_table(fresh, sheet="Advertisers")) == 0
+
+
+def test_examples_sheet_holds_one_valid_row_per_match_type(fresh: Path) -> None:
+    """The Examples sheet has the documentation's three requests, in plain words, all valid."""
+    table = read_table(fresh, sheet="Examples")
+    fields = map_columns(table.headers).fields
+    rows = [{f: r[h] for f, h in fields.items()} for r in table.frame.to_dict("records")]
+    assert [r["match_type"] for r in rows] == ["Local to number", "Local to city", "Toll-free"]
     assert (rows[0]["local_to_number"], rows[0]["number_match_filter"]) == ("9056372046", "289")
     assert (rows[0]["termination_number"], rows[0]["group_id"]) == ("4165551234", "11623282")
     assert (rows[1]["city"], rows[1]["state"], rows[1]["number_match_filter"]) == (
@@ -85,8 +108,13 @@ def test_template_examples_are_the_three_documented_ones(fresh: Path) -> None:
     )
     assert (rows[2]["number_match_filter"], rows[2]["termination_number"]) == ("833", "4043993433")
     assert len({r["name"] for r in rows}) == 3
-    outcome = check_table(table, map_columns(table.headers).fields)
+    outcome = check_table(table, fields)
     assert outcome.issues == ()
+    assert [r.order.match_type.value for r in outcome.rows if r.order] == [
+        "localtonumber",
+        "localtocity",
+        "tollfree",
+    ]
 
 
 def test_every_header_explains_itself(book: Workbook) -> None:
@@ -98,10 +126,10 @@ def test_every_header_explains_itself(book: Workbook) -> None:
 
 
 def test_dropdowns_cover_the_prepared_rows(book: Workbook) -> None:
-    """match_type, state, route_type and record_calls offer drop-down lists."""
+    """Match type, State/Province, Routing and Record calls offer drop-down lists."""
     last = PREPARED_ROWS + 1
     assert validations(sheet(book, "Advertisers")) == [
-        (f"C2:C{last}", "list", '"localtonumber,localtocity,tollfree"', "warning"),
+        (f"C2:C{last}", "list", '"Local to number,Local to city,Toll-free"', "warning"),
         (f"F2:F{last}", "list", "Lists!$A$2:$A$65", "warning"),
         (f"I2:I{last}", "list", '"Basic"', "warning"),
         (f"J2:J{last}", "list", '"yes,no"', "warning"),
@@ -118,7 +146,7 @@ def test_state_list_lives_on_a_hidden_sheet(book: Workbook) -> None:
 
 
 def test_phone_columns_are_formatted_as_text(book: Workbook) -> None:
-    """group_id, local_to_number, number_match_filter and termination_number are text cells."""
+    """Group ID, Local to number, Area code filter and Forward calls to are text cells."""
     ws = sheet(book, "Advertisers")
     for letter in "BDGH":
         formats = {ws[f"{letter}{row}"].number_format for row in range(2, PREPARED_ROWS + 2)}
@@ -127,8 +155,9 @@ def test_phone_columns_are_formatted_as_text(book: Workbook) -> None:
 
 
 def test_header_row_is_frozen_and_first(book: Workbook) -> None:
-    """Advertisers comes first with a frozen header; then Instructions, then the hidden Lists."""
-    assert book.sheetnames == ["Advertisers", "Instructions", "Lists"]
+    """Advertisers comes first with a frozen header; Examples, Instructions, hidden Lists."""
+    assert book.sheetnames == ["Advertisers", "Examples", "Instructions", "Lists"]
+    assert sheet(book, "Examples").freeze_panes == "A3"  # under its title row
     assert sheet(book, "Advertisers").freeze_panes == "A2"
     assert sheet(book, "Advertisers").column_dimensions["A"].width >= 20
 
@@ -136,10 +165,12 @@ def test_header_row_is_frozen_and_first(book: Workbook) -> None:
 def test_instructions_explain_match_types_commands_and_results(book: Workbook) -> None:
     """Instructions name the three match types, the commands and the result columns."""
     text = " ".join(str(c.value) for row in sheet(book, "Instructions").iter_rows() for c in row)
-    for needed in ("localtonumber", "localtocity", "tollfree", "batchprov validate"):
+    for needed in ("Local to number", "Local to city", "Toll-free", "batchprov validate"):
         assert needed in text
     assert "batchprov run" in text and "--sandbox" in text
     assert "Tracking Number" in text and "never changed" in text
+    assert "advertisers.checked.xlsx" in text and "advertisers.sandbox.results.xlsx" in text
+    assert "localtonumber" not in text and "termination_number" not in text
 
 
 def test_file_properties_are_fixed(book: Workbook) -> None:
@@ -153,4 +184,4 @@ def test_write_template_replaces_atomically(tmp_path: Path) -> None:
     out.write_bytes(b"old")
     assert write_template(out) == out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.xlsx"]
-    assert sheet(openpyxl.load_workbook(out), "Advertisers")["A1"].value == "name"
+    assert sheet(openpyxl.load_workbook(out), "Advertisers")["A1"].value == "Advertiser"

@@ -18,6 +18,7 @@ from typing import Any
 from batchprov.models import CheckedRow, OrderRequest
 from batchprov.numbering.area import locality_of
 from batchprov.order.rate import FIXED_HEADROOM
+from batchprov.wording import match_type_words
 
 #: Request rate assumed for estimates when the rate is found adaptively.
 ASSUMED_AUTO_RATE = 10.0
@@ -240,7 +241,7 @@ class Plan:
         """One line per group and match type, with its expected area codes (most rows first)."""
         lines = []
         for group, match_type, count in self.per_group:
-            head = f"  group {group:<10} {match_type:<14} {count:>6}"
+            head = f"  group {group:<10} {match_type_words(match_type):<16} {count:>6}"
             areas = sorted(
                 ((-n, a) for g, m, a, n in self.per_area if (g, m) == (group, match_type))
             )

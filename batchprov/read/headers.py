@@ -34,18 +34,22 @@ REQUIRED: tuple[str, ...] = ("name", "group_id", "termination_number")
 
 RESULT_HEADERS: tuple[str, ...] = (
     "Status",
-    "Tracking Number",
-    "Number ID",
-    "Route ID",
-    "Assigned Name",
-    "Match Type",
     "Error",
     "Warnings",
+    "Tracking Number",
+    "Assigned Name",
+    "Ordered As",
+    "Number ID",
+    "Route ID",
     "Attempts",
     "Provisioned At",
 )
 #: Written only sometimes; when present they follow the main block.
 OPTIONAL_RESULT_HEADERS: tuple[str, ...] = ("Expected Area", "Request Body")
+#: Result headers of earlier versions, still recognised when an old output is read again.
+FORMER_RESULT_HEADERS: tuple[str, ...] = ("Match Type",)
+#: A result block starts with "Status" followed by one of these (old outputs: Tracking Number).
+_SECOND_HEADERS = frozenset({"Error", "Tracking Number"})
 
 #: Headers people really use for each field, besides the field's own name. The first few of
 #: each list are quoted in the missing-column message, so the most common come first.
@@ -212,7 +216,7 @@ def _build_lookup() -> dict[str, str]:
 
 #: normalised header text → canonical field.
 LOOKUP: dict[str, str] = _build_lookup()
-_RESULT_SET = frozenset(RESULT_HEADERS) | frozenset(OPTIONAL_RESULT_HEADERS)
+_RESULT_SET = frozenset((*RESULT_HEADERS, *OPTIONAL_RESULT_HEADERS, *FORMER_RESULT_HEADERS))
 _COPY_SUFFIX = re.compile(r" \(\d+\)$")
 
 
@@ -283,8 +287,8 @@ def map_columns(
 def result_header(header: str) -> str:
     """A header as a result header: trimmed, without the `` (2)`` a reader adds to a repeat.
 
-    The user's own "Match Type" column and our "Match Type" result column share a text, so a
-    reader tells them apart as "Match Type" and "Match Type (2)".
+    In outputs of earlier versions the user's own "Match Type" column and the result column of
+    that name share a text, so a reader tells them apart as "Match Type" and "Match Type (2)".
     """
     return _COPY_SUFFIX.sub("", header.strip())
 
@@ -293,11 +297,12 @@ def result_span(headers: Sequence[str]) -> range:
     """Positions (0-based) of batchprov's own result columns among ``headers``.
 
     They are the run of exact result headers (trimmed, case-sensitive) that starts at a
-    ``Status`` header immediately followed by ``Tracking Number``; empty when there is none.
+    ``Status`` header immediately followed by ``Error`` (or by ``Tracking Number``, as earlier
+    versions wrote them); empty when there is none.
     """
     texts = [result_header(h) for h in headers]
     for start in range(len(texts) - 1):
-        if texts[start] == "Status" and texts[start + 1] == "Tracking Number":
+        if texts[start] == "Status" and texts[start + 1] in _SECOND_HEADERS:
             end = start
             seen: set[str] = set()
             # A repeated header ends the run: each result column is written once.

@@ -18,10 +18,11 @@ from openpyxl.styles.differential import DifferentialStyle
 from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.worksheet.worksheet import Worksheet
 
+from batchprov.clock import local_datetime
 from batchprov.errors import ConfigError
 from batchprov.models import Issue, RowResult, Severity, Table
 from batchprov.read.headers import result_span
-from batchprov.wording import status_text
+from batchprov.wording import match_type_words, status_text
 from batchprov.write.styles import (
     HEADER_BORDER,
     HEADER_FILL,
@@ -57,6 +58,7 @@ _KIND = {
     "Route ID": "text",
     "Error": "wrap",
     "Warnings": "wrap",
+    "Provisioned At": "time",
 }
 
 _GETTERS: dict[str, Callable[[RowResult], Value]] = {
@@ -65,11 +67,11 @@ _GETTERS: dict[str, Callable[[RowResult], Value]] = {
     "Number ID": lambda r: r.number_id,
     "Route ID": lambda r: r.route_id,
     "Assigned Name": lambda r: r.assigned_name,
-    "Match Type": lambda r: r.match_type,
+    "Ordered As": lambda r: match_type_words(r.match_type),
     "Error": lambda r: r.error,
     "Warnings": lambda r: "\n".join(r.warnings) or None,
     "Attempts": lambda r: r.attempts or None,
-    "Provisioned At": lambda r: r.provisioned_at,
+    "Provisioned At": lambda r: local_datetime(r.provisioned_at) or r.provisioned_at,
     "Expected Area": lambda r: r.expected_area,
     "Request Body": lambda r: r.request_body,
 }
@@ -96,6 +98,28 @@ def _overlay(
     base: Callable[[RowResult], Value], given: Mapping[int, str]
 ) -> Callable[[RowResult], Value]:
     return lambda r: given.get(r.index) or base(r)
+
+
+def fill_sheet(ws: Worksheet, table: Table) -> None:
+    """Write ``table`` as text into an empty sheet, at its own rows and columns."""
+    for header, column in zip(table.headers, table.columns, strict=True):
+        cell = cell_at(ws, table.header_row, column)
+        put(cell, header)
+        cell.font = Font(bold=True)
+    stamper = Stamper()
+    widths = dict.fromkeys(table.columns, 0)
+    rows = table.frame.itertuples(index=False, name=None)
+    for excel_row, values in zip(table.excel_rows, rows, strict=True):
+        for column, value in zip(table.columns, values, strict=True):
+            if value:
+                cell = cell_at(ws, excel_row, column)
+                stamper.stamp(cell, "text")
+                put(cell, str(value))
+                widths[column] = max(widths[column], text_width(str(value)))
+    for header, column in zip(table.headers, table.columns, strict=True):
+        width = max(widths[column], len(header)) + 3
+        ws.column_dimensions[get_column_letter(column)].width = min(40, width)
+    ws.freeze_panes = f"A{table.header_row + 1}"
 
 
 def annotate_sheet(
@@ -130,7 +154,7 @@ def annotate_sheet(
         ws.column_dimensions[get_column_letter(column)].width = sizes[header]
     _fit_wrapped_rows(ws, results, sizes)
     _mark_issues(ws, table, issues, status_column=positions[0])
-    _extend_autofilter(ws, table.header_row, max(positions))
+    _filter_and_freeze(ws, table, max(positions), last_row)
 
 
 def _undo_marks(ws: Worksheet, header_row: int) -> None:
@@ -328,12 +352,33 @@ def _attach_comment(cell: Cell, text: str) -> None:
     cell.comment = Comment(clean(text), AUTHOR, height=min(400, 24 + 16 * lines), width=320)
 
 
-def _extend_autofilter(ws: Worksheet, header_row: int, last_column: int) -> None:
-    """An autofilter on the header row is widened to cover the result columns."""
+def _filter_and_freeze(ws: Worksheet, table: Table, last_column: int, last_row: int) -> None:
+    """A filter on the header row over every column, and the header frozen on screen.
+
+    The user's own filter on the header row is widened to the result columns; a filter of
+    theirs elsewhere is kept as it is. Frozen columns of theirs stay frozen.
+    """
+    header = table.header_row
     ref = ws.auto_filter.ref
     if not ref:
-        return
-    min_col, min_row, max_col, max_row = range_boundaries(ref)
-    if min_row == header_row and max_col is not None and max_col < last_column:
-        first = get_column_letter(min_col or 1)
-        ws.auto_filter.ref = f"{first}{min_row}:{get_column_letter(last_column)}{max_row}"
+        first = get_column_letter(min(table.columns, default=1))
+        ws.auto_filter.ref = f"{first}{header}:{get_column_letter(last_column)}{last_row}"
+    else:
+        min_col, min_row, max_col, max_row = range_boundaries(ref)
+        if min_row == header and max_col is not None and max_col < last_column:
+            first = get_column_letter(min_col or 1)
+            ws.auto_filter.ref = f"{first}{min_row}:{get_column_letter(last_column)}{max_row}"
+    frozen = ws.freeze_panes
+    if frozen:
+        column, row = _split_coordinate(frozen)
+        if row > header:
+            return
+    else:
+        column = "A"
+    ws.freeze_panes = f"{column}{header + 1}"
+
+
+def _split_coordinate(coordinate: str) -> tuple[str, int]:
+    """``B3`` → (``B``, 3)."""
+    letters = coordinate.rstrip("0123456789")
+    return letters or "A", int(coordinate[len(letters) :] or 1)

@@ -3,7 +3,9 @@
 A workbook input is reopened with openpyxl and kept as it is (other sheets, formatting, data
 validation, frozen panes); the result columns are appended to its data sheet, or overwritten in
 place when the sheet already holds them (a re-run). Other inputs get a new workbook laid out the
-same way, so row numbers in messages still match. `Summary` and `Errors` sheets follow. A `.csv`
+same way, so row numbers in messages still match. `Summary`, `Needs attention` (the invalid
+and failed rows alone, in the input's layout, ready to fix and run again) and `Errors` sheets
+follow. A `.csv`
 output holds the user's columns, then the result columns. Every output is written to a
 temporary file beside the target and renamed into place.
 
@@ -22,8 +24,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import openpyxl
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from openpyxl.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -33,7 +33,14 @@ from batchprov.models import Issue, RowResult, Severity, Status, Table
 from batchprov.read.headers import OPTIONAL_RESULT_HEADERS, RESULT_HEADERS, result_span
 from batchprov.report import RunInfo
 from batchprov.write.atomic import atomic_write, same_file
-from batchprov.write.datasheet import AUTHOR, ExtraValues, annotate_sheet, result_getters
+from batchprov.write.attention import ATTENTION_SHEET, write_attention
+from batchprov.write.datasheet import (
+    AUTHOR,
+    ExtraValues,
+    annotate_sheet,
+    fill_sheet,
+    result_getters,
+)
 from batchprov.write.reports import (
     ERRORS_HEADERS,
     ERRORS_SHEET,
@@ -43,9 +50,9 @@ from batchprov.write.reports import (
     write_errors,
     write_summary,
 )
-from batchprov.write.styles import Stamper, cell_at, put, text_width
 
 __all__ = [
+    "ATTENTION_SHEET",
     "AUTHOR",
     "ERRORS_HEADERS",
     "ERRORS_SHEET",
@@ -106,6 +113,8 @@ def write_output(
         wb, ws, note = _open_workbook(table, keep_vba=out.suffix.lower() == ".xlsm")
         annotate_sheet(ws, table, results, issues, headers, extra, sandbox=info.sandbox)
         write_summary(fresh_sheet(wb, SUMMARY_SHEET, ws), info, results, note)
+        attention = fresh_sheet(wb, ATTENTION_SHEET, ws)
+        write_attention(attention, table, results, issues, headers, extra, sandbox=info.sandbox)
         write_errors(fresh_sheet(wb, ERRORS_SHEET, ws), issues, results)
         _activate(wb, ws)
         atomic_write(out, table.path, lambda tmp: wb.save(tmp))
@@ -234,24 +243,7 @@ def _workbook_from_table(table: Table) -> tuple[Workbook, Worksheet]:
     ws = wb.active
     assert isinstance(ws, Worksheet)
     ws.title = _sheet_title(table.sheet)
-    for header, column in zip(table.headers, table.columns, strict=True):
-        cell = cell_at(ws, table.header_row, column)
-        put(cell, header)
-        cell.font = Font(bold=True)
-    stamper = Stamper()
-    widths = dict.fromkeys(table.columns, 0)
-    rows = table.frame.itertuples(index=False, name=None)
-    for excel_row, values in zip(table.excel_rows, rows, strict=True):
-        for column, value in zip(table.columns, values, strict=True):
-            if value:
-                cell = cell_at(ws, excel_row, column)
-                stamper.stamp(cell, "text")
-                put(cell, str(value))
-                widths[column] = max(widths[column], text_width(str(value)))
-    for header, column in zip(table.headers, table.columns, strict=True):
-        width = max(widths[column], len(header)) + 3
-        ws.column_dimensions[get_column_letter(column)].width = min(40, width)
-    ws.freeze_panes = f"A{table.header_row + 1}"
+    fill_sheet(ws, table)
     return wb, ws
 
 

@@ -12,8 +12,10 @@ from openpyxl.utils import get_column_letter
 from openpyxl.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
+from batchprov.clock import local_datetime
 from batchprov.models import Issue, MatchType, RowResult, Severity, Status
 from batchprov.report import RunInfo
+from batchprov.wording import match_type_words
 from batchprov.write.styles import (
     BAD,
     HEADER_BORDER,
@@ -76,21 +78,25 @@ def write_summary(
     if info.plan is not None:
         _write_plan(ws, row + 1, info.plan)
     ws.column_dimensions["A"].width = 22
-    for letter in "BCDEFGHI":
+    ws.column_dimensions["B"].width = 21  # a date-time fits
+    for letter in "CDEFGHI":
         ws.column_dimensions[letter].width = 16
     ws.sheet_properties.tabColor = "C00000" if info.sandbox else "1F3864"
 
 
-def _facts(info: RunInfo, rows: int, note: str | None) -> list[tuple[str, str | int, bool]]:
+Fact = tuple[str, str | int | datetime, bool]
+
+
+def _facts(info: RunInfo, rows: int, note: str | None) -> list[Fact]:
     """(label, value, alert) lines of the Summary's first table."""
     api = SANDBOX_NOTE if info.sandbox else info.api_url or "none (nothing was sent)"
-    facts: list[tuple[str, str | int, bool]] = [
+    facts: list[Fact] = [
         ("Mode", info.mode, False),
         ("Input file", info.input_name, False),
         ("Input SHA-256", info.input_sha256, False),
         ("API", api, info.sandbox),
-        ("Started", info.started_at, False),
-        ("Ended", info.ended_at, False),
+        ("Started", local_datetime(info.started_at) or info.started_at, False),
+        ("Ended", local_datetime(info.ended_at) or info.ended_at, False),
         ("Duration", _duration(info.started_at, info.ended_at), False),
         ("Tool version", f"batchprov {info.tool_version}", False),
         ("Rows", rows, False),
@@ -111,7 +117,7 @@ def _duration(started: str, ended: str) -> str:
     return f"{int(minutes)} min {rest:.1f} s" if minutes else f"{rest:.1f} s"
 
 
-def _write_facts(ws: Worksheet, row: int, facts: Iterable[tuple[str, str | int, bool]]) -> int:
+def _write_facts(ws: Worksheet, row: int, facts: Iterable[Fact]) -> int:
     for label, value, alert in facts:
         ws.cell(row=row, column=1, value=label).font = _LABEL_FONT
         cell = cell_at(ws, row, 2)
@@ -154,7 +160,7 @@ def _write_match_type_counts(ws: Worksheet, row: int, results: Sequence[RowResul
         counts = [grid[(kind, s)] for s in statuses]
         if not any(counts):
             continue
-        ws.cell(row=row, column=1, value=kind or "(not determined)")
+        ws.cell(row=row, column=1, value=match_type_words(kind) or "(not determined)")
         for column, count in enumerate([*counts, sum(counts)], start=2):
             ws.cell(row=row, column=column, value=count)
         row += 1
@@ -168,7 +174,8 @@ def _write_plan(ws: Worksheet, row: int, plan: Plan) -> int:
     ws.cell(row=row, column=1, value="Plan").font = Font(bold=True, size=12, color="1F3864")
     row = _write_facts(ws, row + 1, [(label, value, False) for label, value in plan.facts()])
     areas = ("Group", "Match type", "Area codes", "Rows")
-    row = _write_lines(ws, _table_header(ws, row + 1, areas, "Plan by area code"), plan.per_area)
+    lines = [(g, match_type_words(m) or "", a, n) for g, m, a, n in plan.per_area]
+    row = _write_lines(ws, _table_header(ws, row + 1, areas, "Plan by area code"), lines)
     if plan.at_risk:
         risks = ("Row", "Why no number is likely", "Fallbacks")
         row = _table_header(ws, row + 1, risks, "Rows likely to find no number")

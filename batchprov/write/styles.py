@@ -7,6 +7,7 @@ workbook made for a non-Excel input (`output`).
 from __future__ import annotations
 
 from copy import copy
+from datetime import datetime
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
@@ -15,7 +16,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from batchprov.models import Status
 
-Value = str | int | None
+Value = str | int | datetime | None
+#: How date-times are shown: sortable, and read by every spreadsheet program.
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 
 _EXCEL_TEXT_LIMIT = 32767
 
@@ -50,14 +53,19 @@ def clean(text: str) -> str:
     return ILLEGAL_CHARACTERS_RE.sub("", text)[:_EXCEL_TEXT_LIMIT]
 
 
-def put(cell: Cell, value: str | int) -> None:
-    """Write ``value``; text always stays text (``=…`` is not a formula, ``#N/A`` no error)."""
+def put(cell: Cell, value: str | int | datetime) -> None:
+    """Write ``value``; text always stays text (``=…`` is not a formula, ``#N/A`` no error).
+
+    A date-time is written as a real one, shown as ``DATETIME_FORMAT``.
+    """
     if isinstance(value, str):
         cell.value = clean(value)
         if cell.data_type != "s":
             cell.data_type = "s"
     else:
         cell.value = value
+        if isinstance(value, datetime) and cell.number_format != DATETIME_FORMAT:
+            cell.number_format = DATETIME_FORMAT
 
 
 def cell_at(ws: Worksheet, row: int, column: int) -> Cell:
@@ -73,7 +81,9 @@ def cell_at(ws: Worksheet, row: int, column: int) -> Cell:
     return cell
 
 
-def text_width(value: str | int) -> int:
+def text_width(value: str | int | datetime) -> int:
+    if isinstance(value, datetime):
+        return len(DATETIME_FORMAT)
     text = str(value)
     return max(map(len, text.split("\n"))) if "\n" in text else len(text)
 
@@ -93,7 +103,7 @@ class Stamper:
         look = self._looks.get(kind)
         if look is None:
             cell.style = "Normal"  # forget whatever the cell looked like before
-            cell.number_format = "@"
+            cell.number_format = DATETIME_FORMAT if kind == "time" else "@"
             if kind == "wrap":
                 cell.alignment = WRAP
             self._looks[kind] = copy(cell._style)  # type: ignore[attr-defined]

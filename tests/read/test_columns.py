@@ -165,9 +165,30 @@ def test_result_columns_are_recognised_after_the_user_columns() -> None:
     assert result.other == ("Notes",)
 
 
-def test_user_match_type_before_the_result_block_is_input() -> None:
-    """A user's own ``Match Type`` column is the input field; ours in the block is a result."""
-    headers = [*BASIC, "Match Type", *RESULT_HEADERS]
+#: The result columns as earlier versions wrote them: still read as results.
+FORMER = (
+    "Status",
+    "Tracking Number",
+    "Number ID",
+    "Route ID",
+    "Assigned Name",
+    "Match Type",
+    "Error",
+    "Warnings",
+    "Attempts",
+    "Provisioned At",
+)
+
+
+def test_result_headers_are_unique_and_never_an_input_field() -> None:
+    """Our result headers are distinct, and none of them is also an input header."""
+    assert len(set(RESULT_HEADERS)) == len(RESULT_HEADERS)
+    assert not [h for h in RESULT_HEADERS if normalize_header(h) in LOOKUP]
+
+
+def test_user_match_type_before_an_old_result_block_is_input() -> None:
+    """In an old output, the user's ``Match Type`` is the input field; the block's a result."""
+    headers = [*BASIC, "Match Type", *FORMER]
     result = map_columns(headers)
     assert result.fields["match_type"] == "Match Type"
     assert result.results["Match Type"] == "Match Type"
@@ -264,9 +285,9 @@ def test_header_score_counts_distinct_known_fields() -> None:
 
 def test_result_columns_found_when_a_reader_suffixed_a_repeated_header() -> None:
     """Our "Match Type" result column read back as "Match Type (2)" is still a result column."""
-    headers = ["Advertiser", "Match Type", "Forward To", "Group", *RESULT_HEADERS]
-    headers[4 + RESULT_HEADERS.index("Match Type")] = "Match Type (2)"
+    headers = ["Advertiser", "Match Type", "Forward To", "Group", *FORMER]
+    headers[4 + FORMER.index("Match Type")] = "Match Type (2)"
     mapped = map_columns(headers)
-    assert set(RESULT_HEADERS) == set(mapped.results)
+    assert set(FORMER) == set(mapped.results)
     assert "Match Type (2)" == mapped.results["Match Type"]
     assert "Match Type" == mapped.fields["match_type"]

@@ -17,6 +17,7 @@ from openpyxl.workbook import Workbook
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from batchprov.clock import local_datetime
 from batchprov.errors import ConfigError, InputError
 from batchprov.models import Issue, RowResult, Severity, Status, Table
 from batchprov.read.headers import RESULT_HEADERS
@@ -198,11 +199,11 @@ def test_result_values_are_written_per_row(user_book: Path, tmp_path: Path) -> N
         "Number ID": "8660466",
         "Route ID": "30474073",
         "Assigned Name": "Lakeshore Family Dental",
-        "Match Type": "localtonumber",
+        "Ordered As": "Local to number",
         "Error": None,
         "Warnings": None,
         "Attempts": 1,
-        "Provisioned At": "2026-03-04T15:00:12Z",
+        "Provisioned At": local_datetime("2026-03-04T15:00:12Z"),
     }
     assert cell(ws, "Status", 3).value == "invalid"
     assert cell(ws, "Error", 4).value == "HTTP 422"
@@ -245,8 +246,8 @@ def test_result_columns_are_sized_to_content(user_book: Path, tmp_path: Path) ->
     ws = openpyxl.load_workbook(tmp_path / "out.xlsx")["Advertisers"]
     dims = ws.column_dimensions
     assert dims["H"].width >= 14  # Status
-    assert dims["N"].width == 50  # Error, capped
-    assert ws["N3"].alignment.wrap_text
+    assert dims["I"].width == 50  # Error, beside Status, capped
+    assert ws["I3"].alignment.wrap_text
     assert ws.row_dimensions[3].height >= 60
 
 
@@ -399,7 +400,7 @@ def test_users_workbook_features_survive(tmp_path: Path) -> None:
     ws = write(table_of(source), tmp_path / "out.xlsx")
     out = ws.parent
     assert out is not None
-    assert out.sheetnames == ["Advertisers", "Notes", "Summary", "Errors"]
+    assert out.sheetnames == ["Advertisers", "Notes", "Summary", "Needs attention", "Errors"]
     assert out["Notes"]["A1"].value == "keep me"
     assert ws["A2"].font.italic and ws["A2"].font.color.rgb == "00FF0000"
     assert ws["B2"].fill.fgColor.rgb == "00FFFF00"
@@ -470,7 +471,7 @@ def test_rerun_reuses_result_columns(user_book: Path, tmp_path: Path) -> None:
     assert cell(ws, "Attempts", 4).value is None
     assert ws["E3"].comment is None and ws["E3"].fill.fill_type is None
     assert len(list(ws.conditional_formatting)) == 2
-    assert wb.sheetnames == ["Advertisers", "Summary", "Errors"]
+    assert wb.sheetnames == ["Advertisers", "Summary", "Needs attention", "Errors"]
 
 
 def test_rerun_keeps_a_user_column_after_the_results(user_book: Path, tmp_path: Path) -> None:
@@ -532,7 +533,7 @@ def test_summary_names_the_run(user_book: Path, tmp_path: Path) -> None:
     assert facts["Input file"] == "advertisers.xlsx"
     assert facts["Input SHA-256"] == "ab" * 32
     assert facts["API"] == "https://api.telmetrics.com/v3/api"
-    assert facts["Started"] == "2026-03-04T15:00:00+00:00"
+    assert facts["Started"] == local_datetime("2026-03-04T15:00:00+00:00")  # a real date-time
     assert facts["Duration"] == "1 min 30.0 s"
     assert facts["Tool version"] == "batchprov 0.1.0"
     assert (facts["provisioned"], facts["invalid"], facts["failed"]) == (1, 1, 1)
@@ -546,7 +547,7 @@ def test_summary_counts_by_match_type_and_status(user_book: Path, tmp_path: Path
     rows = [[c.value for c in row] for row in ws.iter_rows(min_col=1, max_col=5)]
     start = next(i for i, r in enumerate(rows) if r[0] == "Match type")
     assert rows[start] == ["Match type", "provisioned", "invalid", "failed", "Total"]
-    assert rows[start + 1] == ["localtonumber", 1, 0, 0, 1]
+    assert rows[start + 1] == ["Local to number", 1, 0, 0, 1]
     assert rows[start + 4] == ["Total", 1, 1, 1, 3]
 
 
@@ -598,7 +599,7 @@ def test_csv_input_gets_a_new_workbook_of_text(tmp_path: Path) -> None:
     out = tmp_path / "out.xlsx"
     write_output(table, standard_results(table), [Issue(3, "City", "Atlanta", "Bad")], info(), out)
     wb = openpyxl.load_workbook(out)
-    assert wb.sheetnames == ["march_advertisers", "Summary", "Errors"]
+    assert wb.sheetnames == ["march_advertisers", "Summary", "Needs attention", "Errors"]
     ws = wb["march_advertisers"]
     assert [c.value for c in ws[1]] == [*HEADERS, *RESULT_HEADERS]
     assert (ws["B2"].value, ws["B2"].data_type, ws["B2"].number_format) == ("11623282", "s", "@")
@@ -626,8 +627,8 @@ def test_csv_output_holds_user_then_result_columns(user_book: Path, tmp_path: Pa
     rows = list(csv.reader(raw.decode("utf-8-sig").splitlines()))
     assert rows[0] == [*HEADERS, *RESULT_HEADERS]
     assert rows[1][:8] == [*ROWS[0], "provisioned"]
-    assert rows[1][len(HEADERS) + 1] == "2898122093"
-    assert rows[3][len(HEADERS) + 8] == "1"
+    assert rows[1][len(HEADERS) + RESULT_HEADERS.index("Tracking Number")] == "2898122093"
+    assert rows[3][len(HEADERS) + RESULT_HEADERS.index("Attempts")] == "1"
     assert not (tmp_path / "out.xlsx").exists()
 
 

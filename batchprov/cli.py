@@ -36,12 +36,17 @@ from batchprov.errors import (
 
 if TYPE_CHECKING:
     from batchprov.config import Api, RunConfig
+    from batchprov.models import Issue, RowResult
     from batchprov.order.runlog import RunRecord
     from batchprov.order.runner import Progress
     from batchprov.plan import Plan
     from batchprov.report import Report
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: What to do after a run was cut short.
+FINISH = "Run the same command again to finish — nothing will be bought twice."
+#: Problems listed on the terminal; the rest are in the workbook.
+SHOWN_PROBLEMS = 10
 
 #: Commands defined elsewhere, loaded when invoked: name → (module, attribute, short help).
 #: The short help is what the group's --help lists without importing them (a test keeps it
@@ -565,11 +570,13 @@ def _interrupts(stop: threading.Event) -> Iterator[None]:
 
     def handle(signum: int, frame: object) -> None:
         if stop.is_set():
+            click.echo(f"\nQuit at once, without writing the output. {FINISH}", err=True)
             os._exit(3)  # the journal makes the next run safe
+            return
         stop.set()
         click.echo(
-            "\nStopping: finishing requests in flight, then writing the output "
-            "(Ctrl-C again to quit at once).",
+            "\nStopping: finishing the requests in flight, then writing the output. "
+            f"{FINISH} (Ctrl-C again to quit at once.)",
             err=True,
         )
 
@@ -607,10 +614,12 @@ def _progress(*, quiet: bool) -> Iterator[Callable[[Progress], None] | None]:
 
 
 def _print_report(report: Report, *, as_json: bool) -> None:
-    """The final summary on stdout."""
+    """The final summary on stdout: counts, the first problems, where the output is."""
     summary = _summary(report)
     if as_json:
-        click.echo(json.dumps(summary))
+        summary["results"] = [_result_dict(r) for r in report.results]
+        summary["issues"] = [_issue_dict(i) for i in report.issues]
+        click.echo(json.dumps(summary, ensure_ascii=False))
         return
     info = report.info
     target = "SANDBOX (simulated; nothing was bought)" if info.sandbox else info.api_url
@@ -622,10 +631,73 @@ def _print_report(report: Report, *, as_json: bool) -> None:
     warnings = summary["warnings"]
     if warnings:
         click.echo(f"  {'warnings':<20} {warnings:>7}")
+    _print_problems(report)
     if info.stopped_reason:
-        click.secho(f"Stopped early: {info.stopped_reason}", fg="yellow")
+        click.secho(f"Stopped early: {info.stopped_reason}. {FINISH}", fg="yellow")
     if report.output_path:
         click.echo(f"Output: {report.output_path}")
+
+
+def _print_problems(report: Report) -> None:
+    """The first problems, row by row (row, column, message), then how many more there are."""
+    lines = problem_lines(report)
+    if not lines:
+        return
+    click.echo()
+    noun = "problem" if len(lines) == 1 else "problems"
+    click.secho(f"{len(lines)} {noun} to fix:", bold=True)
+    width = max(len(column) for _, column, _ in lines[:SHOWN_PROBLEMS])
+    for row, column, message in lines[:SHOWN_PROBLEMS]:
+        click.echo(f"  row {row:<5} {column:<{width}}  {message}")
+    rest = len(lines) - SHOWN_PROBLEMS
+    if rest > 0:
+        where = "Needs attention and Errors sheets" if _is_workbook(report) else "output"
+        click.echo(f"  … and {rest} more in the {where}.")
+    click.echo()
+
+
+def problem_lines(report: Report) -> list[tuple[int, str, str]]:
+    """(Excel row, column, message) of every error, and of every failed row, by row."""
+    from batchprov.models import Status
+    lines = [(i.row, i.column, i.message) for i in report.issues if i.severity == "error"]
+    described = {row for row, _, _ in lines}
+    for result in report.results:
+        if result.status is Status.FAILED and result.excel_row not in described:
+            lines.append((result.excel_row, "", result.error or "failed"))
+    return sorted(lines, key=lambda line: line[0])
+
+
+def _is_workbook(report: Report) -> bool:
+    return report.output_path is not None and report.output_path.suffix.lower() != ".csv"
+
+
+def _result_dict(result: RowResult) -> dict[str, Any]:
+    """One row's result as JSON: the API's own values (match type), every field."""
+    return {
+        "row": result.excel_row,
+        "status": result.status.value,
+        "tracking_number": result.tracking_number,
+        "number_id": result.number_id,
+        "route_id": result.route_id,
+        "assigned_name": result.assigned_name,
+        "match_type": result.match_type,
+        "error": result.error,
+        "warnings": list(result.warnings),
+        "attempts": result.attempts,
+        "provisioned_at": result.provisioned_at,
+        "expected_area": result.expected_area,
+        "request_body": json.loads(result.request_body) if result.request_body else None,
+    }
+
+
+def _issue_dict(issue: Issue) -> dict[str, Any]:
+    return {
+        "row": issue.row,
+        "column": issue.column,
+        "value": issue.value,
+        "message": issue.message,
+        "severity": issue.severity.value,
+    }
 
 
 def _summary(report: Report) -> dict[str, Any]:

@@ -49,6 +49,7 @@ from batchprov.read.files import read_table, sha256_of
 from batchprov.read.headers import ColumnMap, map_columns
 from batchprov.report import Report, RunInfo
 from batchprov.survey import Survey, check_can_write, survey_run
+from batchprov.wording import api_words
 from batchprov.write.output import check_room, write_output
 from batchprov.write.overwrite import check_overwrite
 
@@ -554,8 +555,12 @@ def _run_result(
     result = ordered.get(row.index)
     if result is None:
         return replace(base, error="not ordered")
+    error = api_words(result.error) if result.error else None
     return replace(
-        result, warnings=base.warnings + result.warnings, expected_area=base.expected_area
+        result,
+        error=error,
+        warnings=base.warnings + result.warnings,
+        expected_area=base.expected_area,
     )
 
 

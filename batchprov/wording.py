@@ -6,12 +6,15 @@ person reads says the same in plain words.
 
 from __future__ import annotations
 
+import re
+
 from batchprov.models import OWNED, MatchType, Status
 
 __all__ = [
     "MATCH_TYPE_WORDS",
     "SANDBOX_MARK",
     "api_refusal",
+    "api_words",
     "match_type_words",
     "quote",
     "status_text",
@@ -54,3 +57,25 @@ def api_refusal(text: str, status: int | None = None) -> str:
     shown = text.strip().rstrip(".") or "no reason given"
     where = f" (HTTP {status})" if status is not None else ""
     return f"The API refused this row: {shown}{where}."
+
+
+_HTTP_ANSWER = re.compile(r"HTTP (\d{3}): (.*?)(?: \((sent with fallback [^)]*)\))?", re.DOTALL)
+_LAST_ANSWER = re.compile(r"last answer: HTTP (\d{3}): (.*)", re.DOTALL)
+
+
+def api_words(error: str) -> str:
+    """A row's error as a person reads it: ``HTTP 400: <text>`` from the API becomes
+    ``The API refused this row: <text> (HTTP 400).``; other texts are kept as they are."""
+    whole = _HTTP_ANSWER.fullmatch(error)
+    if whole:
+        status, text, fallback = int(whole[1]), whole[2], whole[3]
+        where = f"HTTP {status}; {fallback}" if fallback else f"HTTP {status}"
+        shown = text.strip().rstrip(".") or "no reason given"
+        if status >= 500:
+            return f"The API failed on this row: {shown} ({where})."
+        return f"The API refused this row: {shown} ({where})."
+    last = _LAST_ANSWER.search(error)
+    if last:
+        shown = last[2].strip().rstrip(".") or "no reason given"
+        return error[: last.start()] + f"the API's last answer: {shown} (HTTP {last[1]})."
+    return error

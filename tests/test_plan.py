@@ -33,9 +33,9 @@ Toronto Tiles,11623282,,,Toronto,ON,,4165551234,none
 
 PLAN_TEXT = """\
 Would order 5 number(s) from https://api.telmetrics.com/v3/api
-  group 11623282   localtocity         2   area codes: 416/437/942, unknown
-  group 11623282   localtonumber       2   area codes: 212, 289
-  group 11623283   tollfree            1   area codes: 888
+  group 11623282   Local to city         2   area codes: 416/437/942, unknown
+  group 11623282   Local to number       2   area codes: 212, 289
+  group 11623283   Toll-free             1   area codes: 888
   the account was not checked (offline); --online lists the groups
   predicted to fail: 3 row(s)
     1 invalid row(s) will not be ordered
@@ -200,7 +200,7 @@ def test_summary_sheet_has_the_plan_block(source: Path, tmp_path: Path) -> None:
         "Area codes",
         "Rows",
     ]
-    assert [11623282, "localtonumber", "212", 1] in block
+    assert [11623282, "Local to number", "212", 1] in block
     risks = block[block.index(["Rows likely to find no number"]) + 2 :]
     assert risks[1] == [
         4,

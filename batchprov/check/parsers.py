@@ -70,7 +70,7 @@ _MATCH_TYPES: dict[str, MatchType] = {
         MatchType.TOLLFREE,
     ),
 }
-_MATCH_TYPE_HELP = "use localtonumber, localtocity or tollfree (or Local to Number, City, TF)"
+_MATCH_TYPE_HELP = "write Local to number, Local to city or Toll-free, or leave it empty"
 _YES = frozenset({"yes", "y", "true", "1", "on"})
 _NO = frozenset({"no", "n", "false", "0", "off"})
 
@@ -221,7 +221,9 @@ def parse_route_type(text: str) -> Parsed[str]:
     cleaned = clean_text(text)
     if not cleaned or cleaned.casefold() == "basic":
         return Parsed("Basic")
-    return Parsed(problem=f"route_type {quote(cleaned)} is not supported; only Basic")
+    return Parsed(
+        problem=f"routing {quote(cleaned)} is not offered; write Basic, or leave it empty"
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -234,13 +236,13 @@ def parse_filter(text: str) -> Parsed[str]:
     digits = re.sub(r"[\s\-()]", "", cleaned)
     if not digits.isascii() or not digits.isdigit() or len(digits) not in (3, 6):
         return Parsed(
-            problem=f"filter {quote(cleaned)} must be 3 digits (area code) "
-            "or 6 digits (area code + exchange)"
+            problem=f"filter {quote(cleaned)} must be an area code (3 digits, such as 289) or "
+            "an area code and exchange (6 digits, such as 905637)"
         )
     if len(digits) == 6 and not nanp.is_central_office_code(digits[3:]):
         return Parsed(
-            problem=f"filter {digits}: exchange {digits[3:]} is not a valid exchange "
-            "(it must start with 2-9 and not be N11)"
+            problem=f"filter {digits}: no local number starts {digits[:3]}-{digits[3:]} "
+            "(the exchange, digits 4 to 6, starts with 2-9 and never ends in 11); check it"
         )
     return Parsed(digits)
 
@@ -256,9 +258,17 @@ def filter_problem(digits: str, match_type: MatchType) -> str:
         if tollfree:
             return ""
         codes = ", ".join(nanp.TOLLFREE_NPAS)
-        return f"{subject} is not a toll-free area code; tollfree rows need one of {codes}"
+        return (
+            f"{subject} is not a toll-free area code; a toll-free number needs one of {codes}, "
+            "or no filter"
+        )
     if tollfree:
-        return f"{subject} is a toll-free area code; local rows need a geographic area code"
-    if npa[0] in "01" or npa[1:] == "11":
-        return f"{subject} is not a valid area code (it must start with 2-9 and not be N11)"
+        return (
+            f"{subject} is a toll-free area code, but this row asks for a local number; use a "
+            "local area code (such as 416), or set the match type to Toll-free"
+        )
+    if npa[1:] == "11":
+        return f"{subject} is a service code, like 911, not an area code; check the filter"
+    if npa[0] in "01":
+        return f"{subject} is not an area code (no area code starts with {npa[0]}); check it"
     return ""

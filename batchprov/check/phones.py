@@ -33,7 +33,8 @@ _USUAL = re.compile(
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
 _LETTER = re.compile(r"[^\W\d_]")
 _MANY_NUMBERS = re.compile(r"[,;&\n]|\bor\b|\band\b", re.IGNORECASE)
-_NEEDED = "a 10-digit number with area code is needed"
+_NEEDED = "write the full 10-digit number, with its area code"
+_NOT_REAL = "is not a phone number in use in North America; check the digits"
 
 
 class PhoneCheck(NamedTuple):
@@ -80,7 +81,9 @@ def _check_unusual(text: str) -> PhoneCheck:
     if cell.startswith(("+", "011")):
         foreign = _foreign_country(cell)
         if foreign:
-            return PhoneCheck(problem=f"not a North American number (+{foreign})")
+            return PhoneCheck(
+                problem=f"is not a North American number (+{foreign}); give a US or Canadian one"
+            )
     digits = _SEPARATORS.sub("", cell)
     if not digits:
         return PhoneCheck(problem="has no digits; " + _NEEDED)
@@ -105,21 +108,19 @@ def _number_problem(digits: str) -> str:
     """Why 10 digits cannot be a NANP number ('' when they can)."""
     npa, nxx = digits[:3], digits[3:6]
     if npa[0] in "01":
-        return f"area code {npa} cannot start with {npa[0]}"
+        return f"area code {npa} cannot start with {npa[0]}: no area code does; check the number"
     if npa[1:] == "11":
-        return f"{npa} is not a valid area code (N11 codes are service codes)"
+        return f"{npa} is a service code, like 911, not an area code; check the number"
     if nxx[0] in "01":
-        return f"exchange {nxx} cannot start with {nxx[0]} (the 4th digit must be 2-9)"
-    return (
-        "" if _valid_number(digits) else "not a valid number in the North American numbering plan"
-    )
+        return f"the 4th digit is {nxx[0]}, and no local number has 0 or 1 there; check the number"
+    return "" if _valid_number(digits) else _NOT_REAL
 
 
 def _check_digits(digits: str) -> PhoneCheck:
     if len(digits) == 11 and digits[0] == "1":
         digits = digits[1:]
     if len(digits) != 10:
-        return PhoneCheck(problem=f"{len(digits)} digits; {_NEEDED}")
+        return PhoneCheck(problem=f"has {len(digits)} digits; {_NEEDED}")
     return _verdict(digits)
 
 

@@ -22,7 +22,7 @@ from batchprov.models import MatchType, Severity
 from batchprov.numbering import nanp
 from batchprov.numbering.area import city_warning, filter_place_warning
 from batchprov.numbering.fallback import fallback_notes
-from batchprov.wording import quote
+from batchprov.wording import match_type_words, quote
 
 #: Location fields each match type ignores (filled anyway → a warning).
 _IGNORED: dict[MatchType, tuple[str, ...]] = {
@@ -31,6 +31,9 @@ _IGNORED: dict[MatchType, tuple[str, ...]] = {
     TF: ("local_to_number", "city", "state"),
 }
 _MAX_ROWS_NAMED = 5
+
+_GROUP_HELP = "give the Telmetrics group ID (a whole number), or run with --group-id"
+_FORWARD_HELP = "give the 10-digit number that calls to the new number should ring"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +84,11 @@ def _name_rules(values: Values) -> list[Rule]:
     label, length = values.labels["name"], values.name.str.len()
     too_long = f"{label} is {{}} characters long; the limit is {MAX_NAME}"
     return [
-        Rule("name", "required", _where(values.name == "", f"{label} is required")),
+        Rule(
+            "name",
+            "required",
+            _where(values.name == "", f"{label} is empty; give the advertiser's name"),
+        ),
         Rule("name", "max_length", _each(length > MAX_NAME, too_long, length)),
         Rule("name", "visible", _invisible(values.name, label)),
         Rule("name", "unique", _duplicates(values)),
@@ -111,7 +118,10 @@ def _duplicates(values: Values) -> pd.Series:
         for index, row in zip(indices, rows, strict=True):
             name = quote(str(values.name.at[index]))
             others = _row_list([other for other in rows if other != row])
-            messages.at[index] = f"Duplicate name {name} in group {group} (also on {others})"
+            messages.at[index] = (
+                f"Duplicate name {name} in group {group} (also on {others}); give each row "
+                "its own name"
+            )
     return messages
 
 
@@ -130,7 +140,7 @@ def _group_rules(values: Values, default: int | None) -> list[Rule]:
     label = values.labels["group_id"]
     missing = values.blank["group_id"] & (default is None)
     return [
-        Rule("group_id", "required", _where(missing, f"{label} is required")),
+        Rule("group_id", "required", _where(missing, f"{label} is empty; {_GROUP_HELP}")),
         Rule("group_id", "valid", values.group_problem),
     ]
 
@@ -140,7 +150,7 @@ def _match_type_rules(values: Values) -> list[Rule]:
     untold = values.blank["match_type"] & values.match_type.isna()
     message = (
         f"Cannot tell the match type: fill {labels['local_to_number']}, or {labels['city']} "
-        f"and {labels['state']}, or set {labels['match_type']} to tollfree"
+        f"and {labels['state']}, or set {labels['match_type']} to Toll-free"
     )
     return [
         Rule("match_type", "known", values.type_problem),
@@ -158,7 +168,11 @@ def _local_rules(values: Values) -> list[Rule]:
         Rule(
             "local_to_number",
             "required",
-            _where(missing, f"{label} is required for localtonumber rows"),
+            _where(
+                missing,
+                f"{label} is needed for a number local to the advertiser's phone "
+                "(match type Local to number); fill it, or change the match type",
+            ),
         ),
         Rule("local_to_number", "valid", _where(bad, values.local_problem)),
         Rule("local_to_number", "local", _each(tollfree, warning, values.local), Severity.WARNING),
@@ -178,14 +192,22 @@ def _city_rules(values: Values) -> list[Rule]:
         Rule(
             "city",
             "required",
-            _where(city_missing, f"{labels['city']} is required for localtocity rows"),
+            _where(
+                city_missing,
+                f"{labels['city']} is needed for a number local to a city "
+                "(match type Local to city); fill it, or change the match type",
+            ),
         ),
         Rule("city", "known", pd.Series(unplaced, index=values.city.index), Severity.WARNING),
         Rule("city", "visible", _invisible(values.city, labels["city"])),
         Rule(
             "state",
             "required",
-            _where(state_missing, f"{labels['state']} is required for localtocity rows"),
+            _where(
+                state_missing,
+                f"{labels['state']} is needed for a number local to a city "
+                "(match type Local to city); fill it, or change the match type",
+            ),
         ),
         Rule("state", "known", _where(by_city, values.state_problem)),
     ]
@@ -219,7 +241,9 @@ def _filter_places(values: Values, fits: list[str]) -> pd.Series:
 def _termination_rules(values: Values) -> list[Rule]:
     label, missing = values.labels["termination_number"], values.blank["termination_number"]
     return [
-        Rule("termination_number", "required", _where(missing, f"{label} is required")),
+        Rule(
+            "termination_number", "required", _where(missing, f"{label} is empty; {_FORWARD_HELP}")
+        ),
         Rule("termination_number", "valid", _where(~missing, values.termination_problem)),
     ]
 
@@ -255,10 +279,9 @@ def _ignored_rules(values: Values) -> list[Rule]:
     for field in ("local_to_number", "city", "state"):
         types = [match_type for match_type, unused in _IGNORED.items() if field in unused]
         ignored = values.match_type.isin(types) & ~values.blank[field]
-        message = f"{values.labels[field]} is ignored for {{}} rows"
-        rules.append(
-            Rule(field, "ignored", _each(ignored, message, values.match_type), Severity.WARNING)
-        )
+        message = f"{values.labels[field]} is not used when the match type is {{}}; it is left out"
+        words = values.match_type.map(match_type_words, na_action="ignore")
+        rules.append(Rule(field, "ignored", _each(ignored, message, words), Severity.WARNING))
     return rules
 
 

@@ -186,7 +186,7 @@ def test_issue_names_excel_row_user_header_and_cell_text() -> None:
             row=5,
             column="Forward To",
             value="555-1234",
-            message="7 digits; a 10-digit number with area code is needed",
+            message="has 7 digits; write the full 10-digit number, with its area code",
         ),
     )
 
@@ -198,7 +198,7 @@ def test_absent_column_is_named_by_its_field() -> None:
     assert [(i.column, i.value) for i in outcome.issues] == [("match_type", "")]
     assert messages(outcome) == [
         "Cannot tell the match type: fill local_to_number, or city and state, "
-        "or set match_type to tollfree"
+        "or set match_type to Toll-free"
     ]
 
 
@@ -233,8 +233,8 @@ def test_every_problem_of_a_row_is_reported_in_column_order() -> None:
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("", "name is required"),
-        ("   ", "name is required"),
+        ("", "name is empty; give the advertiser's name"),
+        ("   ", "name is empty; give the advertiser's name"),
         ("x" * 101, "name is 101 characters long; the limit is 100"),
     ],
     ids=["empty", "spaces", "too-long"],
@@ -261,9 +261,21 @@ def test_duplicate_names_invalidate_every_occurrence() -> None:
     ]
     outcome = check(rows)
     assert [(i.row, i.message) for i in outcome.issues] == [
-        (4, "Duplicate name 'Smile Dental' in group 11623282 (also on rows 6 and 8)"),
-        (6, "Duplicate name 'smile DENTAL' in group 11623282 (also on rows 4 and 8)"),
-        (8, "Duplicate name 'SMILE DENTAL' in group 11623282 (also on rows 4 and 6)"),
+        (
+            4,
+            "Duplicate name 'Smile Dental' in group 11623282 (also on rows 6 and 8); give each "
+            "row its own name",
+        ),
+        (
+            6,
+            "Duplicate name 'smile DENTAL' in group 11623282 (also on rows 4 and 8); give each "
+            "row its own name",
+        ),
+        (
+            8,
+            "Duplicate name 'SMILE DENTAL' in group 11623282 (also on rows 4 and 6); give each "
+            "row its own name",
+        ),
     ]
     assert [r.order is not None for r in outcome.rows] == [False, True, False, True, False]
 
@@ -272,7 +284,8 @@ def test_duplicate_names_with_many_rows_are_summarised() -> None:
     """Beyond five other rows, the message says how many more."""
     outcome = check([{**LOCAL, "name": "Same"}] * 8)
     assert messages(outcome)[0] == (
-        "Duplicate name 'Same' in group 11623282 (also on rows 5, 6, 7, 8, 9 and 2 more)"
+        "Duplicate name 'Same' in group 11623282 (also on rows 5, 6, 7, 8, 9 and 2 more); give "
+        "each row its own name"
     )
     assert len(outcome.issues) == 8
 
@@ -282,8 +295,8 @@ def test_duplicates_use_the_default_group_for_blank_cells() -> None:
     rows = [{**LOCAL, "group_id": ""}, {**LOCAL, "group_id": "77"}]
     outcome = check(rows, default_group_id=77)
     assert messages(outcome) == [
-        "Duplicate name 'ABC Company' in group 77 (also on row 5)",
-        "Duplicate name 'ABC Company' in group 77 (also on row 4)",
+        "Duplicate name 'ABC Company' in group 77 (also on row 5); give each row its own name",
+        "Duplicate name 'ABC Company' in group 77 (also on row 4); give each row its own name",
     ]
 
 
@@ -293,7 +306,11 @@ def test_duplicates_use_the_default_group_for_blank_cells() -> None:
 @pytest.mark.parametrize(
     ("group", "message"),
     [
-        ("", "group_id is required"),
+        (
+            "",
+            "group_id is empty; give the Telmetrics group ID (a whole number), or run with "
+            "--group-id",
+        ),
         ("abc", "group id 'abc' is not a whole number, e.g. 11623282"),
         ("0", "group id '0' must be a positive number"),
         ("-3", "group id '-3' must be a positive number"),
@@ -354,7 +371,7 @@ def test_match_type_cannot_be_told() -> None:
     assert (issue.column, issue.severity) == ("match_type", ERROR)
     assert issue.message == (
         "Cannot tell the match type: fill local_to_number, or city and state, "
-        "or set match_type to tollfree"
+        "or set match_type to Toll-free"
     )
 
 
@@ -371,7 +388,7 @@ def test_cannot_tell_message_uses_the_users_headers() -> None:
     }
     issue = only_issue(BASE, headers=headers)
     assert issue.message == (
-        "Cannot tell the match type: fill Local To, or Town and Province, or set Type to tollfree"
+        "Cannot tell the match type: fill Local To, or Town and Province, or set Type to Toll-free"
     )
 
 
@@ -379,8 +396,8 @@ def test_unknown_match_type() -> None:
     """An unknown match type is an error listing the accepted values; nothing is inferred."""
     outcome = check([{**LOCAL, "match_type": "nearby"}])
     assert messages(outcome) == [
-        "unknown match type 'nearby'; use localtonumber, localtocity or tollfree "
-        "(or Local to Number, City, TF)"
+        "unknown match type 'nearby'; write Local to number, Local to city or Toll-free, or "
+        "leave it empty"
     ]
     assert outcome.rows[0].match_type is None
 
@@ -393,18 +410,19 @@ def test_local_to_number_required_for_localtonumber() -> None:
     issue = only_issue({**BASE, "match_type": "ltn"})
     assert (issue.column, issue.message) == (
         "local_to_number",
-        "local_to_number is required for localtonumber rows",
+        "local_to_number is needed for a number local to the advertiser's phone (match type "
+        "Local to number); fill it, or change the match type",
     )
 
 
 @pytest.mark.parametrize(
     ("number", "message"),
     [
-        ("4115551234", "411 is not a valid area code (N11 codes are service codes)"),
-        ("905-1234", "7 digits; a 10-digit number with area code is needed"),
-        ("+44 20 7946 0958", "not a North American number (+44)"),
+        ("4115551234", "411 is a service code, like 911, not an area code; check the number"),
+        ("905-1234", "has 7 digits; write the full 10-digit number, with its area code"),
+        ("+44 20 7946 0958", "is not a North American number (+44); give a US or Canadian one"),
         ("call me", "contains letters; write the number in digits only"),
-        ("9999999999", "not a valid number in the North American numbering plan"),
+        ("9999999999", "is not a phone number in use in North America; check the digits"),
     ],
     ids=["n11", "seven-digits", "foreign", "letters", "unassigned"],
 )
@@ -441,12 +459,14 @@ def test_tollfree_local_to_number_is_a_warning() -> None:
         (
             {**BASE, "match_type": "city", "state": "GA"},
             "city",
-            "city is required for localtocity rows",
+            "city is needed for a number local to a city (match type Local to city); fill it, "
+            "or change the match type",
         ),
         (
             {**BASE, "match_type": "city", "city": "Atlanta"},
             "state",
-            "state is required for localtocity rows",
+            "state is needed for a number local to a city (match type Local to city); fill it, "
+            "or change the match type",
         ),
         (
             {**CITY, "state": "Ontari"},
@@ -466,7 +486,10 @@ def test_state_only_implies_localtocity_and_needs_a_city() -> None:
     """A state without a city makes a localtocity row that lacks its city."""
     outcome = check([{**BASE, "state": "ON"}])
     assert outcome.rows[0].match_type is LTC
-    assert messages(outcome) == ["city is required for localtocity rows"]
+    assert messages(outcome) == [
+        "city is needed for a number local to a city (match type Local to city); fill it, or "
+        "change the match type"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -507,20 +530,22 @@ def test_city_spellings_the_numbering_plan_knows() -> None:
     [
         (
             {**LOCAL, "number_match_filter": "2891"},
-            "filter '2891' must be 3 digits (area code) or 6 digits (area code + exchange)",
+            "filter '2891' must be an area code (3 digits, such as 289) or an area code and "
+            "exchange (6 digits, such as 905637)",
         ),
         (
             {**TOLLFREE, "number_match_filter": "289"},
-            "filter 289 is not a toll-free area code; tollfree rows need one of "
-            "800, 833, 844, 855, 866, 877, 888",
+            "filter 289 is not a toll-free area code; a toll-free number needs one of "
+            "800, 833, 844, 855, 866, 877, 888, or no filter",
         ),
         (
             {**LOCAL, "number_match_filter": "800"},
-            "filter 800 is a toll-free area code; local rows need a geographic area code",
+            "filter 800 is a toll-free area code, but this row asks for a local number; use a "
+            "local area code (such as 416), or set the match type to Toll-free",
         ),
         (
             {**CITY, "number_match_filter": "411"},
-            "filter 411 is not a valid area code (it must start with 2-9 and not be N11)",
+            "filter 411 is a service code, like 911, not an area code; check the filter",
         ),
     ],
     ids=["five-digits", "geographic-on-tollfree", "tollfree-on-local", "n11-on-city"],
@@ -588,10 +613,20 @@ def test_filter_of_an_unknown_city_in_another_region_warns() -> None:
 @pytest.mark.parametrize(
     ("number", "message"),
     [
-        ("", "termination_number is required"),
-        ("555-1234", "7 digits; a 10-digit number with area code is needed"),
-        ("(011) 555-1234", "area code 011 cannot start with 0"),
-        ("905 123 4567", "exchange 123 cannot start with 1 (the 4th digit must be 2-9)"),
+        (
+            "",
+            "termination_number is empty; give the 10-digit number that calls to the new "
+            "number should ring",
+        ),
+        ("555-1234", "has 7 digits; write the full 10-digit number, with its area code"),
+        (
+            "(011) 555-1234",
+            "area code 011 cannot start with 0: no area code does; check the number",
+        ),
+        (
+            "905 123 4567",
+            "the 4th digit is 1, and no local number has 0 or 1 there; check the number",
+        ),
     ],
     ids=["blank", "seven-digits", "area-code-0", "exchange-1"],
 )
@@ -611,7 +646,7 @@ def test_route_type_other_than_basic() -> None:
     issue = only_issue({**LOCAL, "route_type": "Advanced"})
     assert (issue.column, issue.message) == (
         "route_type",
-        "route_type 'Advanced' is not supported; only Basic",
+        "routing 'Advanced' is not offered; write Basic, or leave it empty",
     )
 
 
@@ -666,8 +701,12 @@ def test_cells_of_other_match_types_are_ignored_with_a_warning(
     outcome = check([row])
     match_type = outcome.rows[0].match_type
     assert match_type is not None
+    words = {"localtonumber": "Local to number", "localtocity": "Local to city"}.get(
+        match_type.value, "Toll-free"
+    )
     assert [(i.column, i.severity, i.message) for i in outcome.issues] == [
-        (field, WARNING, f"{field} is ignored for {match_type.value} rows") for field in ignored
+        (field, WARNING, f"{field} is not used when the match type is {words}; it is left out")
+        for field in ignored
     ]
     assert outcome.rows[0].order is not None
 

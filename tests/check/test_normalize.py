@@ -60,8 +60,8 @@ def test_blank_match_type_is_left_to_inference() -> None:
 def test_unknown_match_type_lists_the_accepted_values() -> None:
     """An unknown spelling is refused with the accepted values."""
     assert Parsed(
-        problem="unknown match type 'local'; use localtonumber, localtocity or tollfree "
-        "(or Local to Number, City, TF)"
+        problem="unknown match type 'local'; write Local to number, Local to city or "
+        "Toll-free, or leave it empty"
     ) == parse_match_type("local")
 
 
@@ -157,7 +157,9 @@ def test_route_type_basic(text: str) -> None:
 
 def test_route_type_other_is_refused() -> None:
     """Any other route type is refused: only Basic can be ordered."""
-    expected: Parsed[str] = Parsed(problem="route_type 'Advanced' is not supported; only Basic")
+    expected: Parsed[str] = Parsed(
+        problem="routing 'Advanced' is not offered; write Basic, or leave it empty"
+    )
     assert expected == parse_route_type("Advanced")
 
 
@@ -172,22 +174,22 @@ def test_route_type_other_is_refused() -> None:
         (
             "2891",
             Parsed(
-                problem="filter '2891' must be 3 digits (area code) or 6 digits "
-                "(area code + exchange)"
+                problem="filter '2891' must be an area code (3 digits, such as 289) or an "
+                "area code and exchange (6 digits, such as 905637)"
             ),
         ),
         (
             "abc",
             Parsed(
-                problem="filter 'abc' must be 3 digits (area code) or 6 digits "
-                "(area code + exchange)"
+                problem="filter 'abc' must be an area code (3 digits, such as 289) or an "
+                "area code and exchange (6 digits, such as 905637)"
             ),
         ),
         (
             "905137",
             Parsed(
-                problem="filter 905137: exchange 137 is not a valid exchange "
-                "(it must start with 2-9 and not be N11)"
+                problem="filter 905137: no local number starts 905-137 (the exchange, digits 4 "
+                "to 6, starts with 2-9 and never ends in 11); check it"
             ),
         ),
     ],
@@ -217,17 +219,23 @@ def test_filters(text: str, expected: Parsed[str]) -> None:
         (
             "289",
             TF,
-            "filter 289 is not a toll-free area code; tollfree rows need one of "
-            "800, 833, 844, 855, 866, 877, 888",
+            "filter 289 is not a toll-free area code; a toll-free number needs one of "
+            "800, 833, 844, 855, 866, 877, 888, or no filter",
         ),
-        ("800", LTN, "filter 800 is a toll-free area code; local rows need a geographic area code"),
+        (
+            "800",
+            LTN,
+            "filter 800 is a toll-free area code, but this row asks for a local number; use a "
+            "local area code (such as 416), or set the match type to Toll-free",
+        ),
         (
             "888555",
             LTC,
-            "filter 888555: 888 is a toll-free area code; local rows need a geographic area code",
+            "filter 888555: 888 is a toll-free area code, but this row asks for a local "
+            "number; use a local area code (such as 416), or set the match type to Toll-free",
         ),
-        ("411", LTC, "filter 411 is not a valid area code (it must start with 2-9 and not be N11)"),
-        ("123", LTN, "filter 123 is not a valid area code (it must start with 2-9 and not be N11)"),
+        ("411", LTC, "filter 411 is a service code, like 911, not an area code; check the filter"),
+        ("123", LTN, "filter 123 is not an area code (no area code starts with 1); check it"),
     ],
     ids=[
         "tollfree-ok",

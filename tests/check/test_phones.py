@@ -48,26 +48,35 @@ def test_accepted_spellings_give_ten_digits(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("4115551234", "411 is not a valid area code (N11 codes are service codes)"),
-        ("555-1234", "7 digits; a 10-digit number with area code is needed"),
-        ("905637204", "9 digits; a 10-digit number with area code is needed"),
-        ("905637204612", "12 digits; a 10-digit number with area code is needed"),
-        ("+44 20 7946 0958", "not a North American number (+44)"),
-        ("011 44 20 7946 0958", "not a North American number (+44)"),
+        ("4115551234", "411 is a service code, like 911, not an area code; check the number"),
+        ("555-1234", "has 7 digits; write the full 10-digit number, with its area code"),
+        ("905637204", "has 9 digits; write the full 10-digit number, with its area code"),
+        ("905637204612", "has 12 digits; write the full 10-digit number, with its area code"),
+        ("+44 20 7946 0958", "is not a North American number (+44); give a US or Canadian one"),
+        ("011 44 20 7946 0958", "is not a North American number (+44); give a US or Canadian one"),
         ("1-800-FLOWERS", "contains letters; write the number in digits only"),
         ("=SUM(A1)", "contains letters; write the number in digits only"),
         ("905-637-2046 x12", "has an extension; give only the 10-digit number"),
         ("905-637-2046 ext. 12", "has an extension; give only the 10-digit number"),
-        ("0125551234", "area code 012 cannot start with 0"),
-        ("29056372046", "11 digits; a 10-digit number with area code is needed"),
-        ("(112) 555-1234", "area code 112 cannot start with 1"),
-        ("9051235555", "exchange 123 cannot start with 1 (the 4th digit must be 2-9)"),
-        ("9050235555", "exchange 023 cannot start with 0 (the 4th digit must be 2-9)"),
-        ("9999999999", "not a valid number in the North American numbering plan"),
+        ("0125551234", "area code 012 cannot start with 0: no area code does; check the number"),
+        ("29056372046", "has 11 digits; write the full 10-digit number, with its area code"),
+        (
+            "(112) 555-1234",
+            "area code 112 cannot start with 1: no area code does; check the number",
+        ),
+        (
+            "9051235555",
+            "the 4th digit is 1, and no local number has 0 or 1 there; check the number",
+        ),
+        (
+            "9050235555",
+            "the 4th digit is 0, and no local number has 0 or 1 there; check the number",
+        ),
+        ("9999999999", "is not a phone number in use in North America; check the digits"),
         ("905 637 2046; 416 555 1234", "looks like more than one number; give only one"),
         ("905#637#2046", "contains '#'; write only the digits"),
-        ("", "is blank; a 10-digit number with area code is needed"),
-        ("()-", "has no digits; a 10-digit number with area code is needed"),
+        ("", "is blank; write the full 10-digit number, with its area code"),
+        ("()-", "has no digits; write the full 10-digit number, with its area code"),
     ],
     ids=[
         "n11-area-code",
@@ -120,7 +129,7 @@ def test_check_phones_keeps_the_column_index() -> None:
     numbers, problems = check_phones(values)
     assert numbers.tolist() == ["9056372046", "", "9056372046"]
     assert problems.index.tolist() == [10, 11, 12]
-    assert str(problems.iat[1]).startswith("7 digits")
+    assert str(problems.iat[1]).startswith("has 7 digits")
 
 
 @settings(max_examples=400, deadline=None)

@@ -16,11 +16,11 @@ PLANTED = [
     (5, "Advertiser Name", "Duplicate name 'Kitsilano Veterinary Clinic'"),
     (6, "Advertiser Name", "Duplicate name 'Kitsilano Veterinary Clinic'"),
     (9, "Province", "unknown state/province 'Albrta'"),
-    (10, "City", "City is required"),
+    (10, "City", "City is needed for a number local to a city"),
     (11, "Area Code", "filter 800 is a toll-free area code"),
-    (13, "Ring To", "411 is not a valid area code"),
+    (13, "Ring To", "411 is a service code, like 911, not an area code"),
     (14, "Ring To", "7 digits"),
-    (15, "Area Code", "must be 3 digits"),
+    (15, "Area Code", "must be an area code (3 digits"),
 ]
 
 

@@ -351,11 +351,23 @@ def test_issue_about_an_absent_column_marks_the_status_cell(
     user_book: Path, tmp_path: Path
 ) -> None:
     """A problem with a column the sheet lacks is shown on the row's Status cell."""
-    issues = [Issue(3, "termination_number", "", "termination_number is required")]
+    issues = [
+        Issue(
+            3,
+            "termination_number",
+            "",
+            "termination_number is empty; give the 10-digit number that calls to the new "
+            "number should ring",
+        )
+    ]
     ws = write(table_of(user_book), tmp_path / "out.xlsx", issues=issues)
     comment = cell(ws, "Status", 3).comment
     assert comment is not None
-    assert comment.text == "termination_number is required"
+    assert (
+        comment.text
+        == "termination_number is empty; give the 10-digit number that calls to the new number "
+        "should ring"
+    )
 
 
 def test_users_own_comment_is_kept_and_restored(tmp_path: Path) -> None:

@@ -555,13 +555,17 @@ def _run_result(
     result = ordered.get(row.index)
     if result is None:
         return replace(base, error="not ordered")
-    error = api_words(result.error) if result.error else None
     return replace(
-        result,
-        error=error,
-        warnings=base.warnings + result.warnings,
-        expected_area=base.expected_area,
+        result, warnings=base.warnings + result.warnings, expected_area=base.expected_area
     )
+
+
+def _in_plain_words(result: RowResult) -> RowResult:
+    """A row's error as people read it (the API's answers quoted, not its status lines)."""
+    if not result.error:
+        return result
+    error = api_words(result.error)
+    return result if error == result.error else replace(result, error=error)
 
 
 def _finish(
@@ -573,6 +577,7 @@ def _finish(
     extra_columns: Sequence[str] = (),
 ) -> Report:
     """Write the annotated output (when asked) and build the report."""
+    results = [_in_plain_words(r) for r in results]
     info = replace(info, ended_at=now_iso())
     if out is not None:
         write_output(checked.table, results, checked.issues, info, out, extra_columns=extra_columns)

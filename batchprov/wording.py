@@ -60,12 +60,13 @@ def api_refusal(text: str, status: int | None = None) -> str:
 
 
 _HTTP_ANSWER = re.compile(r"HTTP (\d{3}): (.*?)(?: \((sent with fallback [^)]*)\))?", re.DOTALL)
-_LAST_ANSWER = re.compile(r"last answer: HTTP (\d{3}): (.*)", re.DOTALL)
+_INNER_ANSWER = re.compile(r"HTTP (\d{3}): (.*)", re.DOTALL)
 
 
 def api_words(error: str) -> str:
     """A row's error as a person reads it: ``HTTP 400: <text>`` from the API becomes
-    ``The API refused this row: <text> (HTTP 400).``; other texts are kept as they are."""
+    ``The API refused this row: <text> (HTTP 400).``, an answer quoted inside another text
+    ``<text> (HTTP 404).``; other texts are kept as they are."""
     whole = _HTTP_ANSWER.fullmatch(error)
     if whole:
         status, text, fallback = int(whole[1]), whole[2], whole[3]
@@ -74,8 +75,8 @@ def api_words(error: str) -> str:
         if status >= 500:
             return f"The API failed on this row: {shown} ({where})."
         return f"The API refused this row: {shown} ({where})."
-    last = _LAST_ANSWER.search(error)
-    if last:
-        shown = last[2].strip().rstrip(".") or "no reason given"
-        return error[: last.start()] + f"the API's last answer: {shown} (HTTP {last[1]})."
+    inner = _INNER_ANSWER.search(error)
+    if inner:  # "…; last answer: HTTP 404: <text>" → "…; last answer: <text> (HTTP 404)."
+        shown = inner[2].strip().rstrip(".") or "no reason given"
+        return error[: inner.start()] + f"{shown} (HTTP {inner[1]})."
     return error

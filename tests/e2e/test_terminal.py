@@ -92,7 +92,7 @@ def test_api_refusal_reads_in_plain_words() -> None:
     assert api_words("HTTP 503: busy").startswith("The API failed on this row: busy")
     assert api_words("outcome unknown (timeout)") == "outcome unknown (timeout)"
     assert api_words("none nor with fallback overlay; last answer: HTTP 404: gone") == (
-        "none nor with fallback overlay; the API's last answer: gone (HTTP 404)."
+        "none nor with fallback overlay; last answer: gone (HTTP 404)."
     )
 
 
@@ -108,13 +108,14 @@ def test_plain_words_for_match_types_and_sandbox_statuses() -> None:
 
 
 def test_sandbox_refusal_reaches_the_terminal_in_plain_words(tmp_path: Path) -> None:
-    """A row the API refuses is listed with 'The API refused this row: … (HTTP 4xx).'"""
+    """A row the API refuses is listed with its text and '(HTTP 404)', never 'HTTP 404: …'."""
     source = tmp_path / "in.csv"
     source.write_text(HEADER + "Nowhere Shop,999999999,tollfree,,,,4165551234\n")
     code, out, _ = invoke("run", str(source), "--sandbox", "-o", str(tmp_path / "o.xlsx"))
     assert code == 1
     line = next(x for x in out.splitlines() if x.strip().startswith("row 2"))
-    assert "The API refused this row:" in line and "(HTTP 4" in line
+    assert "refused" in line and "Group 999999999 not found (HTTP 404)." in line
+    assert "HTTP 404:" not in line
 
 
 def test_ctrl_c_says_how_to_finish_and_a_second_prints_one_line(

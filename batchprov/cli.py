@@ -12,8 +12,10 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shutil
 import signal
 import sys
+import textwrap
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -575,8 +577,8 @@ def _interrupts(stop: threading.Event) -> Iterator[None]:
             return
         stop.set()
         click.echo(
-            "\nStopping: finishing the requests in flight, then writing the output. "
-            f"{FINISH} (Ctrl-C again to quit at once.)",
+            "\nStopping: finishing the requests in flight, then writing the output "
+            f"(Ctrl-C again to quit at once).\n{FINISH}",
             err=True,
         )
 
@@ -647,8 +649,13 @@ def _print_problems(report: Report) -> None:
     noun = "problem" if len(lines) == 1 else "problems"
     click.secho(f"{len(lines)} {noun} to fix:", bold=True)
     width = max(len(column) for _, column, _ in lines[:SHOWN_PROBLEMS])
+    columns = max(60, shutil.get_terminal_size((100, 24)).columns - 1)
     for row, column, message in lines[:SHOWN_PROBLEMS]:
-        click.echo(f"  row {row:<5} {column:<{width}}  {message}")
+        head = f"  row {row:<5} {column:<{width}}  "
+        # Wrapped under the message, never through a word at the terminal's edge.
+        click.echo(
+            textwrap.fill(message, columns, initial_indent=head, subsequent_indent=" " * len(head))
+        )
     rest = len(lines) - SHOWN_PROBLEMS
     if rest > 0:
         where = "Needs attention and Errors sheets" if _is_workbook(report) else "output"

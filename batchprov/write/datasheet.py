@@ -149,7 +149,7 @@ def annotate_sheet(
     _colour_rows(ws, positions, table.header_row + 1, last_row)
     sizes: dict[str, int] = {}
     for column, header, width in zip(positions, headers, widths, strict=True):
-        minimum = 14 if header == "Status" else 8
+        minimum = {"Status": 14, "Provisioned At": 20}.get(header, 8)
         sizes[header] = min(_MAX_WIDTH, max(width, len(header) + 2, minimum) + 2)
         ws.column_dimensions[get_column_letter(column)].width = sizes[header]
     _fit_wrapped_rows(ws, results, sizes)

@@ -666,6 +666,7 @@ def _print_problems(report: Report) -> None:
 def problem_lines(report: Report) -> list[tuple[int, str, str]]:
     """(Excel row, column, message) of every error, and of every failed row, by row."""
     from batchprov.models import Status
+
     lines = [(i.row, i.column, i.message) for i in report.issues if i.severity == "error"]
     described = {row for row, _, _ in lines}
     for result in report.results:

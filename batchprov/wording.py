@@ -7,8 +7,11 @@ person reads says the same in plain words.
 from __future__ import annotations
 
 import re
+from enum import Enum
+from typing import TYPE_CHECKING
 
-from batchprov.models import OWNED, MatchType, Status
+if TYPE_CHECKING:  # imported by the command line's start-up: no pandas (models) at import
+    from batchprov.models import Status
 
 __all__ = [
     "MATCH_TYPE_WORDS",
@@ -22,10 +25,12 @@ __all__ = [
 
 #: How a person reads each match type.
 MATCH_TYPE_WORDS: dict[str, str] = {
-    MatchType.LOCAL_TO_NUMBER.value: "Local to number",
-    MatchType.LOCAL_TO_CITY.value: "Local to city",
-    MatchType.TOLLFREE.value: "Toll-free",
+    "localtonumber": "Local to number",
+    "localtocity": "Local to city",
+    "tollfree": "Toll-free",
 }
+#: The statuses of a row owning a number (``models.OWNED``), as the Status column writes them.
+_OWNED_TEXTS = frozenset({"provisioned", "already provisioned", "updated"})
 #: Added to the Status of a row whose number came from the sandbox: it was never bought.
 SANDBOX_MARK = " (sandbox)"
 
@@ -36,11 +41,12 @@ def quote(text: str, limit: int = 40) -> str:
     return f"'{shown}'"
 
 
-def match_type_words(value: str | MatchType | None) -> str | None:
-    """``localtocity`` → ``Local to city``; an unknown text is shown as it is."""
+def match_type_words(value: str | Enum | None) -> str | None:
+    """``localtocity`` (or ``MatchType.LOCAL_TO_CITY``) → ``Local to city``; an unknown text
+    is shown as it is."""
     if value is None:
         return None
-    text = value.value if isinstance(value, MatchType) else value
+    text = str(value.value) if isinstance(value, Enum) else value
     return MATCH_TYPE_WORDS.get(text, text)
 
 
@@ -49,7 +55,7 @@ def status_text(status: Status, *, sandbox: bool = False) -> str:
 
     The mark keeps a sandbox number from ever counting as bought when the file is read again.
     """
-    return status.value + (SANDBOX_MARK if sandbox and status in OWNED else "")
+    return status.value + (SANDBOX_MARK if sandbox and status.value in _OWNED_TEXTS else "")
 
 
 def api_refusal(text: str, status: int | None = None) -> str:

@@ -135,3 +135,11 @@ def test_ctrl_c_says_how_to_finish_and_a_second_prints_one_line(
     assert FINISH in first and "Ctrl-C again" in first
     assert len(second.strip().splitlines()) == 1 and FINISH in second
     assert exits == [3]
+
+
+def test_owned_texts_follow_the_models() -> None:
+    """The wording's owned statuses are exactly models.OWNED."""
+    from batchprov import wording
+    from batchprov.models import OWNED
+
+    assert {s.value for s in OWNED} == wording._OWNED_TEXTS

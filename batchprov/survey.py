@@ -116,7 +116,13 @@ def _plan(
         for r in rows
         if r.index in holdings and _adopted_on_reconcile(holdings[r.index], account, r)
     )
-    held = {Standing.FAILED_BEFORE, Standing.TO_REVIEW, Standing.SEVERAL, Standing.GROUP_REFUSED}
+    held = {
+        Standing.FAILED_BEFORE,
+        Standing.TO_REVIEW,
+        Standing.SEVERAL,
+        Standing.SUSPECT,
+        Standing.GROUP_REFUSED,
+    }
     return make_plan(
         [r.order for r in sending if r.order],
         api_url=api.key_url,
@@ -164,6 +170,12 @@ def _account_result(row: CheckedRow, holding: Holding) -> RowResult:
         return replace(
             base, error=f"the API refused to list group {order.group_id}: {holding.detail}"
         )
+    if holding.standing is Standing.SUSPECT:
+        text = (
+            f"a number in group {order.group_id} has this name, but {holding.detail}; check it "
+            "in the account — nothing was bought"
+        )
+        return replace(base, error=text)
     if holding.standing is Standing.SEVERAL:
         ids = ", ".join(n.id for n in holding.numbers)
         text = (

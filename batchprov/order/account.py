@@ -22,6 +22,8 @@ import httpx
 from batchprov.models import CheckedRow
 from batchprov.order.client import ApiClient, ListingRefused, Number
 from batchprov.order.journal import Item, State, item_key, peek_items
+from batchprov.order.vetting import vet
+from batchprov.redact import Redactor
 
 __all__ = ["Account", "Holding", "Standing", "read_account", "same_name"]
 
@@ -40,6 +42,7 @@ class Standing(StrEnum):
     FAILED_BEFORE = "failed before"  # reported again, not re-sent (unless --retry-failed)
     TO_REVIEW = "to review"  # an earlier run found possible duplicates
     GROUP_REFUSED = "group refused"  # the API refused to list the group (e.g. 404)
+    SUSPECT = "suspect in the account"  # a number has its name but is not a plausible number
 
 
 #: Standings that send a create (at most one purchase each).
@@ -64,6 +67,7 @@ class Account:
     listings: Mapping[int, tuple[Number, ...]] = field(default_factory=dict)
     refused: Mapping[int, str] = field(default_factory=dict)
     items: Mapping[str, Item] = field(default_factory=dict)
+    redactor: Redactor = field(default_factory=Redactor)
 
     def holding(
         self, row: CheckedRow, *, adopt: bool = True, retry_failed: bool = False
@@ -79,10 +83,17 @@ class Account:
             return Holding(Standing.GROUP_REFUSED, item, detail=self.refused[order.group_id])
         named = self.named(order.group_id, order.name)
         if adopt and len(named) == 1:
-            return Holding(Standing.FOUND, item, named)
+            return self._found(named[0], order.group_id, item)
         if adopt and named:
             return Holding(Standing.SEVERAL, item, named)
         return Holding(Standing.TO_ORDER, item)
+
+    def _found(self, number: Number, group_id: int, item: Item | None) -> Holding:
+        """A listed number taken for a row is checked like a create's answer (and scrubbed)."""
+        vetted = vet(number, group_id=group_id, name=number.name, redactor=self.redactor)
+        if not vetted.ok:
+            return Holding(Standing.SUSPECT, item, (vetted.number,), "; ".join(vetted.problems))
+        return Holding(Standing.FOUND, item, (vetted.number,))
 
     def named(self, group_id: int, name: str) -> tuple[Number, ...]:
         """The group's numbers whose name is ``name`` (see `same_name`)."""
@@ -115,7 +126,8 @@ def read_account(
         return Account(api_url, items=items)
     groups = sorted({o.group_id for o in orders})
     listings, refused = asyncio.run(_list(groups, api_url, token, transport, timeout))
-    return Account(api_url, listings=listings, refused=refused, items=items)
+    redactor = Redactor.of(token, api_url)
+    return Account(api_url, listings=listings, refused=refused, items=items, redactor=redactor)
 
 
 async def _list(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from batchprov.models import CheckedRow, MatchType, OrderRequest
 from batchprov.order.account import Account, Standing, same_name
 from batchprov.order.client import Number
 from batchprov.order.journal import Item, State, item_key
+from batchprov.redact import Redactor
 
 API = "https://api.example.com/v3/api"
 GROUP = 11623282
@@ -105,3 +108,19 @@ def test_a_refused_group_is_said_so() -> None:
 def test_offline_means_nothing_found() -> None:
     """Without a listing (an offline dry run) a row with no journal item is to order."""
     assert Standing.TO_ORDER is Account(API).holding(row()).standing
+
+
+def test_an_implausible_number_in_the_account_is_suspect() -> None:
+    """A listed number with the row's name but a phone like '123': to check, not adopted."""
+    bad = Number(id="5", phone_number="123", name="ABC Plumbing", group_id=str(GROUP))
+    holding = account(bad).holding(row())
+    assert Standing.SUSPECT is holding.standing and "10-digit" in holding.detail
+
+
+def test_a_found_number_is_scrubbed_of_the_token() -> None:
+    """A listed field echoing the token is kept as [redacted], never as the token."""
+    token = "tok-0123456789abcdef"
+    echo = Number(id="5", phone_number="8335550100", name="ABC Plumbing", group_id=str(GROUP),
+                  route_id=token)  # fmt: skip
+    found = replace(account(echo), redactor=Redactor.of(token, API)).holding(row())
+    assert token not in repr(found)

@@ -81,6 +81,8 @@ class Issue:
         value: the cell's text as read.
         message: what is wrong and, where possible, how to fix it.
         severity: error (row not ordered) or warning (row still ordered).
+        suggestion: the value the checker would put in the cell instead (the "did you mean"
+            of the message, a closest city, a phone number in digits), or None.
     """
 
     row: int
@@ -88,6 +90,7 @@ class Issue:
     value: str
     message: str
     severity: Severity = Severity.ERROR
+    suggestion: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

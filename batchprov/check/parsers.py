@@ -38,6 +38,8 @@ __all__ = [
     "parse_yes_no",
     "per_distinct",
     "quote",
+    "suggest_state",
+    "suggestions_of",
 ]
 
 T = TypeVar("T")
@@ -143,6 +145,13 @@ def _describe(char: str) -> str:
     return f"{article} {name} ({code})"
 
 
+def suggestions_of(values: pd.Series, suggest: Callable[[str], str]) -> pd.Series:
+    """``suggest`` applied once per distinct cell text ('' where it has nothing to offer)."""
+    texts = values.tolist()
+    offers = {text: suggest(text) for text in dict.fromkeys(texts)}
+    return pd.Series([offers[text] for text in texts], index=values.index, dtype=object)
+
+
 @lru_cache(maxsize=4096)
 def parse_match_type(text: str) -> Parsed[MatchType]:
     """``Local to Number``, ``city``, ``TF``, ``800``… → the match type; blank → None."""
@@ -167,12 +176,24 @@ def parse_state(text: str) -> Parsed[str]:
 
 
 def _state_hint(text: str) -> str:
-    names = {name.casefold(): code for code, name in nanp.STATES.items()}
-    close = difflib.get_close_matches(text.casefold(), list(names), n=1, cutoff=0.7)
-    if close:
-        code = names[close[0]]
+    code = suggest_state(text)
+    if code:
         return f" (did you mean {code} — {nanp.STATES[code]}?)"
     return "; use a two-letter code such as GA or ON"
+
+
+@lru_cache(maxsize=4096)
+def suggest_state(text: str) -> str:
+    """The code of the state or province whose name an unknown one most looks like ('' if none).
+
+    The "did you mean" of `parse_state`'s message, as a value a page can put in the cell.
+    """
+    cleaned = clean_text(text)
+    if not cleaned or nanp.state_code(cleaned):
+        return ""
+    names = {name.casefold(): code for code, name in nanp.STATES.items()}
+    close = difflib.get_close_matches(cleaned.casefold(), list(names), n=1, cutoff=0.7)
+    return names[close[0]] if close else ""
 
 
 @lru_cache(maxsize=4096)

@@ -20,7 +20,7 @@ import phonenumbers
 
 from batchprov.check.excelnum import excel_digits
 
-__all__ = ["PhoneCheck", "check_phone", "check_phones"]
+__all__ = ["PhoneCheck", "check_phone", "check_phones", "suggest_phone"]
 
 #: What a number cell may hold besides digits: separators people and Excel use.
 _SEPARATORS = re.compile(r"[\s().\-\u2010-\u2015/+]")
@@ -35,6 +35,17 @@ _LETTER = re.compile(r"[^\W\d_]")
 _MANY_NUMBERS = re.compile(r"[,;&\n]|\bor\b|\band\b", re.IGNORECASE)
 _NEEDED = "write the full 10-digit number, with its area code"
 _NOT_REAL = "is not a phone number in use in North America; check the digits"
+_EXTENSION = re.compile(r"\s*(?:x|ext\.?|extension)\s*\d.*\Z", re.IGNORECASE | re.DOTALL)
+#: Letters on a phone keypad, for numbers written as words (1-800-FLOWERS).
+_KEYPAD = str.maketrans(
+    {
+        ch: str(digit)
+        for digit, chars in enumerate(
+            ["", "", "abc", "def", "ghi", "jkl", "mno", "pqrs", "tuv", "wxyz"]
+        )
+        for ch in chars + chars.upper()
+    }
+)
 
 
 class PhoneCheck(NamedTuple):
@@ -102,6 +113,28 @@ def check_phones(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     numbers = pd.Series([v.number for v in cells], index=values.index, dtype=object)
     problems = pd.Series([v.problem for v in cells], index=values.index, dtype=object)
     return numbers, problems
+
+
+@lru_cache(maxsize=1 << 14)
+def suggest_phone(text: str) -> str:
+    """The 10 digits a refused cell most likely means ('' when it is fine or beyond a guess).
+
+    Without its extension, the first of several numbers, letters read off a phone keypad, or
+    only its digits: the first of these that is a valid number.
+    """
+    if check_phone(text).ok:
+        return ""
+    cell = _ascii_digits(text.strip())
+    candidates = (
+        _EXTENSION.sub("", cell),
+        _MANY_NUMBERS.split(cell, maxsplit=1)[0],
+        cell.translate(_KEYPAD),
+        re.sub(r"\D", "", cell),
+    )
+    for candidate in candidates:
+        if candidate.strip() and candidate != text and (found := check_phone(candidate)).ok:
+            return found.number
+    return ""
 
 
 def _number_problem(digits: str) -> str:

@@ -20,7 +20,7 @@ from batchprov.check.parsers import MAX_MESSAGE, MAX_NAME, filter_problem, invis
 from batchprov.check.values import LTC, LTN, TF, Values, zipped
 from batchprov.models import MatchType, Severity
 from batchprov.numbering import nanp
-from batchprov.numbering.area import city_warning, filter_place_warning
+from batchprov.numbering.area import city_suggestion, city_warning, filter_place_warning
 from batchprov.numbering.fallback import fallback_notes
 from batchprov.wording import match_type_words, quote
 
@@ -38,12 +38,17 @@ _FORWARD_HELP = "give the 10-digit number that calls to the new number should ri
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One rule as a problem column: the message per row, '' where the row passes."""
+    """One rule as a problem column: the message per row, '' where the row passes.
+
+    ``suggestions``, when given, holds the value the rule would put in each failing cell
+    ('' where it cannot tell): the Issue's ``suggestion``.
+    """
 
     field: str
     name: str
     problems: pd.Series
     severity: Severity = Severity.ERROR
+    suggestions: pd.Series | None = None
 
 
 def _where(mask: pd.Series, message: str | pd.Series) -> pd.Series:
@@ -174,7 +179,12 @@ def _local_rules(values: Values) -> list[Rule]:
                 "(match type Local to number); fill it, or change the match type",
             ),
         ),
-        Rule("local_to_number", "valid", _where(bad, values.local_problem)),
+        Rule(
+            "local_to_number",
+            "valid",
+            _where(bad, values.local_problem),
+            suggestions=values.local_suggestion,
+        ),
         Rule("local_to_number", "local", _each(tollfree, warning, values.local), Severity.WARNING),
     ]
 
@@ -188,6 +198,10 @@ def _city_rules(values: Values) -> list[Rule]:
         city_warning(city, state) if ok else ""
         for city, state, ok in zipped(values.city, values.state, known)
     ]
+    closest = [
+        city_suggestion(city, state) if warned else ""
+        for city, state, warned in zipped(values.city, values.state, pd.Series(unplaced))
+    ]
     return [
         Rule(
             "city",
@@ -198,7 +212,13 @@ def _city_rules(values: Values) -> list[Rule]:
                 "(match type Local to city); fill it, or change the match type",
             ),
         ),
-        Rule("city", "known", pd.Series(unplaced, index=values.city.index), Severity.WARNING),
+        Rule(
+            "city",
+            "known",
+            pd.Series(unplaced, index=values.city.index),
+            Severity.WARNING,
+            pd.Series(closest, index=values.city.index, dtype=object),
+        ),
         Rule("city", "visible", _invisible(values.city, labels["city"])),
         Rule(
             "state",
@@ -209,7 +229,12 @@ def _city_rules(values: Values) -> list[Rule]:
                 "(match type Local to city); fill it, or change the match type",
             ),
         ),
-        Rule("state", "known", _where(by_city, values.state_problem)),
+        Rule(
+            "state",
+            "known",
+            _where(by_city, values.state_problem),
+            suggestions=values.state_suggestion,
+        ),
     ]
 
 
@@ -244,7 +269,12 @@ def _termination_rules(values: Values) -> list[Rule]:
         Rule(
             "termination_number", "required", _where(missing, f"{label} is empty; {_FORWARD_HELP}")
         ),
-        Rule("termination_number", "valid", _where(~missing, values.termination_problem)),
+        Rule(
+            "termination_number",
+            "valid",
+            _where(~missing, values.termination_problem),
+            suggestions=values.termination_suggestion,
+        ),
     ]
 
 

@@ -116,7 +116,18 @@ def _issues(values: Values, order: int, rule: Rule, positions: list[int]) -> Fou
     messages = rule.problems.to_numpy(dtype=object)
     cells = values.raw[rule.field].to_numpy(dtype=object)
     column, rows = values.labels[rule.field], values.excel_rows
+    offers = rule.suggestions.to_numpy(dtype=object) if rule.suggestions is not None else None
     return [
-        ((p, order), Issue(rows[p], column, cells[p], messages[p], rule.severity))
+        (
+            (p, order),
+            Issue(
+                rows[p],
+                column,
+                cells[p],
+                messages[p],
+                rule.severity,
+                (offers[p] or None) if offers is not None else None,
+            ),
+        )
         for p in positions
     ]

@@ -6,7 +6,7 @@ which of them are blank, and per field the parsed value and the parser's problem
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +24,10 @@ from batchprov.check.parsers import (
     parse_state,
     parse_yes_no,
     per_distinct,
+    suggest_state,
+    suggestions_of,
 )
-from batchprov.check.phones import check_phones
+from batchprov.check.phones import check_phones, suggest_phone
 from batchprov.models import MatchType, Table
 from batchprov.numbering.fallback import parse_fallback
 from batchprov.read.headers import CANONICAL_FIELDS
@@ -65,6 +67,10 @@ class Values:
     whisper: pd.Series
     fallback: pd.Series
     fallback_problem: pd.Series
+    #: What the checker would write instead of a refused cell ('' when it cannot tell).
+    local_suggestion: pd.Series
+    termination_suggestion: pd.Series
+    state_suggestion: pd.Series
 
 
 def normalise(table: Table, fields: Mapping[str, str], default: int | None) -> Values:
@@ -108,7 +114,21 @@ def normalise(table: Table, fields: Mapping[str, str], default: int | None) -> V
         whisper=clean_texts(raw["whisper_message"]),
         fallback=fallback,
         fallback_problem=fallback_problem,
+        local_suggestion=_offers(raw["local_to_number"], local_problem, suggest_phone),
+        termination_suggestion=_offers(
+            raw["termination_number"], termination_problem, suggest_phone
+        ),
+        state_suggestion=_offers(raw["state"], state_problem, suggest_state),
     )
+
+
+def _offers(cells: pd.Series, problems: pd.Series, suggest: Callable[[str], str]) -> pd.Series:
+    """Suggestions for the refused cells only (most cells are fine: they are not looked at)."""
+    refused = (problems != "").to_numpy()
+    if not refused.any():
+        return pd.Series("", index=cells.index, dtype=object)
+    offers = suggestions_of(cells[refused], suggest)
+    return offers.reindex(cells.index, fill_value="")
 
 
 def _raw_frame(table: Table, fields: Mapping[str, str]) -> pd.DataFrame:

@@ -139,6 +139,15 @@ def city_warning(city: str, state: str) -> str:
     return f"city {quote(city)} not found in {state} in the numbering-plan data{hint}"
 
 
+@lru_cache(maxsize=4096)
+def city_suggestion(city: str, state: str) -> str:
+    """The known city of the state closest to one the data does not know ('' when none)."""
+    if not city or nanp.find_place(city, state) is not None:
+        return ""
+    close = nanp.closest_cities(city, state)
+    return close[0] if close else ""
+
+
 def filter_place_warning(
     digits: str, match_type: MatchType | None, local: str, city: str, state: str | None
 ) -> str:

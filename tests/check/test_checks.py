@@ -827,3 +827,50 @@ def test_garbage_collector_state_is_restored() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+# --- suggestions: the value a "did you mean" offers, as data ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "suggestion"),
+    [
+        ({**BASE, "city": "Calgary", "state": "Albrta"}, "state", "AB"),
+        ({**BASE, "city": "Missisauga", "state": "ON"}, "city", "Mississauga"),
+        (
+            {**LOCAL, "termination_number": "416-555-1234 ext. 12"},
+            "termination_number",
+            "4165551234",
+        ),
+        (
+            {**BASE, "local_to_number": "905 637 2046 or 905 637 2047"},
+            "local_to_number",
+            "9056372046",
+        ),
+        ({**TOLLFREE, "termination_number": "1-800-FLOWERS"}, "termination_number", "8003569377"),
+    ],
+    ids=["state", "city", "extension", "two-numbers", "keypad-letters"],
+)
+def test_issues_carry_the_suggested_value(
+    row: dict[str, str], column: str, suggestion: str
+) -> None:
+    """A problem whose fix the checker knows carries it as the Issue's suggestion."""
+    outcome = check([row])
+    found = [i for i in outcome.issues if i.column == column]
+    assert [i.suggestion for i in found] == [suggestion]
+    fixed = check([{**row, column: suggestion}])
+    assert [i for i in fixed.issues if i.column == column] == []  # the suggestion is valid
+
+
+def test_problems_beyond_a_guess_have_no_suggestion() -> None:
+    """Unknown states, short numbers and blank cells offer nothing; messages are unchanged."""
+    outcome = check(
+        [
+            {**BASE, "city": "Springfield", "state": "ZZ"},
+            {**BASE, "name": "B", "local_to_number": "12345"},
+            {**BASE, "name": "C", "match_type": "tollfree", "termination_number": ""},
+        ]
+    )
+    assert outcome.issues and all(i.suggestion is None for i in outcome.issues)
+    state = next(i for i in check([{**BASE, "city": "X", "state": "Albrta"}]).issues)
+    assert state.message == "unknown state/province 'Albrta' (did you mean AB — Alberta?)"

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import anyio.to_thread
 import jinja2
@@ -38,9 +40,13 @@ from batchprov._version import __version__
 from batchprov.config import DEFAULT_API_URL, Api, Environment, RunConfig
 from batchprov.errors import BatchprovError
 from batchprov.pipeline import check_file, plan_run, validate_file
+from batchprov.plan import Plan
 from batchprov.redact import Redactor, ScrubbingFilter
+from batchprov.sandbox import SandboxConfig
 from batchprov.web import jobs, releases
+from batchprov.web.edits import apply_edits, edits_from_form
 from batchprov.web.jobs import Job, JobRunner, JobStore
+from batchprov.web.orderform import FALLBACK_CHOICES, FALLBACK_FIELDS, OrderOptions, cap_problem
 from batchprov.web.security import (
     ALLOWED_SUFFIXES,
     CSRF_FIELD,
@@ -60,6 +66,15 @@ log = logging.getLogger("batchprov.web")
 
 HERE = Path(__file__).parent
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_MEDIA = {
+    ".xlsx": XLSX,
+    ".xlsm": "application/vnd.ms-excel.sheet.macroEnabled.12",
+    ".csv": "text/csv; charset=utf-8",
+    ".tsv": "text/tab-separated-values",
+    ".txt": "text/plain",
+}
+#: A fix form holds one field per cell with a problem on the page.
+_FIX_FIELDS = 20_000
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
 _CHUNK = 1 << 20
 
@@ -68,7 +83,13 @@ class Settings:
     """The server's configuration and its shared objects (kept on `app.state.web`)."""
 
     def __init__(
-        self, *, data_dir: Path, sandbox: bool, api_url: str | None, max_upload: int
+        self,
+        *,
+        data_dir: Path,
+        sandbox: bool,
+        api_url: str | None,
+        max_upload: int,
+        sandbox_config: SandboxConfig | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.sandbox = sandbox
@@ -80,7 +101,8 @@ class Settings:
         for folder in (self.uploads, self.results, data_dir / "sandbox-journals"):
             folder.mkdir(parents=True, exist_ok=True)
         self.store = JobStore(data_dir / "jobs.sqlite")
-        self.runner = JobRunner(self.store, self.results)
+        self.runner = JobRunner(self.store, self.results, sandbox_config)
+        self.fixing = threading.Lock()  # one fix at a time: each rewrites a stored upload
 
     def journal_for(self, job_id: str) -> Path:
         """The default journal, shared with the command line, for every real-API job (never
@@ -129,13 +151,19 @@ def create_app(
     auth: str | None,
     max_upload: int = 20 * 2**20,
     hosts: frozenset[str] | None = None,
+    sandbox_config: SandboxConfig | None = None,
 ) -> Starlette:
     """The web application; `auth` is `user:password` or None for no login.
 
     ``hosts`` are the ``Host`` values it answers (`security.allowed_hosts`); None answers any.
+    ``sandbox_config``: how the sandbox of each sandbox job behaves (e.g. its faults, in tests).
     """
     settings = Settings(
-        data_dir=Path(data_dir), sandbox=sandbox, api_url=api_url, max_upload=max_upload
+        data_dir=Path(data_dir),
+        sandbox=sandbox,
+        api_url=api_url,
+        max_upload=max_upload,
+        sandbox_config=sandbox_config,
     )
     _scrub_logs(api_url)
     templates = _templates(settings)
@@ -196,6 +224,7 @@ def _templates(settings: Settings) -> Jinja2Templates:
     env.filters["public_url"] = jobs.public_url
     env.filters["size"] = size_text
     env.filters["when"] = when_text
+    env.filters["estimate"] = jobs.estimate_text
 
     def common(request: Request) -> dict[str, Any]:
         return {
@@ -251,6 +280,8 @@ class Pages:
             Route("/jobs/{job_id}", self.job_page, methods=["GET"]),
             Route("/jobs/{job_id}/confirm", self.confirm_page, methods=["GET"]),
             Route("/jobs/{job_id}/order", self.order, methods=["POST"]),
+            Route("/jobs/{job_id}/fix", self.fix, methods=["POST"]),
+            Route("/jobs/{job_id}/corrected", self.download_corrected, methods=["GET"]),
             Route("/jobs/{job_id}/stop", self.stop, methods=["POST"]),
             Route("/jobs/{job_id}/release", self.release_page, methods=["GET"]),
             Route("/jobs/{job_id}/release", self.release, methods=["POST"]),
@@ -398,16 +429,46 @@ class Pages:
     async def job_page(self, request: Request) -> Response:
         job = self.job_or_404(request)
         if job.status == jobs.CHECKED:
-            return self.page(
-                request, "review.html", job=job, r=job.review, blocked=self.blocked(job)
+            fixed = request.query_params.get("fixed", "")
+            return self.review(
+                request,
+                job,
+                OrderOptions.from_json(job.options),
+                fixed=int(fixed) if fixed.isdigit() and len(fixed) < 7 else 0,
             )
         if job.status in jobs.ACTIVE:
             live = self.s.runner.progress(job)
             return self.page(request, "progress.html", job=job, live=live)
-        blocked = self.blocked(job) if job.status == jobs.FAILED or job.stopped_reason else None
+        blocked = self.blocked(job) if job.resumable else None
         releasable = releases.can_release(job) and self.s.ordering_blocked() is None
         return self.page(
             request, "result.html", job=job, r=job.result, blocked=blocked, releasable=releasable
+        )
+
+    def review(
+        self,
+        request: Request,
+        job: Job,
+        options: OrderOptions,
+        *,
+        status: int = 200,
+        form: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
+        fixed: int = 0,
+    ) -> Response:
+        """The review page, its order form filled with ``form`` (else ``options``)."""
+        return self.page(
+            request,
+            "review.html",
+            status,
+            job=job,
+            r=job.review,
+            blocked=self.blocked(job),
+            form=form if form is not None else options.fields(),
+            form_errors=errors or {},
+            fallback_fields=FALLBACK_FIELDS,
+            fallback_choices=FALLBACK_CHOICES,
+            fixed=fixed,
         )
 
     def blocked(self, job: Job) -> str | None:
@@ -418,32 +479,133 @@ class Pages:
                 "This file was checked while the server ordered from somewhere else "
                 "(sandbox or another API). Upload it again to order it from here."
             )
-        if job.to_order == 0:
-            return (
-                "Nothing can be ordered yet: no row is ready. "
-                "Fix the rows in red and upload the file again."
-            )
+        if job.to_order == 0 and not job.resumable:
+            return "Nothing can be ordered yet: no row is ready. Fix the cells in red first."
         return self.s.ordering_blocked()
 
+    def orderable(self, job: Job) -> bool:
+        return job.status == jobs.CHECKED or job.resumable
+
     async def confirm_page(self, request: Request) -> Response:
+        """The plan of the order about to be placed (`pipeline.plan_run`), and one button."""
         job = self.job_or_404(request)
-        if job.status != jobs.CHECKED or self.blocked(job):
+        if not self.orderable(job) or self.blocked(job):
             return RedirectResponse(f"/jobs/{job.id}", status_code=303)
-        return self.page(request, "confirm.html", job=job, r=job.review)
+        given = dict(request.query_params) or OrderOptions.from_json(job.options).fields()
+        options, errors = OrderOptions.parse(given)
+        if errors:
+            if job.status != jobs.CHECKED:
+                return self.message(request, 400, "Check the order form", " ".join(errors.values()))
+            return self.review(request, job, options, status=400, form=given, errors=errors)
+        plan = await self.plan_of(job, options)
+        if plan is None:
+            return self.unplannable(request, job)
+        return self.page(
+            request,
+            "confirm.html",
+            job=job,
+            plan=plan,
+            options=options,
+            hidden=options.fields(),
+            over_cap=cap_problem(plan, options),
+            fallback_choices=dict(FALLBACK_CHOICES),
+        )
+
+    async def plan_of(self, job: Job, options: OrderOptions) -> Plan | None:
+        """The job's plan with these options (None when its file cannot be read any more)."""
+        try:
+            return await run_in_threadpool(jobs.job_plan, job, options)
+        except BatchprovError as exc:
+            log.warning("job %s: cannot plan: %s", job.id, jobs.scrub(str(exc), job))
+            return None
+
+    def unplannable(self, request: Request, job: Job) -> Response:
+        return self.message(
+            request,
+            409,
+            "This file cannot be read any more",
+            f"“{job.original_name}” could not be checked again. Upload it again to order it.",
+        )
 
     async def order(self, request: Request) -> Response:
+        """Queue the order the confirm page showed; anything else goes back to that page."""
         job = self.job_or_404(request)
-        async with request.form(max_files=0, max_fields=10) as form:
+        async with request.form(max_files=0, max_fields=20) as form:
             if not csrf_ok(request, form.get(CSRF_FIELD)):
                 return self.forbidden(request)
-            confirmed = form.get("confirm") == "yes"
-        blocked = self.blocked(job)
+            fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        blocked = self.blocked(job) if self.orderable(job) else None
         if blocked:
             return self.message(request, 409, "Cannot order", blocked)
-        if not confirmed:
-            return RedirectResponse(f"/jobs/{job.id}/confirm", status_code=303)
+        if not self.orderable(job):  # a double click: the job is already on its way
+            return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+        options, errors = OrderOptions.parse(fields)
+        again = f"/jobs/{job.id}/confirm?{urlencode(options.fields())}"
+        if errors or fields.get("confirm") != "yes":
+            return RedirectResponse(again, status_code=303)
+        plan = await self.plan_of(job, options)
+        if plan is None:
+            return self.unplannable(request, job)
+        if fields.get("count") != str(plan.to_order):
+            # The sheet changed since the user saw the plan: show them the new one.
+            return RedirectResponse(again, status_code=303)
+        over = cap_problem(plan, options)
+        if over:
+            return self.message(request, 409, "Over your cap", over)
+        self.s.store.update(job.id, options=options.as_json())
         self.s.runner.submit(job)  # False on a double click: the job is already on its way
         return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+    async def fix(self, request: Request) -> Response:
+        """Apply the cells changed on the review page to the stored file, and check it again."""
+        job = self.job_or_404(request)
+        try:
+            async with request.form(max_files=0, max_fields=_FIX_FIELDS) as form:
+                if not csrf_ok(request, form.get(CSRF_FIELD)):
+                    return self.forbidden(request)
+                fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        except MultiPartException:
+            return self.message(request, 400, "Too many changes", "Fix fewer cells at a time.")
+        if job.status != jobs.CHECKED:
+            return self.message(
+                request,
+                409,
+                "This file is already being ordered",
+                "Cells can be fixed before the order only. Download the results workbook, fix it "
+                "and upload it again: numbers already bought are never bought twice.",
+            )
+        try:
+            changed = await run_in_threadpool(self._fix, job, fields)
+        except BatchprovError as exc:
+            text = jobs.scrub(str(exc), job)
+            return self.message(request, 400, "The changes could not be checked", text)
+        target = f"/jobs/{job.id}?fixed={changed}#rows" if changed else f"/jobs/{job.id}#rows"
+        return RedirectResponse(target, status_code=303)
+
+    def _fix(self, job: Job, fields: dict[str, str]) -> int:
+        """Edit, re-check and re-plan the job's file (one fix at a time); the cells changed."""
+        with self.s.fixing:
+            current = self.s.store.get(job.id) or job
+            config = jobs.job_config(current)
+            table = check_file(current.input_path, config=config).table
+            edits = edits_from_form(fields, table)
+            if not edits:
+                return 0
+            stored = apply_edits(current.input_path, table, edits)
+            checked = check_file(stored, config=config)
+            plan = plan_run(checked, config=config, api=self.s.planning_api())
+            review = jobs.review_view(checked, plan)
+            if current.check_path is not None:
+                current.check_path.unlink(missing_ok=True)
+            self.s.store.update(
+                job.id,
+                input_path=stored,
+                review=review,
+                counts=dict(review.get("counts", {})),
+                check_path=None,
+                edits=current.edits + len(edits),
+            )
+            return len(edits)
 
     async def stop(self, request: Request) -> Response:
         job = self.job_or_404(request)
@@ -502,6 +664,16 @@ class Pages:
             self.s.store.update(job.id, check_path=path)
         return _download(path, download_name(job.original_name, ".checked.xlsx"))
 
+    async def download_corrected(self, request: Request) -> Response:
+        """The user's own file with the cells fixed on the page (same format, nothing added)."""
+        job = self.job_or_404(request)
+        if job.edits == 0 or not job.input_path.exists():
+            raise HTTPException(404, "No cell of this file has been fixed on the page.")
+        suffix = job.input_path.suffix.lower()
+        return _download(
+            job.input_path, download_name(job.original_name, f".corrected{suffix}"), suffix
+        )
+
     async def download_result(self, request: Request) -> Response:
         job = self.job_or_404(request)
         if job.output_path is None or not job.output_path.exists():
@@ -534,10 +706,10 @@ def _group_id(raw: object) -> tuple[int | None, str]:
     return None, "The default group id must be a whole number above 0, such as 11623282."
 
 
-def _download(path: Path, filename: str) -> Response:
+def _download(path: Path, filename: str, suffix: str = ".xlsx") -> Response:
     return FileResponse(
         path,
-        media_type=XLSX,
+        media_type=_MEDIA.get(suffix, "application/octet-stream"),
         filename=filename,
         content_disposition_type="attachment",
         headers={"cache-control": "no-store"},

@@ -17,18 +17,23 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batchprov.clock import now_iso
-from batchprov.config import Api, Environment, RunConfig
+from batchprov.config import DEFAULT_API_URL, Api, Environment, RunConfig
 from batchprov.errors import BatchprovError
 from batchprov.models import Issue, RowResult, Severity, Status
-from batchprov.pipeline import Checked, run_file
+from batchprov.numbering.area import locality_of
+from batchprov.pipeline import Checked, check_file, plan_run, run_file
 from batchprov.plan import Plan, format_duration
 from batchprov.redact import Redactor, display_url
 from batchprov.report import Report
+from batchprov.web.orderform import OrderOptions
+
+if TYPE_CHECKING:
+    from batchprov.sandbox import SandboxConfig
 
 log = logging.getLogger("batchprov.web")
 
@@ -39,7 +44,10 @@ ACTIVE = frozenset({RUNNING, STOPPING})
 #: buying anything twice.
 ORDERABLE = (CHECKED, FAILED)
 #: How much of a sheet is kept for display; the annotated workbook always holds everything.
+#: The review table shows the first PREVIEW_ROWS rows and every row with a problem, up to
+#: MAX_REVIEW_ROWS rows in all.
 PREVIEW_ROWS = 100
+MAX_REVIEW_ROWS = 500
 MAX_ISSUES_SHOWN = 1000
 MAX_RESULT_ROWS = 1000
 RECENT_ROWS = 12
@@ -64,10 +72,17 @@ CREATE TABLE IF NOT EXISTS jobs (
     stopped_reason TEXT,
     error TEXT,
     started TEXT,
-    ended TEXT
+    ended TEXT,
+    options TEXT NOT NULL DEFAULT '{}',
+    edits INTEGER NOT NULL DEFAULT 0
 )
 """
-_JSON_FIELDS = frozenset({"counts", "review", "result"})
+#: Columns added since the first jobs table, added to an older one when it is opened.
+_ADDED = {
+    "options": "options TEXT NOT NULL DEFAULT '{}'",
+    "edits": "edits INTEGER NOT NULL DEFAULT 0",
+}
+_JSON_FIELDS = frozenset({"counts", "review", "result", "options"})
 _PATH_FIELDS = frozenset({"input_path", "journal_path", "output_path", "check_path"})
 
 
@@ -93,11 +108,20 @@ class Job:
     error: str | None = None
     started: str | None = None
     ended: str | None = None
+    #: The order form's choices (`orderform.OrderOptions.as_json`), kept for the run.
+    options: dict[str, Any] = field(default_factory=dict)
+    #: Cells fixed on the page so far.
+    edits: int = 0
 
     @property
     def to_order(self) -> int:
         """Rows the review found ready to order."""
         return int(self.review.get("plan", {}).get("to_order", 0))
+
+    @property
+    def resumable(self) -> bool:
+        """A run that stopped early or failed, which can be finished (never buying twice)."""
+        return self.status == FAILED or (self.status == DONE and bool(self.stopped_reason))
 
 
 class JobStore:
@@ -109,6 +133,10 @@ class JobStore:
         with self._db() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(_SCHEMA)
+            have = {str(row["name"]) for row in db.execute("PRAGMA table_info(jobs)")}
+            for name, column in _ADDED.items():
+                if name not in have:
+                    db.execute(f"ALTER TABLE jobs ADD COLUMN {column}")
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -250,9 +278,12 @@ class JobRunner:
     One at a time because every real-API job shares one journal, which admits one run at once.
     """
 
-    def __init__(self, store: JobStore, results_dir: Path) -> None:
+    def __init__(
+        self, store: JobStore, results_dir: Path, sandbox_config: SandboxConfig | None = None
+    ) -> None:
         self.store = store
         self.results_dir = results_dir
+        self.sandbox_config = sandbox_config  # how sandbox jobs' sandboxes behave
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._stops: dict[str, threading.Event] = {}
         self._live: dict[str, LiveProgress] = {}
@@ -352,7 +383,7 @@ class JobRunner:
             live = self._live[job_id]
         self.store.update(job_id, started=job.started or now_iso(), error=None, stopped_reason=None)
         try:
-            with job_api(job) as api:
+            with job_api(job, self.sandbox_config) as api:
                 report = run_file(
                     job.input_path,
                     self.results_dir / f"{job.id}.results.xlsx",
@@ -377,15 +408,21 @@ class JobRunner:
             return
         result = result_view(report, job)
         result["stopped_by_user"] = current is not None and current.status == STOPPING
-        self.store.update(
-            job.id,
-            status=DONE,
-            counts=report.counts(),
-            result=result,
-            output_path=report.output_path,
-            stopped_reason=report.info.stopped_reason,
-            ended=now_iso(),
-        )
+        values: dict[str, Any] = {
+            "status": DONE,
+            "counts": report.counts(),
+            "result": result,
+            "output_path": report.output_path,
+            "stopped_reason": report.info.stopped_reason,
+            "ended": now_iso(),
+        }
+        if report.info.stopped_reason and current is not None:
+            # What "Finish the order" will buy, counted once here rather than on every view.
+            try:
+                result["remaining"] = job_plan(replace(current, **values)).to_order
+            except BatchprovError as exc:
+                log.warning("job %s: could not plan the rest of the order: %s", job.id, exc)
+        self.store.update(job.id, **values)
 
     def _finish_failed(self, job: Job, message: str) -> None:
         self.store.update(job.id, status=FAILED, error=message, ended=now_iso())
@@ -397,22 +434,44 @@ UNEXPECTED = (
 )
 
 
-def job_config(job: Job) -> RunConfig:
-    """How a job reads, checks and orders: the same config for its review and its run."""
-    return RunConfig(group_id=job.group_id, input_name=job.original_name, journal=job.journal_path)
+def planning_api(job: Job) -> Api:
+    """Where a job's plan says its orders go (nothing is sent while planning)."""
+    return Api(url=job.api_url or DEFAULT_API_URL, token="", sandbox=job.sandbox)
+
+
+def job_plan(job: Job, options: OrderOptions | None = None) -> Plan:
+    """The plan of the job's next run, from `pipeline.plan_run`, as the confirm page shows it.
+
+    A run that stopped early or failed is planned from its results workbook, whose result
+    columns show the numbers already bought: the plan counts only what is left to buy.
+    """
+    config = job_config(job, options)
+    source = job.input_path
+    if job.resumable and job.output_path is not None and job.output_path.exists():
+        source = job.output_path
+    checked = check_file(source, config=config)
+    return plan_run(checked, config=config, api=planning_api(job))
+
+
+def job_config(job: Job, options: OrderOptions | None = None) -> RunConfig:
+    """How a job reads, checks and orders: the same config for its review, its plan and its
+    run (``options``: the order form's, else the job's own)."""
+    base = RunConfig(group_id=job.group_id, input_name=job.original_name, journal=job.journal_path)
+    return (options or OrderOptions.from_json(job.options)).config(base)
 
 
 @contextmanager
-def job_api(job: Job) -> Iterator[Api]:
+def job_api(job: Job, config: SandboxConfig | None = None) -> Iterator[Api]:
     """The job's API: for a sandbox job its own sandbox, whose numbers are kept in a file
-    beside the job's journal (so they are still there to release after the job)."""
+    beside the job's journal (so they are still there to release, or to finish the order,
+    after the job). ``config``: how that sandbox behaves otherwise (e.g. its faults)."""
     if not job.sandbox:
         yield Api.from_environment(url=job.api_url)
         return
     from batchprov.sandbox import SandboxConfig, serve_in_thread
 
     state = job.journal_path.with_name(f"{job.id}.sandbox.sqlite")
-    with serve_in_thread(SandboxConfig(state_path=state)) as server:
+    with serve_in_thread(replace(config or SandboxConfig(), state_path=state)) as server:
         yield server.api()
 
 
@@ -446,7 +505,7 @@ def review_view(checked: Checked, plan: Plan) -> dict[str, Any]:
     kinds = [row.match_type.value if row.match_type else "unknown" for row in checked.rows]
     errors = [i for i in checked.issues if i.severity is Severity.ERROR]
     warnings = [i for i in checked.issues if i.severity is Severity.WARNING]
-    names = _names(checked)
+    names, numbers = _names(checked), _column_numbers(checked)
     return {
         "rows": len(checked.rows),
         "sheet": checked.table.sheet,
@@ -457,17 +516,17 @@ def review_view(checked: Checked, plan: Plan) -> dict[str, Any]:
             "already": plan.already,
             "invalid": plan.invalid,
             "per_group": [list(g) for g in plan.per_group],
-            "estimate": _estimate(plan.estimated_seconds),
+            "estimate": estimate_text(plan.estimated_seconds),
         },
-        "errors": [_issue_view(i, names) for i in errors[:MAX_ISSUES_SHOWN]],
+        "errors": [_issue_view(i, names, numbers) for i in errors[:MAX_ISSUES_SHOWN]],
         "errors_total": len(errors),
-        "warnings": [_issue_view(i, names) for i in warnings[:MAX_ISSUES_SHOWN]],
+        "warnings": [_issue_view(i, names, numbers) for i in warnings[:MAX_ISSUES_SHOWN]],
         "warnings_total": len(warnings),
         "preview": _preview(checked, statuses),
     }
 
 
-def _estimate(seconds: float) -> str:
+def estimate_text(seconds: float) -> str:
     """`about 3 min 5 s`; short runs are not worth a number."""
     return "a few seconds" if seconds < 10 else f"about {format_duration(seconds)}"
 
@@ -499,33 +558,80 @@ def _names(checked: Checked) -> dict[int, str]:
     return dict(zip(checked.table.excel_rows, map(str, column), strict=True))
 
 
-def _issue_view(issue: Issue, names: Mapping[int, str]) -> dict[str, Any]:
+def _column_numbers(checked: Checked) -> dict[str, int]:
+    """Header → sheet column number: where an issue's cell is (absent columns have none)."""
+    table = checked.table
+    return dict(zip(table.headers, table.columns, strict=True))
+
+
+def _issue_view(
+    issue: Issue, names: Mapping[int, str], numbers: Mapping[str, int]
+) -> dict[str, Any]:
     return {
         "row": issue.row,
         "name": names.get(issue.row, ""),
         "column": issue.column,
+        "col": numbers.get(issue.column),
         "value": issue.value,
         "message": issue.message,
         "severity": issue.severity.value,
+        "suggestion": issue.suggestion or "",
     }
 
 
 def _preview(checked: Checked, statuses: Sequence[str]) -> dict[str, Any]:
-    """The first rows of the sheet, each cell flagged when it has a problem."""
+    """The rows the review table shows: the first ones and every row with a problem (up to a
+    limit), each cell with its problems and what the checker suggests instead."""
     table = checked.table
-    problems: dict[tuple[int, str], list[str]] = {}
-    for issue in checked.issues:
-        problems.setdefault((issue.row, issue.column), []).append(issue.message)
+    numbers = _column_numbers(checked)
+    shown = [
+        p for p in range(len(table)) if p < PREVIEW_ROWS or table.excel_rows[p] in checked.by_row
+    ]
+    shown = shown[:MAX_REVIEW_ROWS]
     rows = []
-    frame = table.frame.head(PREVIEW_ROWS)
-    for position, values in enumerate(frame.itertuples(index=False, name=None)):
+    for position in shown:
         excel_row = table.excel_rows[position]
-        cells = [
-            {"value": str(v), "problem": " ".join(problems.get((excel_row, h), []))}
-            for h, v in zip(table.headers, values, strict=True)
-        ]
-        rows.append({"excel_row": excel_row, "status": statuses[position], "cells": cells})
-    return {"headers": list(table.headers), "rows": rows, "total": len(table)}
+        issues = checked.by_row.get(excel_row, ())
+        cells = []
+        for header, value in zip(table.headers, table.frame.iloc[position].tolist(), strict=True):
+            found = [_cell_issue(i) for i in issues if i.column == header]
+            level = _level(found)
+            cells.append(
+                {"value": str(value), "col": numbers[header], "issues": found, "level": level}
+            )
+        order = checked.rows[position].order
+        rows.append(
+            {
+                "excel_row": excel_row,
+                "status": statuses[position],
+                "area": locality_of(order).text() if order else "",
+                "cells": cells,
+                "invalid": statuses[position] == Status.INVALID.value,
+            }
+        )
+    with_problems = sum(1 for p in range(len(table)) if table.excel_rows[p] in checked.by_row)
+    return {
+        "headers": list(table.headers),
+        "rows": rows,
+        "total": len(table),
+        "with_problems": with_problems,
+    }
+
+
+def _cell_issue(issue: Issue) -> dict[str, str]:
+    return {
+        "message": issue.message,
+        "severity": issue.severity.value,
+        "suggestion": issue.suggestion or "",
+    }
+
+
+def _level(issues: Sequence[Mapping[str, str]]) -> str:
+    """``error``, ``warning`` or '' for a cell: the worst of its problems."""
+    severities = {i["severity"] for i in issues}
+    if Severity.ERROR.value in severities:
+        return "error"
+    return "warning" if severities else ""
 
 
 def result_view(report: Report, job: Job) -> dict[str, Any]:

@@ -122,18 +122,20 @@ def job_url(response: httpx.Response) -> str:
     return location
 
 
-def order(client: TestClient, url: str) -> None:
+def confirm_fields(client: TestClient, url: str, **options: str) -> dict[str, str]:
+    """The fields the confirmation page's form sends (the order options and the count)."""
+    page = client.get(f"{url}/confirm", params=options)
+    assert page.status_code == 200, page.text
+    form = page.text.split('id="order-form"')[1].split("</form>")[0]
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+
+
+def order(client: TestClient, url: str, **options: str) -> None:
     """Confirm the order from the confirmation page."""
-    page = client.get(f"{url}/confirm")
-    assert page.status_code == 200
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert token
-    sent = client.post(
-        f"{url}/order",
-        data={"csrf_token": token.group(1), "confirm": "yes"},
-        follow_redirects=False,
-    )
+    fields = confirm_fields(client, url, **options)
+    sent = client.post(f"{url}/order", data=fields, follow_redirects=False)
     assert sent.status_code == 303
+    assert sent.headers["location"] == url
 
 
 def wait_finished(client: TestClient, url: str, timeout: float = 30) -> dict[str, Any]:
@@ -179,19 +181,21 @@ def test_upload_of_a_good_file_shows_its_review(client: TestClient, good_file: P
     assert page.status_code == 200
     assert "ready to order" in page.text
     assert "SANDBOX" in page.text
-    assert f'href="{url}/confirm"' in page.text
+    assert f'action="{url}/confirm"' in page.text
     assert "No problems found" in page.text
 
 
 def test_review_lists_every_planted_problem(client: TestClient, bad_file: Path) -> None:
     """Invalid rows are listed with their row number and message; ordering the rest is offered."""
     page = client.get(job_url(upload(client, bad_file)))
-    invalid = re.search(r'<span class="n">(\d+)</span> with problems \(not ordered\)', page.text)
+    invalid = re.search(
+        r'<span class="n"[^>]*>(\d+)</span> with problems \(not ordered\)', page.text
+    )
     assert invalid and int(invalid.group(1)) >= 2
-    problems = page.text.split('class="data problems"')[1].split("</table>")[0]
-    rows = re.findall(r'<td class="num">(\d+)</td>', problems)
+    problems = page.text.split('class="data stack problems"')[1].split("</table>")[0]
+    rows = re.findall(r'<td class="num" data-label="Row">(?:<a [^>]+>)?(\d+)', problems)
     assert len(set(rows)) == int(invalid.group(1))  # every invalid row is listed
-    messages = re.findall(r"<td>([^<]{10,})</td></tr>", problems)
+    messages = re.findall(r'<td data-label="What to fix">([^<]{10,})</td></tr>', problems)
     assert len(messages) == len(rows)
 
 
@@ -265,7 +269,7 @@ def test_every_post_needs_the_csrf_token(client: TestClient, good_file: Path) ->
     assert upload(client, good_file, token="").status_code == 403
     assert upload(client, good_file, token="x" * 43).status_code == 403
     url = job_url(upload(client, good_file))
-    for action in ("order", "stop"):
+    for action in ("order", "stop", "fix"):
         response = client.post(f"{url}/{action}", data={"confirm": "yes"})
         assert response.status_code == 403
         response = client.post(f"{url}/{action}", data={"csrf_token": "forged", "confirm": "yes"})
@@ -317,9 +321,10 @@ def test_downloads_are_attachments(client: TestClient, bad_file: Path) -> None:
 def test_sandbox_job_from_upload_to_download(client: TestClient, good_file: Path) -> None:
     """Upload, review, confirm, watch progress, download: every valid row is provisioned."""
     url = job_url(upload(client, good_file))
-    order(client, url)
-    order_again = client.post(f"{url}/order", data={"csrf_token": csrf_of(client, url)})
-    assert order_again.status_code in (303, 200)  # a double click does not order twice
+    fields = confirm_fields(client, url)
+    first = client.post(f"{url}/order", data=fields, follow_redirects=False)
+    order_again = client.post(f"{url}/order", data=fields, follow_redirects=False)
+    assert (first.status_code, order_again.status_code) == (303, 303)  # a double click …
     progress = wait_finished(client, url)
     assert progress["status"] == "done"
     assert progress["provisioned"] == progress["total"] > 0
@@ -414,10 +419,17 @@ def test_stop_button_stops_like_ctrl_c(tmp_path: Path, live_api: str, monkeypatc
         page = client.get(url).text
         assert "Stopped before the end" in page
         statuses = statuses_of(client.get(f"{url}/results.xlsx").content)
-        assert "not attempted" in statuses
-        finish = client.post(
-            f"{url}/order", data={"csrf_token": csrf_of(client, url), "confirm": "yes"}
+        left = statuses.count("not attempted")
+        assert left > 0
+        assert f"Finish the order: {left} more number" in page  # the button says how many
+        one_click = client.post(
+            f"{url}/order", data={"csrf_token": csrf_of(client), "confirm": "yes"}
         )
+        assert one_click.status_code == 200 and 'id="confirm-count">' in one_click.text
+        assert client.get(f"{url}/progress.json").json()["status"] == "done"  # not re-run
+        fields = confirm_fields(client, url)
+        assert fields["count"] == str(left)  # the confirmation shows the plan of what is left
+        finish = client.post(f"{url}/order", data=fields)
         assert finish.status_code == 200
         assert wait_finished(client, url)["status"] == "done"
         finished = statuses_of(client.get(f"{url}/results.xlsx").content)
@@ -528,9 +540,7 @@ def test_a_failed_job_can_be_tried_again(
             assert wait_finished(client, url)["status"] == "failed"
         page = client.get(url).text
         assert "could not be completed" in page and "retry-button" in page
-        retry = client.post(
-            f"{url}/order", data={"csrf_token": csrf_of(client, url), "confirm": "yes"}
-        )
+        retry = client.post(f"{url}/order", data=confirm_fields(client, url))
         assert retry.status_code == 200
         assert wait_finished(client, url)["status"] == "done"
         assert set(statuses_of(client.get(f"{url}/results.xlsx").content)) == {"provisioned"}

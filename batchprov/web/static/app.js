@@ -155,7 +155,34 @@
     });
   }
 
+  function setupFix() {
+    var form = document.getElementById("fix-form");
+    if (!form) { return; }
+    var note = document.getElementById("changes");
+    var inputs = form.querySelectorAll("td.fix input");
+    function count() {
+      var changed = 0;
+      inputs.forEach(function (input) {
+        var differs = input.value !== input.getAttribute("data-was");
+        input.classList.toggle("changed", differs);
+        if (differs) { changed += 1; }
+      });
+      if (note) {
+        note.textContent = changed ? changed + (changed === 1 ? " cell" : " cells") +
+          " changed, not checked yet" : "";
+      }
+    }
+    inputs.forEach(function (input) { input.addEventListener("input", count); });
+    form.addEventListener("submit", function () {
+      form.querySelectorAll("button[type=submit]").forEach(function (button) {
+        window.setTimeout(function () { button.disabled = true; }, 0);  // after the value is sent
+      });
+      if (note) { note.textContent = "Checking…"; }
+    });
+  }
+
   setupUpload();
   setupConfirm();
+  setupFix();
   setupProgress();
 }());

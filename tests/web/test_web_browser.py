@@ -1,8 +1,9 @@
 """The web application in a real headless Chromium (Playwright), served by uvicorn on loopback.
 
 Needs Debian's `chromium` package and the `playwright` Python package; the browser that
-`playwright install` would download is never used. Screenshots go to $BATCHPROV_WEB_SHOTS
-when it is set.
+`playwright install` would download is never used. Every page visited is photographed at
+1280 and 390 px wide into $BATCHPROV_ARTIFACTS (default: tests/web/artifacts, git-ignored),
+and at 390 px must not scroll sideways.
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 
+from batchprov.sandbox import Faults, SandboxConfig
 from batchprov.web import create_app
 
 pytestmark = pytest.mark.browser
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+WIDE, NARROW = 1280, 390
 GROUP = 11623282
 HEADERS = [
     "name", "group_id", "match_type", "local_to_number", "city", "state",
@@ -116,10 +120,17 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The web app in sandbox mode, served on loopback."""
+def app(tmp_path_factory: pytest.TempPathFactory) -> Starlette:
+    """The web app in sandbox mode; its sandbox answers slowly enough to watch the progress."""
     data = tmp_path_factory.mktemp("web-data")
-    with serve(create_app(data_dir=data, sandbox=True, api_url=None, auth=None)) as url:
+    slow = SandboxConfig(faults=Faults(latency_ms=700))
+    return create_app(data_dir=data, sandbox=True, api_url=None, auth=None, sandbox_config=slow)
+
+
+@pytest.fixture(scope="module")
+def site(app: Starlette) -> Iterator[str]:
+    """The web app, served on loopback."""
+    with serve(app) as url:
         yield url
 
 
@@ -127,7 +138,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def page(browser: Any, site: str) -> Iterator[Any]:
     """A fresh browser tab on the site; fails the test on any console error (e.g. CSP)."""
     context = browser.new_context(
-        base_url=site, accept_downloads=True, viewport={"width": 1366, "height": 860}
+        base_url=site, accept_downloads=True, viewport={"width": WIDE, "height": 860}
     )
     tab = context.new_page()
     errors: list[str] = []
@@ -140,11 +151,42 @@ def page(browser: Any, site: str) -> Iterator[Any]:
 
 
 def shot(page: Any, name: str) -> None:
-    """Save a full-page screenshot when BATCHPROV_WEB_SHOTS names a folder."""
-    folder = os.environ.get("BATCHPROV_WEB_SHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+    """Full-page screenshots at 1280 and 390 px; at 390 px the page must not scroll sideways."""
+    folder = Path(os.environ.get("BATCHPROV_ARTIFACTS") or ARTIFACTS)
+    folder.mkdir(parents=True, exist_ok=True)
+    for width in (WIDE, NARROW):
+        page.set_viewport_size({"width": width, "height": 860})
+        page.screenshot(path=str(folder / f"{name}-{width}.png"), full_page=True)
+    assert_fits_a_phone(page, name)
+    page.set_viewport_size({"width": WIDE, "height": 860})
+
+
+def assert_fits_a_phone(page: Any, name: str) -> None:
+    """At 390 px: no page-wide horizontal scroll, and no two controls on top of each other."""
+    page.set_viewport_size({"width": NARROW, "height": 860})
+    width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], f"{name}: the page is {width[0]} px wide at {width[1]} px"
+    overlaps = page.evaluate(OVERLAPS)
+    assert not overlaps, f"{name}: controls overlap at {NARROW} px: {overlaps}"
+
+
+#: Pairs of visible controls whose boxes intersect (a control inside another one excepted).
+OVERLAPS = """() => {
+  const controls = [...document.querySelectorAll("a.btn, button, input, select, textarea")]
+    .filter(e => e.type !== "hidden" && e.getClientRects().length && !e.closest(".sr-only"));
+  const boxes = controls.map(e => [e, e.getBoundingClientRect()]);
+  const found = [];
+  for (let i = 0; i < boxes.length; i++) {
+    for (let j = i + 1; j < boxes.length; j++) {
+      const [a, r] = boxes[i], [b, q] = boxes[j];
+      if (a.contains(b) || b.contains(a)) continue;
+      const x = Math.min(r.right, q.right) - Math.max(r.left, q.left);
+      const y = Math.min(r.bottom, q.bottom) - Math.max(r.top, q.top);
+      if (x > 1 && y > 1) found.push([a.outerHTML.slice(0, 80), b.outerHTML.slice(0, 80)]);
+    }
+  }
+  return found.slice(0, 5);
+}"""
 
 
 def drop_file(page: Any, path: Path) -> None:
@@ -165,7 +207,7 @@ def drop_file(page: Any, path: Path) -> None:
 def test_review_in_browser_lists_invalid_rows(page: Any, tmp_path: Path) -> None:
     """Uploading needs_fixing shows its invalid rows and messages, and the checked download."""
     page.goto("/")
-    shot(page, "1-upload")
+    shot(page, "01-upload")
     page.set_input_files("#file", str(example("needs_fixing.xlsx", BAD_ROWS, tmp_path)))
     page.click("#upload-button")
     page.wait_for_selector("h1:has-text('Review')")
@@ -175,8 +217,8 @@ def test_review_in_browser_lists_invalid_rows(page: Any, tmp_path: Path) -> None
     first = problems.first.locator("td")
     assert first.nth(0).inner_text().strip().isdigit()
     assert len(first.nth(4).inner_text().strip()) > 5  # the message
-    assert page.locator("td.bad").count() >= 1
-    shot(page, "2-review-needs-fixing")
+    assert page.locator("td.cell-error input").count() >= 1
+    shot(page, "02-review-needs-fixing")
     with page.expect_download() as info:
         page.click("text=Download the checked workbook")
     saved = tmp_path / "checked.xlsx"
@@ -195,12 +237,12 @@ def test_order_in_browser_from_drop_to_download(page: Any, tmp_path: Path) -> No
     page.click("#order-link")
     page.wait_for_selector("#confirm-button")
     assert "SANDBOX" in page.inner_text(".confirm")
-    shot(page, "3-confirm")
+    shot(page, "20-confirm")
     page.click("#confirm-button")
     page.reload()  # the job lives on the server: a reload shows progress or the result
     page.wait_for_selector("#result-title", timeout=30_000)
     assert "Finished" in page.inner_text("#result-title")
-    shot(page, "5-result")
+    shot(page, "21-result")
     with page.expect_download() as info:
         page.click("#download-result")
     saved = tmp_path / "results.xlsx"
@@ -213,4 +255,129 @@ def test_order_in_browser_from_drop_to_download(page: Any, tmp_path: Path) -> No
     assert statuses == {"provisioned (sandbox)"}  # a sandbox number was never bought
     page.click("nav >> text=Jobs")
     assert page.locator("table.jobs tbody tr").count() >= 1
-    shot(page, "6-jobs")
+    shot(page, "22-jobs")
+
+
+MISTAKES = [
+    ["Lakeshore Dental", GROUP, "localtonumber", "9056372046", "", "", "289", "4165551234"],
+    ["Calgary Cafe", GROUP, "localtocity", "", "Calgary", "Albrta", "", "4035551234"],
+    ["Broken Phone Inc", GROUP, "localtonumber", "12345", "", "", "", "416-555-1234 ext. 9"],
+]
+
+
+def ledger_of(app: Starlette, names: set[str]) -> list[dict[str, Any]]:
+    """The sandbox's numbers requested under these names (the app's own sandbox)."""
+    running = app.state.web.sandbox_server
+    return [n for n in running.state.ledger() if n["requested_name"] in names]
+
+
+def test_fix_in_place_from_upload_to_provisioned(app: Starlette, page: Any, tmp_path: Path) -> None:
+    """Type a fix, re-check, apply suggestions, order with options, download: all provisioned."""
+    page.goto("/")
+    page.set_input_files("#file", str(make_workbook(tmp_path / "mistakes.xlsx", MISTAKES)))
+    page.click("#upload-button")
+    page.wait_for_selector("h1:has-text('Review')")
+    assert page.inner_text("#n-invalid") == "2"
+    phone = page.locator("#c-4-4")
+    assert "12345" == phone.locator("input").input_value()
+    assert "10-digit number" in phone.locator(".msgs").inner_text()  # visible, not hover-only
+    assert page.locator("#c-4-4 .msgs").is_visible()
+    shot(page, "10-review-with-mistakes")
+    page.fill("#in-4-4", "905 637 2046")
+    assert "1 cell changed" in page.inner_text("#changes")
+    page.click("#recheck")
+    page.wait_for_selector("#fixed-note")
+    assert "1 cell changed" in page.inner_text("#fixed-note")
+    assert page.locator("#c-4-4").count() == 0  # no longer a problem
+    page.click("#c-3-6 >> text=Use “AB”")  # one click: applied and checked again
+    page.wait_for_selector("#fixed-note")
+    page.click("#c-4-8 >> text=Use “4165551234”")
+    page.wait_for_selector("#fixed-note:has-text('No problems left')")
+    assert (page.inner_text("#n-valid"), page.inner_text("#n-invalid")) == ("3", "0")
+    assert "Calgary, AB" in page.inner_text("table.preview")  # Expected Area
+    shot(page, "11-review-fixed")
+    with page.expect_download() as info:
+        page.click("#download-corrected")
+    corrected = tmp_path / "corrected.xlsx"
+    info.value.save_as(corrected)
+    rows = list(openpyxl.load_workbook(corrected).worksheets[0].iter_rows(values_only=True))
+    assert (rows[2][5], rows[3][3], rows[3][7]) == ("AB", "905 637 2046", "4165551234")
+    page.select_option("#fallback1", "overlay")
+    page.select_option("#fallback2", "tollfree")
+    page.fill("#price_per_number", "2.50")
+    page.fill("#max_numbers", "10")
+    page.click("#order-link")
+    page.wait_for_selector("#confirm-button")
+    assert page.inner_text("#confirm-count") == "3"
+    assert "up to 7.50 (3 × 2.50)" in page.inner_text("#fact-cost")
+    assert "Yes, order 3 numbers (7.50 a month)" in page.inner_text("#confirm-button")
+    shot(page, "12-confirm-with-options")
+    page.click("#confirm-button")
+    page.wait_for_selector("#live, #result-title")
+    if page.locator("#live").count():
+        shot(page, "13-progress")
+    page.wait_for_selector("#result-title", timeout=30_000)
+    assert "Finished" in page.inner_text("#result-title")
+    shot(page, "14-result")
+    with page.expect_download() as info:
+        page.click("#download-result")
+    results = tmp_path / "results.xlsx"
+    info.value.save_as(results)
+    sheet = openpyxl.load_workbook(results).worksheets[0]
+    table = list(sheet.iter_rows(values_only=True))
+    status = table[0].index("Status")
+    assert [r[status] for r in table[1:] if any(r)] == ["provisioned"] * 3
+    bought = ledger_of(app, {row[0] for row in MISTAKES})
+    assert sorted(n["requested_name"] for n in bought) == sorted(row[0] for row in MISTAKES)
+    assert all(n["name"] == n["requested_name"] for n in bought)  # no duplicate, no suffix
+    requests = {n["requested_name"]: n["request"]["phone_number_request"] for n in bought}
+    assert requests["Calgary Cafe"]["state"] == "AB"
+    assert requests["Broken Phone Inc"]["local_to_number"] == "9056372046"
+
+
+def test_finish_the_order_says_how_many_and_asks(app: Starlette, page: Any, tmp_path: Path) -> None:
+    """Stop an order, then finish it: the button counts what is left, a plan confirms it."""
+    names = [f"Resume Test {i:02d}" for i in range(30)]
+    rows = [[name, GROUP, "tollfree", "", "", "", "", "4165551234"] for name in names]
+    page.goto("/")
+    page.set_input_files("#file", str(make_workbook(tmp_path / "many.xlsx", rows)))
+    page.click("#upload-button")
+    page.click("#order-link")
+    page.click("#confirm-button")
+    page.wait_for_selector("#stop-button")
+    page.click("#stop-button")
+    page.wait_for_selector("#finish-button", timeout=30_000)
+    left = 30 - len(ledger_of(app, set(names)))
+    assert left > 0
+    assert page.inner_text("#finish-button") == f"Finish the order: {left} more numbers…"
+    shot(page, "30-stopped")
+    page.click("#finish-button")
+    page.wait_for_selector("#confirm-button")
+    assert page.inner_text("h1") == "Finish the order"
+    assert page.inner_text("#confirm-count") == str(left)
+    shot(page, "31-confirm-finish")
+    page.click("#confirm-button")
+    page.wait_for_selector("#result-title:has-text('Finished')", timeout=60_000)
+    bought = ledger_of(app, set(names))
+    assert sorted(n["name"] for n in bought) == names  # every row once: nothing bought twice
+
+
+def test_every_page_fits_a_phone(browser: Any, site: str, tmp_path: Path) -> None:
+    """At 390 px no page scrolls sideways (wide tables scroll in their own box), error pages
+    included (which is why this tab does not fail on their 4xx answers)."""
+    context = browser.new_context(base_url=site, viewport={"width": NARROW, "height": 860})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto("/")
+    page.set_input_files("#file", str(make_workbook(tmp_path / "phone.xlsx", MISTAKES + BAD_ROWS)))
+    page.click("#upload-button")
+    page.wait_for_selector("h1:has-text('Review')")
+    review = page.url
+    for path in ("/", review, review + "/confirm", "/jobs", "/jobs/" + "0" * 32):
+        page.goto(path)
+        assert_fits_a_phone(page, path)
+    page.goto(review + "/confirm?price_per_number=oops")
+    shot(page, "03-order-form-error")
+    page.goto("/jobs/" + "0" * 32)
+    shot(page, "04-not-found")
+    context.close()

@@ -24,13 +24,14 @@ from typing import TYPE_CHECKING, Any
 from batchprov.clock import now_iso
 from batchprov.config import DEFAULT_API_URL, Api, Environment, RunConfig
 from batchprov.errors import BatchprovError
-from batchprov.models import Issue, RowResult, Severity, Status
+from batchprov.models import CheckedRow, Issue, RowResult, Severity, Status
 from batchprov.numbering.area import locality_of
 from batchprov.pipeline import Checked, check_file, plan_run, run_file
 from batchprov.plan import Plan, format_duration
 from batchprov.redact import Redactor, display_url
 from batchprov.report import Report
 from batchprov.web.orderform import OrderOptions
+from batchprov.wording import SANDBOX_MARK
 
 if TYPE_CHECKING:
     from batchprov.sandbox import SandboxConfig
@@ -446,11 +447,29 @@ def job_plan(job: Job, options: OrderOptions | None = None) -> Plan:
     columns show the numbers already bought: the plan counts only what is left to buy.
     """
     config = job_config(job, options)
-    source = job.input_path
-    if job.resumable and job.output_path is not None and job.output_path.exists():
-        source = job.output_path
+    resumed = job.resumable and job.output_path is not None and job.output_path.exists()
+    source = job.output_path if resumed and job.output_path else job.input_path
     checked = check_file(source, config=config)
+    if resumed and job.sandbox:
+        checked = _sandbox_owned(checked)
     return plan_run(checked, config=config, api=planning_api(job))
+
+
+def _sandbox_owned(checked: Checked) -> Checked:
+    """Rows a sandbox job's results show as ``provisioned (sandbox)``, counted as owned.
+
+    The mark keeps a sandbox number from counting as bought anywhere else; but this server's
+    own sandbox holds them, and its next run of the job will not order them again.
+    """
+
+    def unmarked(row: CheckedRow) -> CheckedRow:
+        previous = row.previous
+        if previous is None or not previous.status.endswith(SANDBOX_MARK):
+            return row
+        status = previous.status.removesuffix(SANDBOX_MARK)
+        return replace(row, previous=replace(previous, status=status))
+
+    return replace(checked, rows=tuple(unmarked(row) for row in checked.rows))
 
 
 def job_config(job: Job, options: OrderOptions | None = None) -> RunConfig:

@@ -105,7 +105,8 @@ def test_typed_fix_and_suggestion_are_checked_again_without_upload(
     assert [c.value for c in sheet[4]][7] == "4165551234"
     order(client, url)
     assert wait_finished(client, url)["provisioned"] == 3
-    assert set(statuses_of(client.get(f"{url}/results.xlsx").content)) == {"provisioned"}
+    statuses = statuses_of(client.get(f"{url}/results.xlsx").content)
+    assert set(statuses) == {"provisioned (sandbox)"}
 
 
 def test_a_fixed_workbook_keeps_its_other_sheets_and_formulas_stay_text(

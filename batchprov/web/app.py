@@ -73,6 +73,8 @@ _MEDIA = {
     ".tsv": "text/tab-separated-values",
     ".txt": "text/plain",
 }
+#: What `Pages._order` says when the plan it would order is not the one confirmed.
+_REPLAN = "replan"
 #: A fix form holds one field per cell with a problem on the page.
 _FIX_FIELDS = 20_000
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
@@ -507,7 +509,7 @@ class Pages:
             plan=plan,
             options=options,
             hidden=options.fields(),
-            over_cap=cap_problem(plan, options),
+            over_cap=cap_problem(plan),
             fallback_choices=dict(FALLBACK_CHOICES),
         )
 
@@ -543,18 +545,32 @@ class Pages:
         again = f"/jobs/{job.id}/confirm?{urlencode(options.fields())}"
         if errors or fields.get("confirm") != "yes":
             return RedirectResponse(again, status_code=303)
-        plan = await self.plan_of(job, options)
-        if plan is None:
+        try:
+            refused = await run_in_threadpool(self._order, job, options, fields.get("count"))
+        except BatchprovError as exc:
+            log.warning("job %s: cannot plan: %s", job.id, jobs.scrub(str(exc), job))
             return self.unplannable(request, job)
-        if fields.get("count") != str(plan.to_order):
+        if refused == _REPLAN:
             # The sheet changed since the user saw the plan: show them the new one.
             return RedirectResponse(again, status_code=303)
-        over = cap_problem(plan, options)
-        if over:
-            return self.message(request, 409, "Over your cap", over)
-        self.s.store.update(job.id, options=options.as_json())
-        self.s.runner.submit(job)  # False on a double click: the job is already on its way
+        if refused:
+            return self.message(request, 409, "Over your cap", refused)
         return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+    def _order(self, job: Job, options: OrderOptions, count: str | None) -> str | None:
+        """Queue the job when its plan still counts ``count`` and keeps to its caps; else why
+        not (`_REPLAN`, or the cap it breaks). Fixes wait meanwhile: the file is the plan's."""
+        with self.s.fixing:
+            current = self.s.store.get(job.id) or job  # as the last fix left it
+            plan = jobs.job_plan(current, options)
+            if count != str(plan.to_order):
+                return _REPLAN
+            over = cap_problem(plan)
+            if over:
+                return over
+            self.s.store.update(job.id, options=options.as_json())
+            self.s.runner.submit(current)  # False on a double click: it is already on its way
+            return None
 
     async def fix(self, request: Request) -> Response:
         """Apply the cells changed on the review page to the stored file, and check it again."""
@@ -566,7 +582,14 @@ class Pages:
                 fields = {k: v for k, v in form.items() if isinstance(v, str)}
         except MultiPartException:
             return self.message(request, 400, "Too many changes", "Fix fewer cells at a time.")
-        if job.status != jobs.CHECKED:
+        changed = None
+        if job.status == jobs.CHECKED:
+            try:
+                changed = await run_in_threadpool(self._fix, job, fields)
+            except BatchprovError as exc:
+                text = jobs.scrub(str(exc), job)
+                return self.message(request, 400, "The changes could not be checked", text)
+        if changed is None:
             return self.message(
                 request,
                 409,
@@ -574,18 +597,16 @@ class Pages:
                 "Cells can be fixed before the order only. Download the results workbook, fix it "
                 "and upload it again: numbers already bought are never bought twice.",
             )
-        try:
-            changed = await run_in_threadpool(self._fix, job, fields)
-        except BatchprovError as exc:
-            text = jobs.scrub(str(exc), job)
-            return self.message(request, 400, "The changes could not be checked", text)
         target = f"/jobs/{job.id}?fixed={changed}#rows" if changed else f"/jobs/{job.id}#rows"
         return RedirectResponse(target, status_code=303)
 
-    def _fix(self, job: Job, fields: dict[str, str]) -> int:
-        """Edit, re-check and re-plan the job's file (one fix at a time); the cells changed."""
+    def _fix(self, job: Job, fields: dict[str, str]) -> int | None:
+        """Edit, re-check and re-plan the job's file (one fix at a time, never while an order
+        is being queued); the cells changed, None when the order has started."""
         with self.s.fixing:
             current = self.s.store.get(job.id) or job
+            if current.status != jobs.CHECKED:
+                return None  # the order started meanwhile
             config = jobs.job_config(current)
             table = check_file(current.input_path, config=config).table
             edits = edits_from_form(fields, table)

@@ -626,6 +626,12 @@ def _preview(checked: Checked, statuses: Sequence[str]) -> dict[str, Any]:
                 "area": locality_of(order).text() if order else "",
                 "cells": cells,
                 "invalid": statuses[position] == Status.INVALID.value,
+                # Where the row's problems are, for a table wider than the screen.
+                "to_fix": [
+                    {"col": c["col"], "header": h}
+                    for c, h in zip(cells, table.headers, strict=True)
+                    if c["level"] == "error"
+                ],
             }
         )
     with_problems = sum(1 for p in range(len(table)) if table.excel_rows[p] in checked.by_row)

@@ -90,20 +90,20 @@ class OrderOptions:
         )
 
 
-def cap_problem(plan: Plan, options: OrderOptions) -> str | None:
-    """Why a plan is over one of the user's caps (then nothing is ordered), or None."""
-    if options.max_numbers is not None and plan.to_order > options.max_numbers:
-        return (
-            f"This order is for {plan.to_order} numbers, more than your cap of "
-            f"{options.max_numbers}. Nothing will be ordered: raise the cap or order fewer rows."
-        )
+def cap_problem(plan: Plan) -> str | None:
+    """Why a plan is over one of its caps (`Plan.over_cap`: then nothing is ordered), in the
+    page's words, or None."""
+    if plan.over_cap() is None:
+        return None
     cost = plan.estimated_cost
-    if options.max_cost is not None and cost is not None and cost > options.max_cost + 1e-9:
-        return (
-            f"This order would cost up to {cost:,.2f} a month, more than your cap of "
-            f"{options.max_cost:,.2f}. Nothing will be ordered: raise the cap or order fewer rows."
+    if plan.max_numbers is not None and plan.to_order > plan.max_numbers:
+        said = f"is for {plan.to_order} numbers, more than your cap of {plan.max_numbers}"
+    else:
+        said = (
+            f"would cost up to {cost or 0:,.2f} a month, more than your cap of "
+            f"{plan.max_cost or 0:,.2f}"
         )
-    return None
+    return f"This order {said}. Nothing will be ordered: raise the cap or order fewer rows."
 
 
 def _fields(data: Mapping[str, Any]) -> dict[str, str]:

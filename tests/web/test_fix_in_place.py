@@ -83,6 +83,8 @@ def test_problem_cells_are_editable_with_their_suggestions(
         "use.4.8": "4165551234",
     }
     assert "(did you mean AB — Alberta?)</li>" in page  # shown, not hover-only
+    links = 'fix: <a href="#c-4-4">local_to_number</a>, <a href="#c-4-8">termination_number</a>'
+    assert links in page  # the row says where its problems are, however wide the table
     assert "Burlington, ON" in page  # the Expected Area column
 
 

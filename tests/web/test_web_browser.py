@@ -266,9 +266,15 @@ MISTAKES = [
 
 
 def ledger_of(app: Starlette, names: set[str]) -> list[dict[str, Any]]:
-    """The sandbox's numbers requested under these names (the app's own sandbox)."""
-    running = app.state.web.sandbox_server
-    return [n for n in running.state.ledger() if n["requested_name"] in names]
+    """The numbers requested under these names, from the ledgers of the jobs' sandboxes."""
+    from batchprov.sandbox.store import Store
+
+    found = []
+    for path in (app.state.web.data_dir / "sandbox-journals").glob("*.sandbox.sqlite"):
+        store = Store(path)
+        found += [r.to_ledger() for r in store.records.values() if r.requested_name in names]
+        store.close()
+    return found
 
 
 def test_fix_in_place_from_upload_to_provisioned(app: Starlette, page: Any, tmp_path: Path) -> None:

@@ -561,7 +561,15 @@ def _confirmer(yes: bool, *, shown: bool = False) -> Callable[[Plan], bool]:
             click.echo(plan.describe(), err=True)
         verb = {(True, False): "Order", (False, True): "Update", (True, True): "Order and update"}
         question = verb.get((plan.to_order > 0, plan.to_update > 0), "Order")
-        return click.confirm(f"{question} these numbers?", default=False, err=True)
+        # Ctrl-C at the question means no: nothing is in flight yet, so it must not wait.
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            return click.confirm(f"{question} these numbers?", default=False, err=True)
+        except click.Abort:
+            click.echo(err=True)
+            raise ConfirmationRefused("Nothing was ordered: the order was not confirmed.") from None
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     return confirm
 

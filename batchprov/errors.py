@@ -14,6 +14,7 @@ Row problems are never exceptions: they are `models.Issue` records. The tree::
     │   ├── NoTokenError           TELMETRICS_TOKEN is not set for a real API run
     │   ├── ConfirmationRefused    the user said no, or could not be asked
     │   ├── JournalBusyError       another run holds the journal
+    │   ├── AccountBusyError       another run on this machine orders from the same API
     │   ├── JournalError           the journal cannot be opened, read or written
     │   ├── OutputError            the output cannot be written (checked before buying)
     │   └── CapExceeded            the plan buys more than --max-numbers / --max-cost
@@ -86,6 +87,10 @@ class ConfirmationRefused(ConfigError):
 
 class JournalBusyError(ConfigError):
     """Another batchprov run holds the journal's lock."""
+
+
+class AccountBusyError(ConfigError):
+    """Another batchprov run on this machine is ordering from the same API URL."""
 
 
 class JournalError(ConfigError):

@@ -41,6 +41,7 @@ from batchprov.models import CheckedRow, Issue, PreviousResult, RowResult, Sever
 from batchprov.numbering.area import locality_of
 from batchprov.numbering.fallback import with_fallbacks
 from batchprov.order.client import ListingFailed, TokenRejected
+from batchprov.order.account_lock import account_lock
 from batchprov.order.journal import Journal, State, item_key, peek_items
 from batchprov.order.runlog import RunMeta
 from batchprov.order.runner import OrderOutcome, Progress, order_rows
@@ -245,7 +246,7 @@ class _Order:
         on_progress: ProgressFn | None,
         stop: threading.Event | None,
     ) -> Report:
-        with self._journal() as journal:
+        with self._account(), self._journal() as journal:
             try:
                 survey = _survey(self.checked, self.config, self.api, journal)
             except (TokenRejected, ListingFailed) as exc:
@@ -376,6 +377,10 @@ class _Order:
             api_url=self.api.key_url,
             skipped=dict(skipped),
         )
+
+    def _account(self) -> contextlib.AbstractContextManager[None]:
+        """The account's lock: a sandbox's numbers are its own, so it needs none."""
+        return contextlib.nullcontext() if self.api.sandbox else account_lock(self.api.key_url)
 
     @contextlib.contextmanager
     def _journal(self) -> Iterator[Path]:

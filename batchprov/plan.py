@@ -58,6 +58,8 @@ class Plan:
         max_numbers: the cap on numbers bought (``--max-numbers``), if any.
         max_cost: the cap on the monthly cost (``--max-cost``), if any.
         hidden: rows left out because Excel hides them (``--include-hidden`` reads them).
+        named_anyway: rows to order whose name already names a number in the group, bought
+            again because of ``--existing order``.
     """
 
     api_url: str
@@ -82,6 +84,7 @@ class Plan:
     #: Numbers ``run --update`` will change (PUT), and one line per change.
     to_update: int = 0
     update_lines: tuple[str, ...] = ()
+    named_anyway: int = 0
 
     @property
     def rescued(self) -> int:
@@ -178,6 +181,11 @@ class Plan:
             )
         if not self.account_checked and not self.sandbox:
             lines.append("  the account was not checked (offline); --online lists the groups")
+        if self.named_anyway:
+            lines.append(
+                f"  {self.named_anyway} of them already have a number by that name in the "
+                "account: another is bought (--existing order)"
+            )
         elif self.account_checked and self.to_order and not self.found:
             lines.append("  the account was checked: none of these names has a number yet")
         return lines
@@ -223,6 +231,7 @@ class Plan:
             "found_in_account": self.found,
             "held": self.held,
             "hidden_left_out": self.hidden,
+            "named_in_account_ordered_anyway": self.named_anyway,
             "account_checked": self.account_checked,
             "invalid": self.invalid,
             "per_area": [_named(_AREA_KEYS, line) for line in self.per_area],
@@ -291,6 +300,7 @@ def make_plan(
     account_checked: bool = False,
     max_numbers: int | None = None,
     max_cost: float | None = None,
+    named_anyway: int = 0,
 ) -> Plan:
     """Count the orders per group and match type; ``rows`` (the rows to order) add the areas,
     the rows likely to find no number, and their fallbacks."""
@@ -315,6 +325,7 @@ def make_plan(
         account_checked=account_checked,
         max_numbers=max_numbers,
         max_cost=max_cost,
+        named_anyway=named_anyway,
     )
 
 

@@ -138,6 +138,9 @@ def _plan(
         account_checked=listed,
         max_numbers=config.max_numbers,
         max_cost=config.max_cost,
+        named_anyway=sum(
+            1 for r in sending if r.order and account.named(r.order.group_id, r.order.name)
+        ),
     )
 
 

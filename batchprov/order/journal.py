@@ -34,7 +34,7 @@ from types import TracebackType
 import filelock
 
 from batchprov.clock import now_iso
-from batchprov.errors import JournalBusyError
+from batchprov.errors import JournalBusyError, JournalError
 from batchprov.order import changes as change_table
 from batchprov.order import runlog
 from batchprov.order.changes import Change, ChangeState, change_key, read_change
@@ -147,6 +147,9 @@ class Journal:
     def open(cls, path: str | Path) -> Journal:
         """Open (or create) the journal and take its lock; `JournalBusyError` if held."""
         path = Path(path).expanduser()
+        blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if blocked is not None:
+            raise JournalError(f"Cannot use the journal {path}: {blocked} is a file, not a folder.")
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = filelock.FileLock(f"{path}.lock", timeout=0)
         try:

@@ -40,6 +40,7 @@ from batchprov.errors import (
 from batchprov.models import CheckedRow, Issue, PreviousResult, RowResult, Severity, Status, Table
 from batchprov.numbering.area import locality_of
 from batchprov.numbering.fallback import with_fallbacks
+from batchprov.order.account_lock import account_lock
 from batchprov.order.client import ListingFailed, TokenRejected
 from batchprov.order.account_lock import account_lock
 from batchprov.order.journal import Journal, State, item_key, peek_items

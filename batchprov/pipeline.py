@@ -42,7 +42,6 @@ from batchprov.numbering.area import locality_of
 from batchprov.numbering.fallback import with_fallbacks
 from batchprov.order.account_lock import account_lock
 from batchprov.order.client import ListingFailed, TokenRejected
-from batchprov.order.account_lock import account_lock
 from batchprov.order.journal import Journal, State, item_key, peek_items
 from batchprov.order.runlog import RunMeta
 from batchprov.order.runner import OrderOutcome, Progress, order_rows

@@ -178,6 +178,8 @@ class HostileApi:
             self.auth_headers.append(headers["authorization"])
         if headers.get("x-organization-token") != self.token:
             return _Reply(401, b"Unauthorized")
+        if len(segments) == 4 and segments[2] == "numbers":  # GET/PUT/DELETE /numbers/{id}
+            return self._one_number(int(segments[3]))
         if len(segments) != 5 or segments[2] != "groups" or segments[4] != "numbers":
             return _Reply(404, b"no such path")
         group = int(segments[3])
@@ -190,6 +192,15 @@ class HostileApi:
                 )
             self.posts += 1
             return self._create(group, json.loads(body)["name"])
+
+    def _one_number(self, number_id: int) -> _Reply:
+        """One number, answered the hostile way of the mode (trickled or huge)."""
+        number = _number(number_id, 5, "Dental")
+        if self.mode in ("trickle", "trickle_all"):
+            return _json(200, number, trickle=0.5)
+        if self.mode == "huge":
+            return _Reply(200, json.dumps(number).encode(), huge=True)
+        return _json(200, number)
 
     def _list(self, group: int, size: int, page: int) -> _Reply:
         mine = [n for n in self.numbers if n["group_id"] == group]

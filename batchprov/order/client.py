@@ -340,10 +340,14 @@ class ApiClient:
         content = None if body is None else json.dumps(body, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json"} if content is not None else {}
         self.sent[method] += 1
-        try:
-            response = await self._http.request(method, url, content=content, headers=headers)
+        try:  # the same total deadline and size cap as a create
+            response = await self._request(method, url, content=content, headers=headers)
         except _NOT_SENT as exc:
             return Reply(Answer.NOT_SENT, self._describe(exc))
+        except TimeoutError:
+            return Reply(Answer.AMBIGUOUS, self._late())
+        except BodyTooLarge as exc:
+            return Reply(Answer.AMBIGUOUS, str(exc), status=exc.status)
         except httpx.HTTPError as exc:
             return Reply(Answer.AMBIGUOUS, self._describe(exc))
         status = response.status_code

@@ -12,6 +12,7 @@ import pytest
 from hostile_api import TOKEN, HostileApi
 
 from batchprov.order.client import (
+    Answer,
     ApiClient,
     CreateResult,
     Kind,
@@ -167,3 +168,14 @@ def test_connection_error_text_hides_url_credentials() -> None:
     result, _ = with_client(url, lambda c: c.create_number(5, BODY))
     assert result.kind is Kind.NOT_SENT
     assert "Pa55w0rd" not in result.detail
+
+
+@pytest.mark.parametrize("mode", ["trickle", "huge"])
+@pytest.mark.parametrize("method", ["get_number", "delete_number"])
+def test_per_number_requests_have_the_same_deadline_and_cap(mode: str, method: str) -> None:
+    """GET and DELETE /numbers/{id} (update, release) are cut at the deadline and the size cap."""
+    with HostileApi(mode) as api:
+        reply, took = with_client(api.url, lambda c: getattr(c, method)("8660001"))
+    assert reply.answer is Answer.AMBIGUOUS
+    assert ("no complete answer within 2 s" if mode == "trickle" else "larger than") in reply.detail
+    assert took < 20

@@ -187,7 +187,7 @@ class Plan:
                 "account: another is bought (--existing order)"
             )
         elif self.account_checked and self.to_order and not self.found:
-            lines.append("  the account was checked: none of these names has a number yet")
+            lines.append("  the account was checked: no row to order has a number by its name yet")
         return lines
 
     def time_text(self) -> str:

@@ -133,7 +133,7 @@ def test_existing_order_plan_says_the_names_are_in_the_account(
                                 str(tmp_path / "j2.sqlite"), "--existing", "order"])  # fmt: skip
     assert again.exit_code == 0, again.output
     assert "About to order 4 number(s)" in again.stderr
-    assert "none of these names has a number yet" not in again.stderr
+    assert "no row to order has a number by its name yet" not in again.stderr
     assert "4 of them already have a number by that name" in again.stderr
     assert sum(bought(slow_api).values()) == 8
 

@@ -63,6 +63,9 @@ ProgressFn = Callable[[Progress], None]
 _CHECK_COLUMNS = ("Expected Area",)
 _DRY_RUN_COLUMNS = ("Expected Area", "Request Body")
 _DEFAULTS = RunConfig()
+#: Seconds the plan's listing of a group may serve as the run's baseline of it (a prompt
+#: answered later gets a listing of its own).
+_FRESH_LISTING = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,6 +350,7 @@ class _Order:
             on_progress=on_progress,
             stop=stop,
             meta=self._meta(survey, rows),
+            listings=survey.fresh_listings(within=_FRESH_LISTING),
         )
 
     def _update(

@@ -9,6 +9,7 @@ where it stands, and builds the one `Plan` the CLI, `run_file` and the web page 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,6 +18,7 @@ from batchprov.config import Api, Existing, RunConfig
 from batchprov.errors import OutputError
 from batchprov.models import CheckedRow, RowResult, Status, Table
 from batchprov.order.account import SENDS, Account, Holding, Standing, read_account
+from batchprov.order.client import Number
 from batchprov.order.journal import Journal
 from batchprov.plan import Plan, make_plan
 from batchprov.write.output import check_output
@@ -33,6 +35,19 @@ class Survey:
 
     plan: Plan
     holdings: Mapping[int, Holding] = field(default_factory=dict)  # by row index
+    listings: Mapping[int, tuple[Number, ...]] = field(default_factory=dict)  # by group
+    listed_at: float | None = None  # `time.monotonic` when the listings were complete
+
+    def fresh_listings(self, *, within: float) -> Mapping[int, tuple[Number, ...]]:
+        """The groups' listings if they were taken at most ``within`` seconds ago, else none.
+
+        A run takes each group's baseline from a listing just before its first create
+        (docs/design.md §5.4); one the plan took a moment ago, under the same account lock,
+        is that listing.
+        """
+        if self.listed_at is None or time.monotonic() - self.listed_at > within:
+            return {}
+        return self.listings
 
     def engine_rows(self, rows: tuple[CheckedRow, ...]) -> list[CheckedRow]:
         """The rows the run engine orders or reports (journal items, rows to send)."""
@@ -78,7 +93,7 @@ def survey_run(
     retry = config.options.retry_failed
     holdings = {r.index: account.holding(r, adopt=adopt, retry_failed=retry) for r in open_rows}
     plan = _plan(rows, holdings, account, config, api, listed=listed)
-    return Survey(replace(plan, hidden=hidden), holdings)
+    return Survey(replace(plan, hidden=hidden), holdings, account.listings, account.listed_at)
 
 
 def check_can_write(table: Table, out: Path, *, journal: Path | None) -> None:

@@ -306,11 +306,12 @@ def _too_long(texts: pd.Series, labels: dict[str, str], kind: str = "recording")
 def _ignored_rules(values: Values) -> list[Rule]:
     """Warnings for location cells the row's match type does not use."""
     rules = []
+    # A dict maps the whole column at once; a function would be called once per row.
+    words = values.match_type.map({kind: match_type_words(kind) for kind in MatchType})
     for field in ("local_to_number", "city", "state"):
         types = [match_type for match_type, unused in _IGNORED.items() if field in unused]
         ignored = values.match_type.isin(types) & ~values.blank[field]
         message = f"{values.labels[field]} is not used when the match type is {{}}; it is left out"
-        words = values.match_type.map(match_type_words, na_action="ignore")
         rules.append(Rule(field, "ignored", _each(ignored, message, words), Severity.WARNING))
     return rules
 

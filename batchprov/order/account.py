@@ -12,6 +12,7 @@ suffixed forms (``ABC Plumbing 2``) are other names.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -61,13 +62,17 @@ class Holding:
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """The groups' numbers (None for a group not listed, e.g. offline) and journal items."""
+    """The groups' numbers (None for a group not listed, e.g. offline) and journal items.
+
+    ``listed_at`` is when the listings were complete (`time.monotonic`), None if not listed.
+    """
 
     api_url: str
     listings: Mapping[int, tuple[Number, ...]] = field(default_factory=dict)
     refused: Mapping[int, str] = field(default_factory=dict)
     items: Mapping[str, Item] = field(default_factory=dict)
     redactor: Redactor = field(default_factory=Redactor)
+    listed_at: float | None = None
 
     def holding(
         self, row: CheckedRow, *, adopt: bool = True, retry_failed: bool = False
@@ -127,7 +132,14 @@ def read_account(
     groups = sorted({o.group_id for o in orders})
     listings, refused = asyncio.run(_list(groups, api_url, token, transport, timeout))
     redactor = Redactor.of(token, api_url)
-    return Account(api_url, listings=listings, refused=refused, items=items, redactor=redactor)
+    return Account(
+        api_url,
+        listings=listings,
+        refused=refused,
+        items=items,
+        redactor=redactor,
+        listed_at=time.monotonic(),
+    )
 
 
 async def _list(

@@ -131,7 +131,9 @@ class Dispatcher:
             if gid in s.refused:
                 await self._refuse(row, s.refused[gid])
                 return False
-            listing = await s.list_group(gid)
+            listing = s.fresh_listings.pop(gid, None)
+            if listing is None:
+                listing = await s.list_group(gid)
             if listing is None:
                 if gid in s.refused:
                     await self._refuse(row, s.refused[gid])

@@ -10,7 +10,7 @@ server counting arrivals over its limit.
 The adaptive rate follows the AWS SDKs' adaptive retry mode: CUBIC growth while answers are
 clean, never more than twice the rate actually measured (so an idle period does not build up
 a rate nobody has tried). On a throttle answered quickly, the answers of the last second
-(creates and listing pages) count what the server accepts: the rate goes straight to 97% of
+(creates and listing pages) count what the server accepts: the rate goes straight to 98% of
 that count and stays there (`CubicRate.HOLD`) before probing, since a failed probe costs a
 whole ``Retry-After`` pause. A throttle that says less (a slow answer, or one right after a
 pause, when the count was wrong) gets CUBIC's ×0.7 cut. One throttle cuts the rate once per
@@ -36,9 +36,12 @@ MIN_RATE = 0.5
 MAX_RETRY_AFTER = 120.0
 #: A fixed rate is paced this much under the rate given. A server counts requests as they
 #: arrive, and network jitter bunches requests that left evenly spaced: sent at exactly its
-#: limit, some are refused, and each 429 costs a whole Retry-After pause. 5% absorbs about
-#: 50 ms of jitter per second of requests.
-FIXED_HEADROOM = 0.05
+#: limit, some are refused, and each 429 costs a whole Retry-After pause. 2% absorbs about
+#: 20 ms of jitter per second of requests, as the adaptive rate's 98% of a counted capacity
+#: does (`CubicRate.GAMMA_COUNTED`).
+FIXED_HEADROOM = 0.02
+#: The shortest span a measured rate is taken over (a few first starts are not a rate).
+_MEASURE_MIN_SPAN = 0.25
 #: A 429 answered within this many seconds comes with a trustworthy count of what the server
 #: accepted over the last second.
 QUICK_ANSWER = 0.5
@@ -59,12 +62,12 @@ class CubicRate:
     BETA = 0.7
     GAMMA = 0.95
     #: Share of a counted capacity to send at: what absorbs the network's jitter.
-    GAMMA_COUNTED = 0.97
+    GAMMA_COUNTED = 0.98
     C_CLIMB = 0.4
     C_PROBE = 0.0005  # a failed probe costs a whole Retry-After pause: probe slowly
     #: Seconds a counted capacity is kept before probing above it.
     HOLD = 30.0
-    DOUBLING = 0.5
+    DOUBLING = 0.25
 
     def __init__(self, start: float, now: float) -> None:
         self._start = start
@@ -149,8 +152,12 @@ class RateLimiter:
         return self.rate()
 
     def measured(self, now: float) -> float:
-        """Requests started in the last second."""
-        return _count_recent(self._starts, now)
+        """Requests started per second over the last second (or since the first start, when
+        that is more recent: a run's first second is not a second of idleness)."""
+        count = _count_recent(self._starts, now)
+        if self._first_start is None:
+            return count
+        return count / min(max(now - self._first_start, _MEASURE_MIN_SPAN), 1.0)
 
     def on_answer(self) -> None:
         """The server accepted a request (any answer but a 429, listings too): evidence of its

@@ -24,7 +24,7 @@ import asyncio
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -32,6 +32,7 @@ import httpx
 
 from batchprov._version import __version__
 from batchprov.models import CheckedRow, RowResult, Status
+from batchprov.order.client import Number
 from batchprov.order.dispatch import Dispatcher
 from batchprov.order.journal import Item, Journal, State, item_key
 from batchprov.order.options import RunOptions
@@ -67,10 +68,13 @@ def order_rows(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
     meta: RunMeta | None = None,
+    listings: Mapping[int, Sequence[Number]] | None = None,
 ) -> OrderOutcome:
     """Order a number for every row (each must have ``.order``), exactly once across runs.
 
     ``meta`` is what the journal records about the run (user, input, API; `history`).
+    ``listings`` are complete listings of some groups taken a moment ago (the plan's): each
+    becomes its group's baseline instead of a second listing (docs/design.md §5.4).
 
     Raises `JournalBusyError` when another run holds the journal. Everything else (token
     rejected, API down, interrupted) ends in ``OrderOutcome.stopped_reason``.
@@ -92,6 +96,7 @@ def order_rows(
                 stop=stop,
                 sleep=sleep,
                 clock=clock,
+                listings=listings,
             )
             return await _Run(state, meta).execute()
 

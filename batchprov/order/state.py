@@ -15,7 +15,7 @@ import random
 import sqlite3
 import threading
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
@@ -225,6 +225,7 @@ class RunState:
         stop: threading.Event | None,
         sleep: Callable[[float], Awaitable[None]],
         clock: Callable[[], float],
+        listings: Mapping[int, Sequence[Number]] | None = None,
     ) -> None:
         # Requests go to ``api_url`` as given (it may hold credentials); keys and texts use
         # its normalised form.
@@ -251,6 +252,10 @@ class RunState:
         self.unknown: dict[int, dict[str, RowState]] = {}
         #: Groups that cannot be listed for good (e.g. 404), with the API's answer.
         self.refused: dict[int, str] = {}
+        # Listings the plan took a moment ago: each serves once, as its group's baseline.
+        self.fresh_listings: dict[int, list[Number]] = {
+            gid: list(numbers) for gid, numbers in (listings or {}).items()
+        }
         self.inflight: set[asyncio.Task[None]] = set()
         self.breaker = Breaker(options.breaker_threshold)
         self.budget = PurchaseBudget(options.max_purchases)

@@ -350,3 +350,33 @@ def test_a_corrupt_journal_is_named(tmp_path: Path, api: RunningSandbox) -> None
     assert code == 2 and "journal" in err and "--journal" in err
     with pytest.raises(sqlite3.DatabaseError):
         sqlite3.connect(journal).execute("SELECT 1 FROM item")
+
+
+def gets(api: RunningSandbox) -> int:
+    return sum(n for key, n in api.state.stats.items() if key.startswith("GET"))
+
+
+def test_the_plans_listing_is_the_runs_baseline(api: RunningSandbox, tmp_path: Path) -> None:
+    """A run lists each group once: the plan's listing, a moment old, is the run's baseline."""
+    groups = {r.order.group_id for r in check_file(EXAMPLES / "advertisers.xlsx").rows if r.order}
+    code, report, _ = order(api, tmp_path)
+    assert (code, report["counts"]) == (0, {"provisioned": ROWS})
+    assert gets(api) == len(groups)  # one page each: the groups start empty
+    with sqlite3.connect(tmp_path / "j.sqlite") as db:
+        baselined = {gid for (gid,) in db.execute("SELECT group_id FROM baseline_group")}
+    assert baselined == groups
+    assert len(api.state.ledger()) == ROWS and max(bought(api).values()) == 1
+
+
+def test_a_stale_plan_listing_is_listed_again(
+    api: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan confirmed long after its listing gets a fresh listing before the first create."""
+    import batchprov.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "_FRESH_LISTING", -1.0)  # every listing counts as stale
+    groups = {r.order.group_id for r in check_file(EXAMPLES / "advertisers.xlsx").rows if r.order}
+    code, report, _ = order(api, tmp_path)
+    assert (code, report["counts"]) == (0, {"provisioned": ROWS})
+    assert gets(api) == 2 * len(groups)
+    assert len(api.state.ledger()) == ROWS and max(bought(api).values()) == 1

@@ -31,7 +31,7 @@ def starts(limiter: RateLimiter, count: int) -> list[float]:
 
 
 def test_fixed_rate_is_steady() -> None:
-    """A fixed rate of 50/s spaces 500 starts evenly, 5% under 50/s: 10.5 s, within 1%."""
+    """A fixed rate of 50/s spaces 500 starts evenly, FIXED_HEADROOM under 50/s, within 1%."""
     clock = Clock()
     times = starts(RateLimiter(50, clock=clock, sleep=clock.sleep), 500)
     assert times[-1] - times[0] == pytest.approx(499 / (50 * (1 - FIXED_HEADROOM)), rel=0.01)
@@ -66,7 +66,7 @@ def test_adaptive_cuts_once_per_round_trip() -> None:
     limiter.on_throttle(clock.now - 0.01, None)
     after = limiter.rate()
     assert after < before
-    assert accepted * 0.97 == pytest.approx(after)
+    assert accepted * CubicRate.GAMMA_COUNTED == pytest.approx(after)
     limiter.on_throttle(clock.now - 0.02, None)
     assert after == limiter.rate()
 
@@ -75,9 +75,10 @@ def test_counted_capacity_is_held_before_probing() -> None:
     """After a counted cut the rate stays flat for HOLD seconds, then grows slowly."""
     rate = CubicRate(10.0, 0.0)
     rate.cut(5.0, 50.0, counted=True)
-    assert 48.5 == pytest.approx(rate.rate(5.0))
-    assert 48.5 == pytest.approx(rate.rate(5.0 + CubicRate.HOLD))
-    assert 48.5 < rate.rate(5.0 + CubicRate.HOLD + 10) < 49.5
+    held = 50.0 * CubicRate.GAMMA_COUNTED
+    assert held == pytest.approx(rate.rate(5.0))
+    assert held == pytest.approx(rate.rate(5.0 + CubicRate.HOLD))
+    assert held < rate.rate(5.0 + CubicRate.HOLD + 10) < held + 1.0
 
 
 def test_a_throttle_right_after_a_pause_cuts_cautiously() -> None:
@@ -95,6 +96,20 @@ def test_a_throttle_right_after_a_pause_cuts_cautiously() -> None:
         limiter.on_answer()
     limiter.on_throttle(clock.now - 0.001, 1.0)
     assert counted * 0.7 == pytest.approx(limiter.rate(), rel=0.05)
+
+
+def test_the_first_second_is_measured_over_the_time_since_the_first_start() -> None:
+    """0.5 s into a run, 5 starts measure 10/s (not 5/s), so slow start is not held back."""
+    clock = Clock()
+    limiter = RateLimiter(None, clock=clock, sleep=clock.sleep)
+    starts(limiter, 1)
+    assert 1 / 0.25 == limiter.measured(clock.now)  # a single start: over the shortest span
+    for _ in range(4):
+        clock.now += 0.125
+        starts(limiter, 1)
+    assert 10.0 == pytest.approx(limiter.measured(clock.now))
+    clock.now += 2.0
+    assert 0.0 == limiter.measured(clock.now)  # later: the last second, as always
 
 
 def simulate(limit: float, seconds: float = 60.0, latency: float = 0.02) -> tuple[float, float]:

@@ -673,12 +673,10 @@ def _print_problems(report: Report) -> None:
 
 def problem_lines(report: Report) -> list[tuple[int, str, str]]:
     """(Excel row, column, message) of every error, and of every failed row, by row."""
-    from batchprov.models import Status
-
     lines = [(i.row, i.column, i.message) for i in report.issues if i.severity == "error"]
     described = {row for row, _, _ in lines}
     for result in report.results:
-        if result.status is Status.FAILED and result.excel_row not in described:
+        if result.failed and result.excel_row not in described:
             lines.append((result.excel_row, "", result.error or "failed"))
     return sorted(lines, key=lambda line: line[0])
 
@@ -698,6 +696,7 @@ def _result_dict(result: RowResult) -> dict[str, Any]:
         "assigned_name": result.assigned_name,
         "match_type": result.match_type,
         "error": result.error,
+        "change_failed": result.change_failed,
         "warnings": list(result.warnings),
         "attempts": result.attempts,
         "provisioned_at": result.provisioned_at,

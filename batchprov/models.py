@@ -263,7 +263,8 @@ class RowResult:
 
     ``request_body`` is set on dry runs only: the exact JSON each row would send.
     ``expected_area`` is where the numbering plan places the row's number, e.g.
-    ``Burlington, ON (289, 905)``.
+    ``Burlington, ON (289, 905)``. ``change_failed``: an update or release asked of the row's
+    number was not made (``error`` says why); the row keeps its status, as it keeps its number.
     """
 
     index: int
@@ -280,3 +281,9 @@ class RowResult:
     provisioned_at: str | None = None
     request_body: str | None = None
     expected_area: str | None = None
+    change_failed: bool = False
+
+    @property
+    def failed(self) -> bool:
+        """True when the row failed: its status says so, or a change of its number failed."""
+        return self.status is Status.FAILED or self.change_failed

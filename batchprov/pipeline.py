@@ -24,6 +24,7 @@ from batchprov.change.update import (
     Held,
     UpdatePlan,
     apply_updates,
+    change_text,
     route_request,
     survey_updates,
 )
@@ -41,7 +42,7 @@ from batchprov.models import CheckedRow, Issue, PreviousResult, RowResult, Sever
 from batchprov.numbering.area import locality_of
 from batchprov.numbering.fallback import with_fallbacks
 from batchprov.order.account_lock import account_lock
-from batchprov.order.client import ListingFailed, TokenRejected
+from batchprov.order.client import ListingFailed, Number, TokenRejected
 from batchprov.order.journal import Journal, State, item_key, peek_items
 from batchprov.order.runlog import RunMeta
 from batchprov.order.runner import OrderOutcome, Progress, order_rows
@@ -254,12 +255,7 @@ class _Order:
                 survey = _survey(self.checked, self.config, self.api, journal)
             except (TokenRejected, ListingFailed) as exc:
                 return self._cut_short(_listing_stop(exc))
-            updates = survey_updates(
-                _held(self.checked, self.config, self.api, journal),
-                api=self.api,
-                update=self.config.update,
-                timeout=self.config.options.timeout,
-            )
+            updates = self._compare(survey, journal)
             plan = replace(
                 survey.plan, to_update=len(updates.tasks), update_lines=tuple(updates.lines())
             )
@@ -284,6 +280,23 @@ class _Order:
             survey, plan, outcome, held=held, updates=updates, changed=changed, stopped=stopped
         )
 
+    def _compare(self, survey: Survey, journal: Path) -> UpdatePlan:
+        """The rows that have a number (workbook, journal or account), compared with it; with
+        ``--update`` a row whose name several numbers share is not changed, and says why."""
+        held = _held(self.checked, self.config, self.api, journal, survey=survey)
+        updates = survey_updates(
+            held,
+            api=self.api,
+            update=self.config.update,
+            listings=survey.listings,
+            timeout=self.config.options.timeout,
+        )
+        if not self.config.update:
+            return updates
+        several = {r.index: survey.several(r) for r in self.checked.rows}
+        unclear = {index: _unclear(numbers) for index, numbers in several.items() if numbers}
+        return replace(updates, failures={**updates.failures, **unclear}) if unclear else updates
+
     def _write(
         self,
         survey: Survey,
@@ -296,14 +309,15 @@ class _Order:
         stopped: str | None = None,
     ) -> Report:
         ordered = {r.index: r for r in outcome.results} if outcome else {}
-        changed = changed or {}
-        warned = updates.warnings if updates is not None else {}
+        updates = updates or UpdatePlan()
+        unsent = _unsent(stopped, held=held, invalid=plan.invalid)
         results = [
             _updated(
-                survey.settled(row)
+                survey.settled(row, compared=row.index in updates.compared)
                 or _run_result(row, self.checked, ordered, held=held, invalid=plan.invalid),
-                changed.get(row.index),
-                warned.get(row.index, ()),
+                updates,
+                (changed or {}).get(row.index),
+                unsent=unsent,
             )
             for row in self.checked.rows
         ]
@@ -416,10 +430,21 @@ def _journal_to_read(config: RunConfig, api: Api) -> Path | None:
     return None if api.sandbox else Environment.read().default_journal()
 
 
-def _held(checked: Checked, config: RunConfig, api: Api, journal: Path | None) -> list[Held]:
-    """Rows that already have a number (their own result columns, or the journal), with the
-    route they ask for."""
+def _held(
+    checked: Checked,
+    config: RunConfig,
+    api: Api,
+    journal: Path | None,
+    *,
+    survey: Survey | None = None,
+) -> list[Held]:
+    """Rows that already have a number (their own result columns, the journal, or the one
+    number of the account with their name), with the route they ask for."""
     held: dict[int, Held] = {}
+    for row in checked.rows:
+        number = survey.found(row) if survey is not None else None
+        if number is not None:
+            held[row.index] = Held(row, number.id, number.phone_number, row.order)
     for row in checked.rows:
         prev = row.previous
         if prev is None or not prev.owned or not prev.number_id:
@@ -445,18 +470,52 @@ def _cells(checked: Checked, row: CheckedRow) -> dict[str, str]:
     return {f: str(frame[h].iloc[row.index]) for f, h in checked.columns.fields.items()}
 
 
+def _unclear(numbers: Sequence[Number]) -> str:
+    ids = ", ".join(n.id for n in numbers)
+    return (
+        f"not updated: {len(numbers)} numbers have this name (ids {ids}) and --update changes "
+        "a number only when exactly one has it; rename or release the others, then run again"
+    )
+
+
+def _unsent(stopped: str | None, *, held: bool, invalid: int) -> str:
+    """Why a planned update has no outcome: the run stopped first, or held everything."""
+    if held:
+        return f"not updated: --strict is set and {invalid} row(s) are invalid"
+    why = "interrupted" if stopped == "interrupted" else f"stopped: {stopped or 'not sent'}"
+    return f"not updated: the run was {why} before this update was sent"
+
+
 def _updated(
-    result: RowResult, change: ChangeOutcome | None, warnings: tuple[str, ...]
+    result: RowResult,
+    updates: UpdatePlan,
+    change: ChangeOutcome | None,
+    *,
+    unsent: str,
 ) -> RowResult:
-    """A row's result after ``--update``: `updated` with what changed, or why it did not."""
-    if change is None:
-        return replace(result, warnings=result.warnings + warnings) if warnings else result
-    what = "; ".join(f"{f} {a or '(none)'} → {b or '(none)'}" for f, a, b in change.task.fields)
-    if change.done:
+    """A row's result after comparing with the account: `updated` with what changed, or why
+    it was not (an error, and the row counts as failed: exit 1), or what differs (a warning)."""
+    index = result.index
+    planned = next((t for t in updates.tasks if t.index == index), None)
+    if change is not None and change.done:
+        what = change_text(change.task.fields)
         note = f"updated: {what}" + (f" ({change.text})" if change.text else "")
         return replace(result, status=Status.UPDATED, warnings=(*result.warnings, note))
-    error = f"not updated ({what}): {change.text}"
-    return replace(result, error=f"{result.error}\n{error}" if result.error else error)
+    if change is not None:
+        return _change_failed(
+            result, f"not updated ({change_text(change.task.fields)}): {change.text}"
+        )
+    if planned is not None:
+        return _change_failed(result, f"{unsent} ({change_text(planned.fields)})")
+    if index in updates.failures:
+        return _change_failed(result, updates.failures[index])
+    warnings = updates.warnings.get(index, ())
+    return replace(result, warnings=result.warnings + warnings) if warnings else result
+
+
+def _change_failed(result: RowResult, error: str) -> RowResult:
+    text = f"{result.error}\n{error}" if result.error else error
+    return replace(result, error=text, change_failed=True)
 
 
 def _offline_api(api: Api | None) -> Api:

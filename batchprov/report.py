@@ -46,7 +46,9 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """0 all clean, 1 some rows invalid or failed, 3 the run was cut short."""
+        """0 all clean, 1 some rows invalid or failed (an update or release of a number
+        included), 3 the run was cut short."""
         if self.info.stopped_reason:
             return 3
-        return 0 if all(r.status in CLEAN for r in self.results) else 1
+        clean = all(r.status in CLEAN and not r.change_failed for r in self.results)
+        return 0 if clean else 1

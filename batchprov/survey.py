@@ -53,12 +53,31 @@ class Survey:
         """The rows the run engine orders or reports (journal items, rows to send)."""
         return [r for r in rows if self._standing(r) in _ENGINE]
 
-    def settled(self, row: CheckedRow) -> RowResult | None:
-        """The result of a row settled by the account alone (found, several, refused)."""
+    def settled(self, row: CheckedRow, *, compared: bool = False) -> RowResult | None:
+        """The result of a row settled by the account alone (found, several, refused).
+
+        ``compared``: the row's route is compared with its number elsewhere (``run``), so a
+        found row does not also say here where its calls ring.
+        """
         holding = self.holdings.get(row.index)
         if holding is None or holding.standing in _ENGINE:
             return None
-        return _account_result(row, holding)
+        return _account_result(row, holding, compared=compared)
+
+    def found(self, row: CheckedRow) -> Number | None:
+        """The one number the account holds under the row's name, when that settles the row."""
+        holding = self.holdings.get(row.index)
+        if holding is None or holding.standing is not Standing.FOUND:
+            return None
+        (number,) = holding.numbers
+        return number
+
+    def several(self, row: CheckedRow) -> tuple[Number, ...]:
+        """The numbers sharing the row's name when there are several (the row is for review)."""
+        holding = self.holdings.get(row.index)
+        if holding is None or holding.standing is not Standing.SEVERAL:
+            return ()
+        return holding.numbers
 
     def _standing(self, row: CheckedRow) -> Standing | None:
         holding = self.holdings.get(row.index)
@@ -175,7 +194,7 @@ def _adopted_on_reconcile(holding: Holding, account: Account, row: CheckedRow) -
     return bool(account.named(row.order.group_id, row.order.name))
 
 
-def _account_result(row: CheckedRow, holding: Holding) -> RowResult:
+def _account_result(row: CheckedRow, holding: Holding, *, compared: bool) -> RowResult:
     order = row.order
     assert order is not None
     base = RowResult(
@@ -206,7 +225,8 @@ def _account_result(row: CheckedRow, holding: Holding) -> RowResult:
         f"found in the account: number {number.id} in group {order.group_id} already has this "
         "name; not bought now (--existing order buys another)"
     ]
-    if number.termination_number and number.termination_number != order.termination_number:
+    ring = number.termination_number
+    if not compared and ring and ring != order.termination_number:
         warnings.append(
             f"calls to it ring {number.termination_number}, not {order.termination_number} as "
             "the sheet says"

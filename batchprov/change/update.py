@@ -36,7 +36,7 @@ from batchprov.order.client import (
 from batchprov.order.journal import Journal, item_key
 from batchprov.order.runlog import RunMeta
 
-__all__ = ["Held", "UpdatePlan", "apply_updates", "survey_updates"]
+__all__ = ["Held", "UpdatePlan", "apply_updates", "change_text", "survey_updates"]
 
 #: Requests in flight while comparing.
 _CONCURRENCY = 4
@@ -83,12 +83,17 @@ class UpdatePlan:
     """The updates a run will make, and the differences it only warns about.
 
     ``tasks`` are the PUTs to send (``--update``); ``warnings`` hold, per row index, what
-    differs (or why it could not be compared) when nothing will be changed.
+    differs (or why it could not be compared) when nothing will be changed; ``failures`` why a
+    row that differs will not be changed although ``--update`` asks it.
     """
 
     tasks: tuple[ChangeTask, ...] = ()
     warnings: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
     excel_rows: Mapping[int, int] = field(default_factory=dict)
+    #: Rows ``--update`` should change but will not (the number could not be read): an error.
+    failures: Mapping[int, str] = field(default_factory=dict)
+    #: Rows compared (or said not to be comparable): their difference is told here only.
+    compared: frozenset[int] = frozenset()
 
     def lines(self, limit: int = 20) -> list[str]:
         """One line per change: ``row 5 (ABC, 8005551234): termination_number a → b``."""
@@ -131,7 +136,8 @@ def survey_updates(
                 f"Nothing was changed: the account could not be read to compare ({why}: {exc})."
             ) from None
         text = f"not compared with the account ({why})"
-        return UpdatePlan(warnings={h.row.index: (text,) for h in rows})
+        indices = [h.row.index for h in rows]
+        return UpdatePlan(warnings=dict.fromkeys(indices, (text,)), compared=frozenset(indices))
 
 
 async def _survey(
@@ -142,6 +148,7 @@ async def _survey(
     timeout: float,
 ) -> UpdatePlan:
     warnings: dict[int, tuple[str, ...]] = {}
+    failures: dict[int, str] = {}
     tasks: list[ChangeTask] = []
     gate = asyncio.Semaphore(_CONCURRENCY)
     async with ApiClient(api.url, api.token, timeout=timeout, transport=api.transport) as client:
@@ -181,7 +188,10 @@ async def _survey(
             async with gate:
                 reply = await client.get_number(held.number_id)  # the number exactly as it is
             if reply.answer is not Answer.OK or reply.data is None:
-                warnings[index] = (f"not updated: could not read the number ({reply.detail})",)
+                failures[index] = (
+                    f"not updated ({change_text(changed)}): could not read number {held.number_id} "
+                    f"({reply.detail}); run the same command again"
+                )
                 return
             changed = differences(reply.data, order)
             if changed:
@@ -190,7 +200,7 @@ async def _survey(
         await asyncio.gather(*(compare(h) for h in rows))
     tasks.sort(key=lambda t: t.index)
     excel = {h.row.index: h.row.excel_row for h in rows}
-    return UpdatePlan(tuple(tasks), warnings, excel)
+    return UpdatePlan(tuple(tasks), warnings, excel, failures, frozenset(excel))
 
 
 def _task(
@@ -211,9 +221,14 @@ def _task(
     )
 
 
+def change_text(changed: Sequence[tuple[str, str, str]]) -> str:
+    """``termination_number 4165551234 → 9055550101; record_calls (none) → yes``."""
+    return "; ".join(f"{f} {a or '(none)'} → {b or '(none)'}" for f, a, b in changed)
+
+
 def _differs(changed: Sequence[tuple[str, str, str]]) -> str:
-    parts = "; ".join(f"{f} {a or '(none)'} → {b or '(none)'}" for f, a, b in changed)
-    return f"the account differs from this row ({parts}); run with --update to change it"
+    text = change_text(changed)
+    return f"the account differs from this row ({text}); run with --update to change it"
 
 
 def apply_updates(

@@ -394,9 +394,10 @@ def _results(
             note = (outcome.text,) if outcome.earlier else ()
             rows[i] = replace(row, status=Status.RELEASED, error=None, warnings=note)
         elif outcome is not None:
-            rows[i] = replace(row, error=f"not released: {outcome.text}")
+            rows[i] = replace(row, error=f"not released: {outcome.text}", change_failed=True)
         elif row.index in wanted:
-            rows[i] = replace(row, error="not released: the release stopped before this row")
+            why = "not released: the release stopped before this row"
+            rows[i] = replace(row, error=why, change_failed=True)
     return rows
 
 
@@ -414,6 +415,7 @@ def _line(c: Candidate, outcome: ChangeOutcome | None, wanted: bool) -> RowResul
         number_id=c.number_id,
         assigned_name=c.name,
         error=error,
+        change_failed=error is not None,
     )
 
 

@@ -209,8 +209,8 @@ def _error_lines(issues: Sequence[Issue], results: Sequence[RowResult]) -> list[
     ]
     described = {i.row for i in issues if i.severity is Severity.ERROR}
     for r in results:
-        if r.status is Status.FAILED and r.excel_row not in described:
-            lines.append([r.excel_row, "Status", "failed", r.error or "failed", "error"])
+        if r.failed and r.excel_row not in described:
+            lines.append([r.excel_row, "Status", r.status.value, r.error or "failed", "error"])
     lines.sort(key=lambda line: line[0] or 0)
     return lines
 

@@ -677,7 +677,8 @@ def problem_lines(report: Report) -> list[tuple[int, str, str]]:
     described = {row for row, _, _ in lines}
     for result in report.results:
         if result.failed and result.excel_row not in described:
-            lines.append((result.excel_row, "", result.error or "failed"))
+            # A row's errors are lines in the workbook; here they run on, so they are marked.
+            lines.append((result.excel_row, "", "; ".join((result.error or "failed").splitlines())))
     return sorted(lines, key=lambda line: line[0])
 
 

@@ -257,7 +257,10 @@ class _Order:
                 return self._cut_short(_listing_stop(exc))
             updates = self._compare(survey, journal)
             plan = replace(
-                survey.plan, to_update=len(updates.tasks), update_lines=tuple(updates.lines())
+                survey.plan,
+                to_update=len(updates.tasks),
+                update_lines=tuple(updates.lines()),
+                not_updated=len(updates.failures),
             )
             if on_plan is not None:
                 on_plan(plan)
@@ -471,10 +474,9 @@ def _cells(checked: Checked, row: CheckedRow) -> dict[str, str]:
 
 
 def _unclear(numbers: Sequence[Number]) -> str:
-    ids = ", ".join(n.id for n in numbers)
     return (
-        f"not updated: {len(numbers)} numbers have this name (ids {ids}) and --update changes "
-        "a number only when exactly one has it; rename or release the others, then run again"
+        f"not updated either: {len(numbers)} numbers have this name, and --update changes a "
+        "number only when exactly one has it (rename or release the others, then run again)"
     )
 
 

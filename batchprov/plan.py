@@ -84,6 +84,8 @@ class Plan:
     #: Numbers ``run --update`` will change (PUT), and one line per change.
     to_update: int = 0
     update_lines: tuple[str, ...] = ()
+    #: Rows ``--update`` will not change: several numbers share the name, or it is unreadable.
+    not_updated: int = 0
     named_anyway: int = 0
 
     @property
@@ -134,9 +136,14 @@ class Plan:
 
     def _update_lines(self) -> list[str]:
         """The changes ``run --update`` will make, one line each."""
-        if not self.to_update:
-            return []
-        return [f"About to update {self.to_update} number(s) (--update):", *self.update_lines]
+        lines = []
+        if self.to_update:
+            lines = [f"About to update {self.to_update} number(s) (--update):", *self.update_lines]
+        if self.not_updated:
+            lines.append(
+                f"  {self.not_updated} row(s) will not be updated (--update): see the workbook"
+            )
+        return lines
 
     def over_cap(self) -> str | None:
         """Why this plan breaks a cap ('' parts omitted), or None when it fits."""
@@ -244,6 +251,7 @@ class Plan:
             "max_numbers": self.max_numbers,
             "max_cost": self.max_cost,
             "to_update": self.to_update,
+            "not_updated": self.not_updated,
         }
 
     def _order_lines(self) -> list[str]:

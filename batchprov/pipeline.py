@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from batchprov._version import __version__
-from batchprov.change.apply import ChangeOutcome
+from batchprov.change.apply import ChangeOutcome, ChangeTask
 from batchprov.change.update import (
     Held,
     UpdatePlan,
@@ -313,6 +313,7 @@ class _Order:
     ) -> Report:
         ordered = {r.index: r for r in outcome.results} if outcome else {}
         updates = updates or UpdatePlan()
+        planned = {t.index: t for t in updates.tasks}
         unsent = _unsent(stopped, held=held, invalid=plan.invalid)
         results = [
             _updated(
@@ -320,6 +321,7 @@ class _Order:
                 or _run_result(row, self.checked, ordered, held=held, invalid=plan.invalid),
                 updates,
                 (changed or {}).get(row.index),
+                planned=planned.get(row.index),
                 unsent=unsent,
             )
             for row in self.checked.rows
@@ -484,7 +486,9 @@ def _unsent(stopped: str | None, *, held: bool, invalid: int) -> str:
     """Why a planned update has no outcome: the run stopped first, or held everything."""
     if held:
         return f"not updated: --strict is set and {invalid} row(s) are invalid"
-    why = "interrupted" if stopped == "interrupted" else f"stopped: {stopped or 'not sent'}"
+    if stopped is None:
+        return "not updated: it was not sent"
+    why = "interrupted" if stopped == "interrupted" else f"stopped ({stopped})"
     return f"not updated: the run was {why} before this update was sent"
 
 
@@ -493,12 +497,12 @@ def _updated(
     updates: UpdatePlan,
     change: ChangeOutcome | None,
     *,
+    planned: ChangeTask | None,
     unsent: str,
 ) -> RowResult:
     """A row's result after comparing with the account: `updated` with what changed, or why
     it was not (an error, and the row counts as failed: exit 1), or what differs (a warning)."""
     index = result.index
-    planned = next((t for t in updates.tasks if t.index == index), None)
     if change is not None and change.done:
         what = change_text(change.task.fields)
         note = f"updated: {what}" + (f" ({change.text})" if change.text else "")

@@ -213,7 +213,7 @@ def validate(
 @click.option(
     "--fallback",
     metavar="LIST",
-    help="When no number matches a row, try these in order: drop_filter, overlay, tollfree "
+    help="When no number matches a row, try these in order: drop-filter, overlay, toll-free "
     "(comma-separated). A row's own fallback column wins.",
 )
 @click.option(

@@ -12,6 +12,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from batchprov.wording import fallback_words
+
 if TYPE_CHECKING:
     import pandas as pd  # only the type of Table.frame: models stay light to import
 
@@ -199,10 +201,10 @@ class FallbackOrder:
 
     @property
     def label(self) -> str:
-        """``overlay 905``, ``drop_filter``, ``tollfree``: how messages name this fallback."""
-        if self.kind is Fallback.OVERLAY:
-            return f"overlay {self.order.number_match_filter}"
-        return self.kind.value
+        """``a number in overlay area code 905``, ``a toll-free number``: what this fallback
+        orders, as messages say it (`wording.fallback_words`)."""
+        code = self.order.number_match_filter if self.kind is Fallback.OVERLAY else None
+        return fallback_words(self.kind, code)
 
 
 @dataclass(frozen=True, slots=True)

@@ -287,7 +287,7 @@ class Plan:
                 f"numbering-plan data ({self.rescued} with a fallback):"
             )
         for row, why, fallbacks in self.at_risk:
-            then = f" — fallback: {fallbacks}" if fallbacks else ""
+            then = f" — if so, batchprov tries {fallbacks}" if fallbacks else ""
             lines.append(f"    row {row}: {why}{then}")
         return _shortened(lines, 3 + SHOWN_LINES)
 
@@ -351,7 +351,7 @@ def _at_risk(rows: Sequence[CheckedRow]) -> tuple[RiskLine, ...]:
     for row in rows:
         problem = locality_of(row.order).problem if row.order is not None else ""
         if problem:
-            fallbacks = ", ".join(f.label for f in row.fallbacks)
+            fallbacks = ", then ".join(f.label for f in row.fallbacks)
             risks.append((row.excel_row, problem, fallbacks))
     return tuple(risks)
 

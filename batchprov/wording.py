@@ -14,10 +14,12 @@ if TYPE_CHECKING:  # imported by the command line's start-up: no pandas (models)
     from batchprov.models import Status
 
 __all__ = [
+    "FALLBACK_INPUT_WORDS",
     "MATCH_TYPE_WORDS",
     "SANDBOX_MARK",
     "api_refusal",
     "api_words",
+    "fallback_words",
     "match_type_words",
     "quote",
     "status_text",
@@ -28,6 +30,12 @@ MATCH_TYPE_WORDS: dict[str, str] = {
     "localtonumber": "Local to number",
     "localtocity": "Local to city",
     "tollfree": "Toll-free",
+}
+#: The words a fallback cell or ``--fallback`` takes for each kind, as messages spell them.
+FALLBACK_INPUT_WORDS: dict[str, str] = {
+    "drop_filter": "drop-filter",
+    "overlay": "overlay",
+    "tollfree": "toll-free",
 }
 #: The statuses of a row owning a number (``models.OWNED``), as the Status column writes them.
 _OWNED_TEXTS = frozenset({"provisioned", "already provisioned", "updated"})
@@ -50,6 +58,19 @@ def match_type_words(value: str | Enum | None) -> str | None:
     return MATCH_TYPE_WORDS.get(text, text)
 
 
+def fallback_words(kind: str | Enum, area_code: str | None = None) -> str:
+    """What a fallback orders, as a noun phrase: ``a number in overlay area code 905``,
+    ``a number without the area-code filter``, ``a toll-free number``."""
+    text = str(kind.value) if isinstance(kind, Enum) else kind
+    if text == "overlay":
+        return f"a number in overlay area code {area_code}" if area_code else "an overlay area code"
+    if text == "drop_filter":
+        return "a number without the area-code filter"
+    if text == "tollfree":
+        return "a toll-free number"
+    return text
+
+
 def status_text(status: Status, *, sandbox: bool = False) -> str:
     """The Status cell: ``provisioned``, or ``provisioned (sandbox)`` for a sandbox number.
 
@@ -65,8 +86,10 @@ def api_refusal(text: str, status: int | None = None) -> str:
     return f"The API refused this row: {shown}{where}."
 
 
-_HTTP_ANSWER = re.compile(r"HTTP (\d{3}): (.*?)(?: \((sent with fallback [^)]*)\))?", re.DOTALL)
-_INNER_ANSWER = re.compile(r"HTTP (\d{3}): (.*)", re.DOTALL)
+_HTTP_ANSWER = re.compile(r"HTTP (\d{3}): (.*?)(?: \((when asked for [^)]*)\))?", re.DOTALL)
+#: An answer quoted inside another text: to the end, or to the ``)`` closing a parenthesis
+#: that the sentence goes on after.
+_INNER_ANSWER = re.compile(r"HTTP (\d{3}): (.*?)(?=\)[,.;:] |$)", re.DOTALL)
 
 
 def api_words(error: str) -> str:
@@ -84,5 +107,8 @@ def api_words(error: str) -> str:
     inner = _INNER_ANSWER.search(error)
     if inner:  # "…; last answer: HTTP 404: <text>" → "…; last answer: <text> (HTTP 404)."
         shown = inner[2].strip().rstrip(".") or "no reason given"
+        rest = error[inner.end() :]
+        if rest:  # "(HTTP 503: busy), so …" → "(busy, HTTP 503), so …"
+            return error[: inner.start()] + f"{shown}, HTTP {inner[1]}" + rest
         return error[: inner.start()] + f"{shown} (HTTP {inner[1]})."
     return error

@@ -40,10 +40,10 @@ Would order 5 number(s) from https://api.telmetrics.com/v3/api
   predicted to fail: 3 row(s)
     1 invalid row(s) will not be ordered
     2 row(s) will likely find no number, by the numbering-plan data (2 with a fallback):
-    row 3: filter 212 is not an area code of Burlington, ON (289, 905) — fallback: overlay 905, \
-overlay 289
+    row 3: filter 212 is not an area code of Burlington, ON (289, 905) — if so, batchprov tries \
+a number in overlay area code 905, then a number in overlay area code 289
     row 4: city 'Missisauga' not found in ON in the numbering-plan data (did you mean \
-Mississauga?) — fallback: tollfree
+Mississauga?) — if so, batchprov tries a toll-free number
   3 row(s) have fallbacks if no number matches
   estimated time: 1 s at 5 requests/s
   estimated monthly cost: up to 15.00 (5 × 3.00)"""
@@ -86,8 +86,8 @@ def test_plan_counts_areas_risks_and_fallbacks(source: Path, tmp_path: Path) -> 
         (11623283, "tollfree", "888", 1),
     )
     assert [(row, fallbacks) for row, _, fallbacks in plan.at_risk] == [
-        (3, "overlay 905, overlay 289"),
-        (4, "tollfree"),
+        (3, "a number in overlay area code 905, then a number in overlay area code 289"),
+        (4, "a toll-free number"),
     ]
     assert (plan.invalid, plan.predicted_failures, plan.rescued, plan.with_fallback) == (1, 3, 2, 3)
     assert plan.estimated_seconds == pytest.approx((5 + 2) / (5 * (1 - FIXED_HEADROOM)))
@@ -112,7 +112,7 @@ def test_json_summary_carries_the_plan(source: Path, tmp_path: Path) -> None:
     assert plan["at_risk"][0] == {
         "row": 3,
         "why": "filter 212 is not an area code of Burlington, ON (289, 905)",
-        "fallbacks": "overlay 905, overlay 289",
+        "fallbacks": "a number in overlay area code 905, then a number in overlay area code 289",
     }
     assert plan["estimated_monthly_cost"] is None
 
@@ -122,7 +122,7 @@ def test_unknown_run_fallback_exits_2(source: Path, tmp_path: Path) -> None:
     out = tmp_path / "o.xlsx"
     code, _, err = invoke("run", str(source), "--dry-run", "-o", str(out), "--fallback", "cheap")
     assert code == 2
-    assert "unknown fallback 'cheap'" in err and "drop_filter, overlay, tollfree" in err
+    assert "'cheap' is not a fallback" in err and "drop-filter, overlay, toll-free" in err
     assert not out.exists()
 
 
@@ -205,7 +205,7 @@ def test_summary_sheet_has_the_plan_block(source: Path, tmp_path: Path) -> None:
     assert risks[1] == [
         4,
         "city 'Missisauga' not found in ON in the numbering-plan data (did you mean Mississauga?)",
-        "tollfree",
+        "a toll-free number",
     ]
 
 

@@ -21,7 +21,7 @@ from functools import lru_cache
 from batchprov.errors import ConfigError
 from batchprov.models import CheckedRow, Fallback, FallbackOrder, MatchType, OrderRequest, Parsed
 from batchprov.numbering import nanp
-from batchprov.wording import quote
+from batchprov.wording import FALLBACK_INPUT_WORDS, quote
 
 __all__ = [
     "ACCEPTED",
@@ -35,8 +35,8 @@ __all__ = [
     "with_fallbacks",
 ]
 
-#: The accepted words, as messages list them.
-ACCEPTED = ", ".join(kind.value for kind in Fallback)
+#: The accepted words, as messages list them (spelling variants are accepted too).
+ACCEPTED = ", ".join(FALLBACK_INPUT_WORDS[kind.value] for kind in Fallback)
 
 #: How a "no number matches" answer reads: the sandbox says "No numbers available local to
 #: 9056372046 matching 212"; the real API's wording is undocumented, so the net is wide.
@@ -69,7 +69,7 @@ def is_no_match(status: int | None, text: str) -> bool:
 
 @lru_cache(maxsize=1024)
 def parse_fallback(text: str) -> Parsed[tuple[Fallback, ...]]:
-    """``drop_filter, overlay, tollfree`` → the kinds in order; ``none`` → (); blank → None."""
+    """``drop-filter, overlay, toll-free`` → the kinds in order; ``none`` → (); blank → None."""
     cleaned = text.strip()
     if not cleaned:
         return Parsed()
@@ -81,8 +81,8 @@ def parse_fallback(text: str) -> Parsed[tuple[Fallback, ...]]:
         kind = _WORDS.get(key)
         if kind is None:
             return Parsed(
-                problem=f"unknown fallback {quote(word.strip())}; use one or more of {ACCEPTED} "
-                "in the order to try them, separated by commas (or none)"
+                problem=f"{quote(word.strip())} is not a fallback batchprov knows; write one or "
+                f"more of {ACCEPTED}, separated by commas, in the order to try them (or none)"
             )
         if kind not in kinds:
             kinds.append(kind)
@@ -161,19 +161,24 @@ def fallback_notes(kinds: tuple[Fallback, ...], match_type: MatchType, filter_: 
     """A warning for fallbacks a row's cell asks for that can never apply ('' if all can)."""
     idle = []
     for kind in kinds:
+        word = FALLBACK_INPUT_WORDS[kind.value]
         if kind in (Fallback.DROP_FILTER, Fallback.OVERLAY) and not filter_:
-            idle.append(f"{kind.value} (the row has no filter)")
+            idle.append(f"'{word}' can never apply, as the row has no area-code filter")
         elif kind is Fallback.TOLLFREE and match_type is MatchType.TOLLFREE:
-            idle.append(f"{kind.value} (the row is already toll-free)")
-    return f"fallback never used: {'; '.join(idle)}" if idle else ""
+            idle.append(f"'{word}' can never apply, as the row already asks for a toll-free number")
+    if not idle:
+        return ""
+    them = "them" if len(idle) > 1 else "it"
+    harm = "they do" if len(idle) > 1 else "it does"
+    return f"fallback {'; '.join(idle)}. Remove {them} from the cell, or leave {them}: {harm} no harm"
 
 
 def unavailable_text(order: OrderRequest) -> str:
-    """``no 289 number available``: what an order that found no number was looking for."""
+    """``No 289 number was available``: what an order that found no number was looking for."""
     if order.number_match_filter:
-        return f"no {order.number_match_filter} number available"
+        return f"No {order.number_match_filter} number was available"
     if order.match_type is MatchType.TOLLFREE:
-        return "no toll-free number available"
+        return "No toll-free number was available"
     if order.match_type is MatchType.LOCAL_TO_CITY:
-        return f"no number available in {order.city}, {order.state}"
-    return f"no number available local to {order.local_to_number}"
+        return f"No number was available in {order.city}, {order.state}"
+    return f"No number was available local to {order.local_to_number}"

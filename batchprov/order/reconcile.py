@@ -16,7 +16,7 @@ from batchprov.order.crashpoints import crashpoint
 from batchprov.order.journal import Item, Journal
 from batchprov.order.matching import Decision, Verdict, candidates, decide, name_pattern
 from batchprov.order.rate import backoff
-from batchprov.order.rows import RUN_AGAIN, RowState, failed_result
+from batchprov.order.rows import RowState, failed_result, unknown_text
 from batchprov.order.state import RunState
 from batchprov.order.vetting import review_text, vet
 
@@ -129,8 +129,8 @@ class Reconciler:
         number = vetted.number
         s.stats["adopted"] += 1
         row.warnings.append(
-            f"adopted after an unanswered request ({row.unknown_detail}); "
-            "found in the group's numbers by name"
+            f"No clear answer came when this row was ordered ({row.unknown_detail}); its "
+            "number was then found in the account by its name, and kept: nothing was bought twice"
         )
         await s.record_bought(row, number, resolved_by="reconcile")
         s.resolved(row)
@@ -139,11 +139,14 @@ class Reconciler:
         s = self.state
         s.stats["review"] += 1
         if decision.verdict is Verdict.REVIEW:
-            text = f"possible duplicate purchase: review numbers {decision.ids}"
+            text = (
+                f"This row may have been bought twice: review numbers {decision.ids} in the "
+                "account and release the one you do not want"
+            )
         else:
             text = (
-                f"cannot tell which row owns numbers {decision.ids}: their names fit "
-                "several rows of this group; review them"
+                f"batchprov cannot tell which row owns numbers {decision.ids}: their names fit "
+                "several rows of this group. Look at them in the account before running again"
             )
         ids = [n.id for n in decision.numbers]
         item = await s.jx(s.journal.record_review, row.key, text, ids)
@@ -171,10 +174,7 @@ class Reconciler:
     def _give_up(self, row: RowState, why: str) -> None:
         """The group cannot be listed: leave the row UNKNOWN for the next run to reconcile."""
         self.state.resolved(row)
-        text = (
-            f"outcome unknown ({row.unknown_detail}); the group's numbers cannot be listed "
-            f"({why}); {RUN_AGAIN}"
-        )
+        text = unknown_text(row.unknown_detail, why)
         self.state.final(row, failed_result(row, row.item, text))
 
 

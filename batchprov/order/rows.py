@@ -12,8 +12,12 @@ from batchprov.models import CheckedRow, FallbackOrder, OrderRequest, RowResult,
 from batchprov.numbering.fallback import unavailable_text
 from batchprov.order.journal import UNRESOLVED, Item, State
 
-#: Ends every "outcome unknown" message: the next run reconciles before sending.
-RUN_AGAIN = "run again to reconcile — it will not be bought twice"
+#: Ends every "no clear answer" message: the next run looks in the account before sending.
+RUN_AGAIN = (
+    "Run the same command again: batchprov first looks in the account, and never buys it twice"
+)
+#: Ends the message of a row the run never reached.
+NOT_REACHED = "Run the same command again to order it."
 
 
 @dataclass(slots=True, eq=False)
@@ -105,31 +109,42 @@ def stopped_result(row: RowState, item: Item | None, halt: str | None) -> RowRes
     """The result of a row left open when the run stopped, from the journal's truth."""
     why = halt or "the run stopped"
     if item is None or (item.state is State.PENDING and item.attempts == 0):
-        reason = "run interrupted" if why == "interrupted" else f"run stopped: {why}"
-        return failed_result(row, item, f"{reason} before this row was sent", Status.NOT_ATTEMPTED)
+        reason = "" if why == "interrupted" else f" ({why})"
+        text = f"Not sent: the run was stopped{reason} before this row's turn. {NOT_REACHED}"
+        return failed_result(row, item, text, Status.NOT_ATTEMPTED)
     if item.state is State.DONE:
         return owned_result(row, item, Status.PROVISIONED)
     if item.state is State.REVIEW:
         return failed_result(row, item, review_text(item))
     if item.unresolved:
         detail = row.unknown_detail or item.last_error or "no answer"
-        return failed_result(row, item, f"outcome unknown ({detail}); {RUN_AGAIN}")
+        return failed_result(row, item, unknown_text(detail))
     if item.state is State.FAILED:
         return failed_result(row, item, item.last_error or "failed")
     return failed_result(
         row,
         item,
-        f"not bought ({item.last_error}); the run stopped "
-        f"({why}) before it was sent again — run again to finish",
+        f"Not bought yet ({item.last_error}): the run was stopped ({why}) before it was sent "
+        f"again. {NOT_REACHED}",
+    )
+
+
+def unknown_text(detail: str, why: str = "") -> str:
+    """A row sent without a clear answer: it may have been bought."""
+    extra = f", and the group's numbers cannot be listed ({why})" if why else ""
+    return (
+        f"No clear answer came for this row ({detail}){extra}, so it may have been bought. "
+        f"{RUN_AGAIN}."
     )
 
 
 def fallback_text(row: RowState) -> str:
-    """``no 289 number available; ordered with fallback overlay 905``."""
+    """``No 289 number was available, so a number in overlay area code 905 was ordered
+    instead``."""
     assert row.fallback is not None
-    text = f"{unavailable_text(row.primary)}; ordered with fallback {row.fallback.label}"
+    text = f"{unavailable_text(row.primary)}, so {row.fallback.label} was ordered instead"
     tried = [f.label for f in row.row.fallbacks[: row.step - 1]]
-    return f"{text} ({', '.join(tried)} found none either)" if tried else text
+    return f"{text} ({_either(tried)} had none either)" if tried else text
 
 
 def refused_text(row: RowState, detail: str, *, no_match: bool) -> str:
@@ -137,16 +152,27 @@ def refused_text(row: RowState, detail: str, *, no_match: bool) -> str:
     if row.fallback is None:
         return detail
     if not no_match:
-        return f"{detail} (sent with fallback {row.fallback.label})"
-    tried = ", ".join(f.label for f in row.row.fallbacks[: row.step])
-    return f"{unavailable_text(row.primary)}, nor with fallback {tried}; last answer: {detail}"
+        return f"{detail} (when asked for {row.fallback.label} instead)"
+    tried = _either([f.label for f in row.row.fallbacks[: row.step]])
+    return (
+        f"{unavailable_text(row.primary)}, nor {tried}. Choose another area code or add a "
+        f"fallback, then run again with --retry-failed; last answer: {detail}"
+    )
+
+
+def _either(labels: list[str]) -> str:
+    """``a, b or c``."""
+    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} or {labels[-1]}"
 
 
 def review_text(item: Item) -> str:
     """Why an item waits for a person: its recorded reason, or the numbers to look at."""
     if item.last_error:
         return item.last_error
-    return f"possible duplicate purchase: review numbers {item.review_numbers}"
+    return (
+        f"This row may have been bought twice: review numbers {item.review_numbers} in the "
+        "account and release the one you do not want"
+    )
 
 
 def _base_result(row: RowState, item: Item | None, status: Status) -> RowResult:

@@ -422,7 +422,11 @@ class RunState:
 
     async def exhausted(self, row: RowState, item: Item, detail: str) -> None:
         """The row used up its sends without a purchase."""
-        await self.record_failed(row, f"not bought after {item.attempts} attempts; last: {detail}")
+        text = (
+            f"Not bought after {item.attempts} attempts. Try again later with --retry-failed; "
+            f"last answer: {detail}"
+        )
+        await self.record_failed(row, text)
 
     # listing -------------------------------------------------------------------------
 

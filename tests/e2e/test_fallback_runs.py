@@ -130,7 +130,7 @@ def test_each_fallback_when_the_filter_runs_out(
     assert second.status is Status.PROVISIONED
     assert fits(second.tracking_number)
     assert second.match_type == match_type
-    assert second.warnings == (f"no 289 number available; ordered with fallback {label}",)
+    assert second.warnings == (f"No 289 number was available, so {label} was ordered instead",)
     assert (second.attempts, transport.sent["POST"]) == (2, 2)
     assert request_of(scarce, "Second") == checked[1].fallbacks[0].order.body()
     assert bought_per_name(scarce) == {"First": 1, "Second": 1}
@@ -164,11 +164,13 @@ def test_fallbacks_are_tried_in_order_until_one_finds_a_number(
     chain, alone = by_name(outcome, checked).values()
     assert chain.status is Status.PROVISIONED and nanp.is_tollfree(chain.tracking_number or "")
     assert chain.warnings == (
-        "no 289 number available; ordered with fallback tollfree (overlay 905 found none either)",
+        "No 289 number was available, so a toll-free number was ordered instead (a number in "
+        "overlay area code 905 had none either)",
     )
     assert alone.status is Status.FAILED
     assert (alone.error or "").startswith(
-        "no 289 number available, nor with fallback overlay 905; last answer: HTTP 400: "
+        "No 289 number was available, nor a number in overlay area code 905. Choose another "
+        "area code or add a fallback, then run again with --retry-failed; last answer: HTTP 400: "
         "No numbers available local to 9056372046 matching 905"
     )
     assert transport.sent["POST"] == 5
@@ -184,7 +186,7 @@ def test_rerun_after_a_fallback_sends_nothing(scarce: RunningSandbox, journal: P
     assert transport.sent["POST"] == 0
     assert [r.tracking_number for r in again.results] == [r.tracking_number for r in first.results]
     notes = [w for r in again.results for w in r.warnings]
-    assert notes == ["no 289 number available; ordered with fallback tollfree"]
+    assert notes == ["No 289 number was available, so a toll-free number was ordered instead"]
     assert sorted(r.match_type or "" for r in again.results) == ["localtonumber", "tollfree"]
 
 
@@ -245,14 +247,17 @@ def test_fallbacks_under_faults_buy_each_row_once(journal: Path) -> None:
     for name, result in results.items():
         number = result.tracking_number or ""
         expected = () if number.startswith("289") else (_note(number),)
-        assert tuple(w for w in result.warnings if "fallback" in w) == expected, name
+        assert tuple(w for w in result.warnings if "ordered instead" in w) == expected, name
 
 
 def _note(number: str) -> str:
     """The warning of a row bought by a fallback, from the number it got."""
     if number.startswith("905"):
-        return "no 289 number available; ordered with fallback overlay 905"
-    return "no 289 number available; ordered with fallback tollfree (overlay 905 found none either)"
+        return "No 289 number was available, so a number in overlay area code 905 was ordered instead"
+    return (
+        "No 289 number was available, so a toll-free number was ordered instead (a number in "
+        "overlay area code 905 had none either)"
+    )
 
 
 def test_ambiguous_fallback_is_reconciled_before_anything_is_sent(
@@ -272,8 +277,8 @@ def test_ambiguous_fallback_is_reconciled_before_anything_is_sent(
     outcome, transport = order(scarce, checked, journal, options=RunOptions(settle_delay=0.3))
     bought, lost = by_name(outcome, checked).values()
     assert (bought.status, lost.status) == (Status.PROVISIONED, Status.PROVISIONED)
-    assert any("adopted after an unanswered request" in w for w in bought.warnings)
-    assert "ordered with fallback overlay 905" in " ".join(bought.warnings)
+    assert any("its number was then found in the account" in w for w in bought.warnings)
+    assert "a number in overlay area code 905 was ordered instead" in " ".join(bought.warnings)
     assert transport.sent["POST"] == 1
     assert request_of(scarce, "Lost") == checked[1].fallbacks[0].order.body()
     assert bought_per_name(scarce) == {"Bought": 1, "Lost": 1}

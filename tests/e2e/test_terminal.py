@@ -86,13 +86,17 @@ def test_api_refusal_reads_in_plain_words() -> None:
     assert api_words("HTTP 400: name is required") == (
         "The API refused this row: name is required (HTTP 400)."
     )
-    assert api_words("HTTP 422: no numbers (sent with fallback tollfree)") == (
-        "The API refused this row: no numbers (HTTP 422; sent with fallback tollfree)."
+    assert api_words("HTTP 422: no numbers (when asked for a toll-free number instead)") == (
+        "The API refused this row: no numbers (HTTP 422; when asked for a toll-free number "
+        "instead)."
     )
     assert api_words("HTTP 503: busy").startswith("The API failed on this row: busy")
     assert api_words("outcome unknown (timeout)") == "outcome unknown (timeout)"
     assert api_words("none nor with fallback overlay; last answer: HTTP 404: gone") == (
         "none nor with fallback overlay; last answer: gone (HTTP 404)."
+    )
+    assert api_words("No clear answer came (HTTP 503: busy), so it may have been bought.") == (
+        "No clear answer came (busy, HTTP 503), so it may have been bought."
     )
 
 

@@ -45,6 +45,15 @@ def labels(found: tuple[FallbackOrder, ...]) -> list[str]:
     return [f.label for f in found]
 
 
+def overlay(code: str) -> str:
+    """How a person reads an overlay fallback to ``code``."""
+    return f"a number in overlay area code {code}"
+
+
+NO_FILTER = "a number without the area-code filter"
+A_TOLLFREE = "a toll-free number"
+
+
 @pytest.mark.parametrize(
     ("text", "kinds"),
     [
@@ -70,8 +79,10 @@ def test_blank_fallback_means_the_runs() -> None:
 def test_unknown_fallback_lists_the_accepted_words() -> None:
     """An unknown word is an error naming it and every accepted word."""
     problem = parse_fallback("overlay, any city").problem
-    assert problem.startswith("unknown fallback 'any city'; use one or more of ")
-    assert "drop_filter, overlay, tollfree" in problem
+    assert problem.startswith("'any city' is not a fallback batchprov knows; write one or more")
+    assert "drop-filter, overlay, toll-free" in problem
+    for word in ("drop-filter", "overlay", "toll-free"):  # the listed words are accepted
+        assert parse_fallback(word).value
 
 
 def test_run_fallback_is_checked_before_anything_starts() -> None:
@@ -79,7 +90,7 @@ def test_run_fallback_is_checked_before_anything_starts() -> None:
     assert parse_run_fallback("overlay,tollfree") == (OVERLAY, TF)
     assert parse_run_fallback(["drop_filter"]) == (DROP,)
     assert parse_run_fallback(None) == ()
-    with pytest.raises(ConfigError, match="unknown fallback 'cheapest'"):
+    with pytest.raises(ConfigError, match="'cheapest' is not a fallback"):
         parse_run_fallback("cheapest")
 
 
@@ -87,7 +98,7 @@ def test_drop_filter_sends_the_same_order_without_filter() -> None:
     """drop_filter: the row's order, filter removed, nothing else changed."""
     primary = order(number_match_filter="289", record_calls=True)
     (found,) = fallback_orders(primary, [DROP])
-    assert found.label == "drop_filter"
+    assert found.label == NO_FILTER
     assert found.order.number_match_filter is None
     assert found.order.body()["call_routes"] == primary.body()["call_routes"]
     assert (found.order.group_id, found.order.name) == (primary.group_id, primary.name)
@@ -95,11 +106,11 @@ def test_drop_filter_sends_the_same_order_without_filter() -> None:
 
 def test_overlay_tries_the_other_area_codes_of_the_place() -> None:
     """overlay: each other area code of the place as a 3-digit filter, the number's own first."""
-    assert labels(fallback_orders(order(number_match_filter="289"), [OVERLAY])) == ["overlay 905"]
+    assert labels(fallback_orders(order(number_match_filter="289"), [OVERLAY])) == [overlay("905")]
     toronto = order(number_match_filter="416203", local_to_number="9422001234")
-    assert labels(fallback_orders(toronto, [OVERLAY])) == ["overlay 942", "overlay 437"]
+    assert labels(fallback_orders(toronto, [OVERLAY])) == [overlay("942"), overlay("437")]
     city = order(MatchType.LOCAL_TO_CITY, city="Toronto", state="ON", number_match_filter="437")
-    assert labels(fallback_orders(city, [OVERLAY])) == ["overlay 416", "overlay 942"]
+    assert labels(fallback_orders(city, [OVERLAY])) == [overlay("416"), overlay("942")]
 
 
 def test_overlay_of_a_tollfree_filter_tries_the_other_tollfree_codes() -> None:
@@ -128,7 +139,7 @@ def test_fallbacks_that_change_nothing_are_left_out() -> None:
     assert fallback_orders(order(), [DROP, OVERLAY]) == ()
     assert fallback_orders(order(MatchType.TOLLFREE), [TF, DROP]) == ()
     chain = fallback_orders(order(number_match_filter="289"), [OVERLAY, DROP, TF, DROP])
-    assert labels(chain) == ["overlay 905", "drop_filter", "tollfree"]
+    assert labels(chain) == [overlay("905"), NO_FILTER, A_TOLLFREE]
 
 
 @pytest.mark.parametrize(
@@ -181,7 +192,7 @@ def test_the_rows_own_fallback_wins_over_the_runs() -> None:
         CheckedRow(3, 5, None),
     ]
     done = with_fallbacks(rows, (OVERLAY,))
-    assert [labels(r.fallbacks) for r in done] == [["overlay 905"], ["tollfree"], [], []]
+    assert [labels(r.fallbacks) for r in done] == [[overlay("905")], [A_TOLLFREE], [], []]
 
 
 def test_fallback_column_is_checked_and_carried() -> None:
@@ -198,12 +209,13 @@ def test_fallback_column_is_checked_and_carried() -> None:
     assert outcome.rows[1].order is None
     found = [(i.row, i.severity, i.message) for i in outcome.issues if i.column == "fallback"]
     assert found[0][:2] == (5, Severity.ERROR)
-    assert "unknown fallback 'cheapest'" in found[0][2]
+    assert "'cheapest' is not a fallback" in found[0][2]
     assert found[1] == (
         6,
         Severity.WARNING,
-        "fallback never used: tollfree (the row is already toll-free); "
-        "drop_filter (the row has no filter)",
+        "fallback 'toll-free' can never apply, as the row already asks for a toll-free number; "
+        "'drop-filter' can never apply, as the row has no area-code filter. Remove them from "
+        "the cell, or leave them: they do no harm",
     )
 
 

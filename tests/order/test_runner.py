@@ -155,7 +155,7 @@ def test_token_rejected_stops_at_once(api: Api, clock: FakeClock, journal: Path)
     assert posts(api) == 4
     assert api.requests[-1][0] == "POST"
     assert statuses(outcome) == ["provisioned"] * 3 + ["failed"] + ["not attempted"] * 6
-    assert "before this row was sent" in (outcome.results[-1].error or "")
+    assert "before this row's turn" in (outcome.results[-1].error or "")
 
 
 @pytest.mark.parametrize(
@@ -168,7 +168,7 @@ def test_ambiguous_purchase_is_adopted(
     api.sandbox.script(fault)
     result = run(api, clock, journal, rows(["ABC Company"])).results[0]
     assert result.status == Status.PROVISIONED
-    assert result.warnings[0].startswith("adopted after an unanswered request (")
+    assert result.warnings[0].startswith("No clear answer came when this row was ordered (")
     assert (posts(api), len(api.sandbox.ledger())) == (1, 1)
 
 
@@ -219,7 +219,7 @@ def test_attempts_run_out(api: Api, clock: FakeClock, journal: Path) -> None:
     options = RunOptions(timeout=5.0, max_attempts=3, breaker_threshold=100)
     result = run(api, clock, journal, rows(["A"]), options=options).results[0]
     assert result.status == Status.FAILED
-    assert (result.error or "").startswith("not bought after 3 attempts; last: ConnectError")
+    assert (result.error or "").startswith("Not bought after 3 attempts. Try again later")
 
 
 def test_preexisting_number_is_never_adopted(api: Api, clock: FakeClock, journal: Path) -> None:
@@ -249,7 +249,10 @@ def test_two_candidates_go_to_review(clock: FakeClock, journal: Path) -> None:
     result = run(api, clock, journal, rows(["Twin"]), foreign=api.theirs).results[0]
     first, second = ledger_ids(api)
     assert result.status == Status.FAILED
-    assert result.error == f"possible duplicate purchase: review numbers {first}, {second}"
+    assert result.error == (
+        f"This row may have been bought twice: review numbers {first}, {second} in the account "
+        "and release the one you do not want"
+    )
     assert (posts(api), bought(api)) == (1, {"twin": 2})
 
 
@@ -332,7 +335,7 @@ def test_crash_recovery_adopts_bought_numbers(api: Api, clock: FakeClock, journa
     seed(api, "Bought")
     result = run(api, clock, journal, rows(["Bought"])).results[0]
     assert (result.status, posts(api)) == (Status.PROVISIONED, 0)
-    assert "adopted after an unanswered request" in result.warnings[0]
+    assert "its number was then found in the account" in result.warnings[0]
 
 
 def test_crash_recovery_resends_absent_once(api: Api, clock: FakeClock, journal: Path) -> None:
@@ -360,7 +363,10 @@ def test_stop_before_start_sends_nothing(api: Api, clock: FakeClock, journal: Pa
     outcome = run(api, clock, journal, rows(["A", "B"]), stop=stop)
     assert (outcome.stopped_reason, posts(api)) == ("interrupted", 0)
     assert statuses(outcome) == ["not attempted"] * 2
-    assert outcome.results[0].error == "run interrupted before this row was sent"
+    assert outcome.results[0].error == (
+        "Not sent: the run was stopped before this row's turn. Run the same command again to "
+        "order it."
+    )
 
 
 def test_stop_mid_run_records_what_was_sent(api: Api, clock: FakeClock, journal: Path) -> None:

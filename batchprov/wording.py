@@ -86,7 +86,10 @@ def api_refusal(text: str, status: int | None = None) -> str:
     return f"The API refused this row: {shown}{where}."
 
 
-_HTTP_ANSWER = re.compile(r"HTTP (\d{3}): (.*?)(?: \((when asked for [^)]*)\))?", re.DOTALL)
+#: ``HTTP 400: <text>``, then the fallback it was sent for, then a line of advice.
+_HTTP_ANSWER = re.compile(
+    r"HTTP (\d{3}): (.*?)(?: \((when asked for [^)]*)\))?(?:\n([^\n]*))?", re.DOTALL
+)
 #: An answer quoted inside another text: to the end, or to the ``)`` closing a parenthesis
 #: that the sentence goes on after.
 _INNER_ANSWER = re.compile(r"HTTP (\d{3}): (.*?)(?=\)[,.;:] |$)", re.DOTALL)
@@ -98,12 +101,13 @@ def api_words(error: str) -> str:
     ``<text> (HTTP 404).``; other texts are kept as they are."""
     whole = _HTTP_ANSWER.fullmatch(error)
     if whole:
-        status, text, fallback = int(whole[1]), whole[2], whole[3]
+        status, text, fallback, advice = int(whole[1]), whole[2], whole[3], whole[4]
         where = f"HTTP {status}; {fallback}" if fallback else f"HTTP {status}"
         shown = text.strip().rstrip(".") or "no reason given"
+        then = f"\n{advice}" if advice else ""
         if status >= 500:
-            return f"The API failed on this row: {shown} ({where})."
-        return f"The API refused this row: {shown} ({where})."
+            return f"The API failed on this row: {shown} ({where}).{then}"
+        return f"The API refused this row: {shown} ({where}).{then}"
     inner = _INNER_ANSWER.search(error)
     if inner:  # "…; last answer: HTTP 404: <text>" → "…; last answer: <text> (HTTP 404)."
         shown = inner[2].strip().rstrip(".") or "no reason given"

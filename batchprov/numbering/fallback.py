@@ -163,14 +163,19 @@ def fallback_notes(kinds: tuple[Fallback, ...], match_type: MatchType, filter_: 
     for kind in kinds:
         word = FALLBACK_INPUT_WORDS[kind.value]
         if kind in (Fallback.DROP_FILTER, Fallback.OVERLAY) and not filter_:
-            idle.append(f"'{word}' can never apply, as the row has no area-code filter")
+            idle.append(
+                f"the fallback '{word}' can never apply, as the row has no area-code filter"
+            )
         elif kind is Fallback.TOLLFREE and match_type is MatchType.TOLLFREE:
-            idle.append(f"'{word}' can never apply, as the row already asks for a toll-free number")
+            idle.append(
+                f"the fallback '{word}' can never apply, as the row already asks for a toll-free "
+                "number"
+            )
     if not idle:
         return ""
     them = "them" if len(idle) > 1 else "it"
     harm = "they do" if len(idle) > 1 else "it does"
-    return f"fallback {'; '.join(idle)}. Remove {them} from the cell, or leave {them}: {harm} no harm"
+    return f"{'; '.join(idle)}. Remove {them} from the cell, or leave {them}: {harm} no harm"
 
 
 def unavailable_text(order: OrderRequest) -> str:

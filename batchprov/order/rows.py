@@ -16,6 +16,10 @@ from batchprov.order.journal import UNRESOLVED, Item, State
 RUN_AGAIN = (
     "Run the same command again: batchprov first looks in the account, and never buys it twice"
 )
+#: What to do about a row for which no number matched.
+NO_MATCH_HINT = (
+    "Choose another area code (or none), or add a fallback, then run again with --retry-failed."
+)
 #: Ends the message of a row the run never reached.
 NOT_REACHED = "Run the same command again to order it."
 
@@ -150,13 +154,13 @@ def fallback_text(row: RowState) -> str:
 def refused_text(row: RowState, detail: str, *, no_match: bool) -> str:
     """The error of a row refused for good: the API's text, and the fallbacks it tried."""
     if row.fallback is None:
-        return detail
+        return f"{detail}\n{NO_MATCH_HINT}" if no_match else detail
     if not no_match:
         return f"{detail} (when asked for {row.fallback.label} instead)"
     tried = _either([f.label for f in row.row.fallbacks[: row.step]])
     return (
-        f"{unavailable_text(row.primary)}, nor {tried}. Choose another area code or add a "
-        f"fallback, then run again with --retry-failed; last answer: {detail}"
+        f"{unavailable_text(row.primary)}, nor {tried}. {NO_MATCH_HINT[0].upper()}"
+        f"{NO_MATCH_HINT[1:].removesuffix('.')}; last answer: {detail}"
     )
 
 

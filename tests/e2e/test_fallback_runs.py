@@ -170,7 +170,8 @@ def test_fallbacks_are_tried_in_order_until_one_finds_a_number(
     assert alone.status is Status.FAILED
     assert (alone.error or "").startswith(
         "No 289 number was available, nor a number in overlay area code 905. Choose another "
-        "area code or add a fallback, then run again with --retry-failed; last answer: HTTP 400: "
+        "area code (or none), or add a fallback, then run again with --retry-failed; last "
+        "answer: HTTP 400: "
         "No numbers available local to 9056372046 matching 905"
     )
     assert transport.sent["POST"] == 5
@@ -253,7 +254,9 @@ def test_fallbacks_under_faults_buy_each_row_once(journal: Path) -> None:
 def _note(number: str) -> str:
     """The warning of a row bought by a fallback, from the number it got."""
     if number.startswith("905"):
-        return "No 289 number was available, so a number in overlay area code 905 was ordered instead"
+        return (
+            "No 289 number was available, so a number in overlay area code 905 was ordered instead"
+        )
     return (
         "No 289 number was available, so a toll-free number was ordered instead (a number in "
         "overlay area code 905 had none either)"

@@ -213,9 +213,9 @@ def test_fallback_column_is_checked_and_carried() -> None:
     assert found[1] == (
         6,
         Severity.WARNING,
-        "fallback 'toll-free' can never apply, as the row already asks for a toll-free number; "
-        "'drop-filter' can never apply, as the row has no area-code filter. Remove them from "
-        "the cell, or leave them: they do no harm",
+        "the fallback 'toll-free' can never apply, as the row already asks for a toll-free "
+        "number; the fallback 'drop-filter' can never apply, as the row has no area-code "
+        "filter. Remove them from the cell, or leave them: they do no harm",
     )
 
 

@@ -548,7 +548,7 @@ def _guard(
     """Refuse, before anything is sent or written, to replace a file showing bought numbers
     that the new output would not show again (the input's own, or the journal's for a run),
     or to write result columns that would not fit in the sheet."""
-    check_room(checked.table, out, extra_columns=columns)
+    check_room(checked.table, out, extra_columns=columns, purchases=command == "run")
     shown = (r.previous.tracking_number for r in checked.rows if r.owned and r.previous)
     carried = {n for n in shown if n} | also
     check_overwrite(out, carried=carried, command=command, sheet=config.sheet)

@@ -19,7 +19,7 @@ import csv
 import re
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,7 +30,12 @@ from openpyxl.worksheet.worksheet import Worksheet
 from batchprov.collector import collector_paused
 from batchprov.errors import ConfigError, InputError
 from batchprov.models import Issue, RowResult, Severity, Status, Table
-from batchprov.read.headers import OPTIONAL_RESULT_HEADERS, RESULT_HEADERS, result_span
+from batchprov.read.headers import (
+    OPTIONAL_RESULT_HEADERS,
+    RESULT_HEADERS,
+    result_header,
+    result_span,
+)
 from batchprov.report import RunInfo
 from batchprov.write.atomic import atomic_write, same_file
 from batchprov.write.attention import ATTENTION_SHEET, write_attention
@@ -57,11 +62,13 @@ __all__ = [
     "ERRORS_HEADERS",
     "ERRORS_SHEET",
     "OUTPUT_SUFFIXES",
+    "PURCHASE_HEADERS",
     "SANDBOX_NOTE",
     "SUMMARY_SHEET",
     "MAX_COLUMNS",
     "ExtraValues",
     "check_output",
+    "carried_headers",
     "check_room",
     "csv_safe",
     "result_headers",
@@ -70,6 +77,18 @@ __all__ = [
 ]
 
 OUTPUT_SUFFIXES = (".xlsx", ".xlsm", ".csv")
+#: Result columns only a purchase fills. A check or a dry run leaves them out, unless the input
+#: already has them (an earlier run's output): then they are carried over, bought numbers kept.
+PURCHASE_HEADERS = (
+    "Tracking Number",
+    "Assigned Name",
+    "Number ID",
+    "Route ID",
+    "Attempts",
+    "Provisioned At",
+)
+#: The modes that buy nothing (`report.RunInfo.mode`).
+_CHECK_MODES = frozenset({"validate", "dry-run"})
 #: Columns in an Excel sheet (A to XFD).
 MAX_COLUMNS = 16384
 #: A CSV cell starting with one of these is a formula to a spreadsheet program.
@@ -94,7 +113,8 @@ def write_output(
     ``results`` holds one result per table row; ``issues`` the errors and warnings, each naming
     an Excel row and a header as written in the sheet. ``extra_columns`` adds optional result
     columns (``Request Body``, ``Expected Area``); ``extra_values`` gives values for them
-    by header and row index where a `RowResult` has none.
+    by header and row index where a `RowResult` has none. A validate or dry run (``info.mode``)
+    leaves out the purchase columns (`PURCHASE_HEADERS`) that the input does not have.
 
     Raises:
         InputError: ``out`` is the input file.
@@ -102,7 +122,8 @@ def write_output(
     """
     out = Path(out)
     check_output(table, out)
-    headers = result_headers(extra_columns)
+    purchases = info.mode not in _CHECK_MODES
+    headers = result_headers(extra_columns, purchases=purchases, carried=carried_headers(table))
     results = _with_issue_text(results, issues)
     extra = extra_values or {}
     if out.suffix.lower() == ".csv":
@@ -138,14 +159,16 @@ def check_output(table: Table, out: Path) -> None:
         raise ConfigError("An .xlsm output is only made from an .xlsm input; use .xlsx.")
 
 
-def check_room(table: Table, out: Path, *, extra_columns: Sequence[str] = ()) -> None:
+def check_room(
+    table: Table, out: Path, *, extra_columns: Sequence[str] = (), purchases: bool = True
+) -> None:
     """Refuse, before anything is ordered, a workbook output whose result columns would not fit.
 
-    Cheap and without side effects, like `check_output`.
+    Cheap and without side effects, like `check_output`. ``purchases``: as in `result_headers`.
     """
     if Path(out).suffix.lower() == ".csv":
         return
-    count = len(result_headers(extra_columns))
+    count = len(result_headers(extra_columns, purchases=purchases, carried=carried_headers(table)))
     last = _last_result_column(table, count)
     if last > MAX_COLUMNS:
         raise ConfigError(
@@ -173,12 +196,27 @@ def csv_safe(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def result_headers(extra_columns: Sequence[str] = ()) -> list[str]:
-    """The result columns written: the standard ones, then the optional ones asked for."""
+def result_headers(
+    extra_columns: Sequence[str] = (),
+    *,
+    purchases: bool = True,
+    carried: Collection[str] = (),
+) -> list[str]:
+    """The result columns written: the standard ones, then the optional ones asked for.
+
+    ``purchases=False`` (validate, dry run) leaves out the columns only a purchase fills,
+    except those ``carried`` over from the input.
+    """
     unknown = set(extra_columns) - set(OPTIONAL_RESULT_HEADERS)
     if unknown:
         raise ValueError(f"unknown optional result columns: {sorted(unknown)}")
-    return [*RESULT_HEADERS, *(h for h in OPTIONAL_RESULT_HEADERS if h in extra_columns)]
+    standard = [h for h in RESULT_HEADERS if purchases or h not in PURCHASE_HEADERS or h in carried]
+    return [*standard, *(h for h in OPTIONAL_RESULT_HEADERS if h in extra_columns)]
+
+
+def carried_headers(table: Table) -> frozenset[str]:
+    """The result columns the input already has (an earlier output read again)."""
+    return frozenset(result_header(table.headers[i]) for i in result_span(table.headers))
 
 
 # --- the rows' texts ------------------------------------------------------------------------------

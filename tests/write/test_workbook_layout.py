@@ -144,3 +144,52 @@ def make_workbook_path(tmp_path: Path) -> Path:
     if not path.exists():
         make_workbook(path)
     return path
+
+
+def _result_headers(out: Path) -> list[str]:
+    """The result columns of a written workbook's data sheet, in order."""
+    ws = openpyxl.load_workbook(out).worksheets[0]
+    texts = [str(c.value or "") for c in ws[1]]
+    return texts[texts.index("Status") :]
+
+
+def test_checks_and_dry_runs_leave_out_the_purchase_columns(tmp_path: Path) -> None:
+    """Validate and dry run write no column only a purchase can fill; a run writes them all."""
+    from batchprov.pipeline import run_file, validate_file
+    from batchprov.sandbox import sandbox_session
+
+    source = make_workbook_path(tmp_path)
+    validate_file(source, tmp_path / "v.xlsx")
+    assert _result_headers(tmp_path / "v.xlsx") == [
+        "Status",
+        "Error",
+        "Warnings",
+        "Ordered As",
+        "Expected Area",
+    ]
+    run_file(source, tmp_path / "p.xlsx", config=RunConfig(dry_run=True))
+    assert _result_headers(tmp_path / "p.xlsx")[-2:] == ["Expected Area", "Request Body"]
+    assert "Tracking Number" not in _result_headers(tmp_path / "p.xlsx")
+    with sandbox_session() as session:
+        run_file(source, tmp_path / "r.xlsx", api=session.api)
+    assert _result_headers(tmp_path / "r.xlsx") == [*RESULT_HEADERS, "Expected Area"]
+
+
+def test_a_check_of_a_results_workbook_carries_its_purchases_over(tmp_path: Path) -> None:
+    """Validating (or planning) a results workbook keeps its purchase columns, unchanged."""
+    from batchprov.pipeline import run_file, validate_file
+
+    table = table_of(make_workbook_path(tmp_path))
+    results = tmp_path / "results.xlsx"
+    write_output(table, standard_results(table), (), info(), results)
+    before = read_table(results)
+    for out, run in [
+        (tmp_path / "v.xlsx", lambda o: validate_file(results, o)),
+        (tmp_path / "p.xlsx", lambda o: run_file(results, o, config=RunConfig(dry_run=True))),
+    ]:
+        run(out)
+        assert _result_headers(out)[: len(RESULT_HEADERS)] == list(RESULT_HEADERS)
+        after = read_table(out)
+        for header in ("Tracking Number", "Number ID", "Route ID", "Provisioned At"):
+            assert after.frame[header].iloc[0] == before.frame[header].iloc[0] != "", header
+        assert after.frame["Status"].iloc[0] == "already provisioned"

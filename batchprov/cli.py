@@ -138,6 +138,13 @@ def input_options(func: F) -> F:
             "it holds: <input>.checked.xlsx (validate), .plan.xlsx (dry run), .results.xlsx "
             "(run), with 'sandbox' in the name of a sandbox run's.",
         ),
+        click.option(
+            "--failed-only",
+            type=click.Path(dir_okay=False, path_type=Path),
+            metavar="FILE",
+            help="Also write the invalid and failed rows alone to FILE (.xlsx or .csv), with "
+            "the input's columns and what is wrong: fix them there and run FILE again.",
+        ),
         click.option("--sheet", help="Sheet to read. Default: the first visible sheet."),
         click.option(
             "--include-hidden",
@@ -147,7 +154,7 @@ def input_options(func: F) -> F:
         click.option(
             "--group-id",
             type=click.IntRange(min=1),
-            help="Group for rows whose group_id is blank (the column becomes optional).",
+            help="Group for rows whose Group ID cell is blank (the column becomes optional).",
         ),
         click.option(
             "--json", "as_json", is_flag=True, help="Print the summary as one JSON object."
@@ -163,6 +170,7 @@ def input_options(func: F) -> F:
 def validate(
     input_path: Path,
     output: Path | None,
+    failed_only: Path | None,
     sheet: str | None,
     include_hidden: bool,
     group_id: int | None,
@@ -173,7 +181,7 @@ def validate(
     from batchprov.pipeline import validate_file
 
     config = RunConfig(sheet=sheet, include_hidden=include_hidden, group_id=group_id)
-    report = validate_file(input_path, output, config=config)
+    report = validate_file(input_path, output, config=config, failed_only=failed_only)
     _print_report(report, as_json=as_json)
     sys.exit(report.exit_code)
 
@@ -201,7 +209,8 @@ def validate(
     type=float,
     default=30.0,
     show_default=True,
-    help="Seconds to wait for an answer before the outcome counts as unknown (then reconciled).",
+    help="Seconds to wait for an answer; after that batchprov looks in the account before it "
+    "would ever send the row again.",
 )
 @click.option(
     "--journal",
@@ -256,6 +265,7 @@ def validate(
 def run(
     input_path: Path,
     output: Path | None,
+    failed_only: Path | None,
     sheet: str | None,
     include_hidden: bool,
     group_id: int | None,
@@ -320,6 +330,7 @@ def run(
             on_plan=on_plan,
             on_progress=on_progress,
             stop=stop,
+            failed_only=failed_only,
         )
     _print_report(report, as_json=as_json)
     sys.exit(report.exit_code)
@@ -646,6 +657,17 @@ def _print_report(report: Report, *, as_json: bool) -> None:
         click.secho(f"Stopped early: {info.stopped_reason}. {FINISH}", fg="yellow")
     if report.output_path:
         click.echo(f"Output: {report.output_path}")
+    if report.failed_only_path:
+        count = len(problem_rows(report))
+        noun = "row" if count == 1 else "rows"
+        click.echo(f"Rows to fix ({count} {noun}): {report.failed_only_path}")
+
+
+def problem_rows(report: Report) -> list[RowResult]:
+    """The results of the rows needing attention (invalid and failed)."""
+    from batchprov.write.attention import attention_rows
+
+    return attention_rows(report.results)
 
 
 def _print_problems(report: Report) -> None:
@@ -722,6 +744,7 @@ def _summary(report: Report) -> dict[str, Any]:
         "mode": info.mode,
         "input": info.input_name,
         "output": str(report.output_path) if report.output_path else None,
+        "failed_only": str(report.failed_only_path) if report.failed_only_path else None,
         "api_url": None if info.sandbox else info.api_url,
         "sandbox": info.sandbox,
         "rows": len(report.results),

@@ -33,6 +33,7 @@ from batchprov.clock import now_iso
 from batchprov.config import DEFAULT_API_URL, Api, Environment, RunConfig
 from batchprov.errors import (
     CapExceeded,
+    ConfigError,
     ConfirmationRefused,
     RunAborted,
     os_error_text,
@@ -52,7 +53,8 @@ from batchprov.read.headers import ColumnMap, map_columns
 from batchprov.report import Report, RunInfo
 from batchprov.survey import Survey, check_can_write, survey_run
 from batchprov.wording import api_words
-from batchprov.write.output import check_room, write_output
+from batchprov.write.atomic import same_file
+from batchprov.write.output import check_output, check_room, write_failed_only, write_output
 from batchprov.write.overwrite import check_overwrite
 
 __all__ = ["Checked", "check_file", "default_output", "plan_run", "run_file", "validate_file"]
@@ -150,17 +152,23 @@ def validate_file(
     *,
     config: RunConfig = _DEFAULTS,
     write: bool = True,
+    failed_only: str | Path | None = None,
 ) -> Report:
-    """Check every row and write the annotated output with status `valid` or `invalid`."""
+    """Check every row and write the annotated output with status `valid` or `invalid`.
+
+    ``failed_only``: also write the invalid rows alone there, in the input's layout
+    (`.csv` or `.xlsx`), to fix and check again.
+    """
     with translated():
         started = now_iso()
         checked = check_file(path, config=config)
         results = [_check_result(row, checked, Status.VALID) for row in checked.rows]
         info = _info("validate", checked, api=None, started=started)
         out = _output_path(output, path, mode="validate") if write else None
+        also = Path(failed_only) if failed_only is not None else None
         if out is not None:
-            _guard(out, checked, config, command="check")
-        return _finish(checked, results, info, out, extra_columns=_CHECK_COLUMNS)
+            _guard(out, checked, config, command="check", failed_only=also)
+        return _finish(checked, results, info, out, extra_columns=_CHECK_COLUMNS, failed_only=also)
 
 
 def plan_run(checked: Checked, *, config: RunConfig = _DEFAULTS, api: Api | None = None) -> Plan:
@@ -183,6 +191,7 @@ def run_file(
     on_plan: PlanFn | None = None,
     on_progress: ProgressFn | None = None,
     stop: threading.Event | None = None,
+    failed_only: str | Path | None = None,
 ) -> Report:
     """Check every row, order a number for each valid one, and write the annotated output.
 
@@ -190,21 +199,26 @@ def run_file(
     needs no token. Against a real API the order goes ahead only when ``confirm(plan)``
     returns True; without ``confirm`` nothing is bought. ``on_plan(plan)`` sees the plan
     first, dry runs included. A sandbox `Api` (see `batchprov.sandbox.sandbox_session`)
-    orders without confirmation.
+    orders without confirmation. ``failed_only``: also write the invalid and failed rows
+    alone there, in the input's layout (`.csv` or `.xlsx`), to fix and run again.
     """
     with translated(journal=config.journal):
         started = now_iso()
         checked = check_file(path, config=config)
+        also = Path(failed_only) if failed_only is not None else None
         if config.dry_run:
             sandbox = api is not None and api.sandbox
             out = _output_path(output, path, mode="dry-run", sandbox=sandbox)
-            _guard(out, checked, config, command="dry run", columns=_DRY_RUN_COLUMNS)
-            return _dry_run(checked, config, api, out, started, on_plan)
+            _guard(
+                out, checked, config, command="dry run", columns=_DRY_RUN_COLUMNS, failed_only=also
+            )
+            return _dry_run(checked, config, api, out, started, on_plan, failed_only=also)
         api = api or Api.from_environment()
         out = _output_path(output, path, mode="run", sandbox=api.sandbox)
-        _guard(out, checked, config, command="run", also=_journal_numbers(config, api, out))
+        bought = _journal_numbers(config, api, out)
+        _guard(out, checked, config, command="run", also=bought, failed_only=also)
         check_can_write(checked.table, out, journal=_journal_to_read(config, api))
-        run = _Order(checked, config, api, out, started)
+        run = _Order(checked, config, api, out, started, failed_only=also)
         return run.go(confirm=confirm, on_plan=on_plan, on_progress=on_progress, stop=stop)
 
 
@@ -215,6 +229,8 @@ def _dry_run(
     out: Path,
     started: str,
     on_plan: PlanFn | None,
+    *,
+    failed_only: Path | None = None,
 ) -> Report:
     """Plan, show the plan, and write every row as `planned` with its request body."""
     where = _offline_api(api)
@@ -227,7 +243,9 @@ def _dry_run(
     ]
     info = _info("dry-run", checked, api=_offline_api(api), started=started)
     info = replace(info, plan=plan)
-    report = _finish(checked, results, info, out, extra_columns=_DRY_RUN_COLUMNS)
+    report = _finish(
+        checked, results, info, out, extra_columns=_DRY_RUN_COLUMNS, failed_only=failed_only
+    )
     return replace(report, extra={"plan": plan})
 
 
@@ -240,6 +258,7 @@ class _Order:
     api: Api
     out: Path
     started: str
+    failed_only: Path | None = None
     updates: UpdatePlan = UpdatePlan()
 
     def go(
@@ -329,7 +348,14 @@ class _Order:
         info = _info("run", self.checked, api=self.api, started=self.started)
         info = replace(info, stopped_reason=stopped, plan=plan)
         try:
-            report = _finish(self.checked, results, info, self.out, extra_columns=_CHECK_COLUMNS)
+            report = _finish(
+                self.checked,
+                results,
+                info,
+                self.out,
+                extra_columns=_CHECK_COLUMNS,
+                failed_only=self.failed_only,
+            )
         except OSError as exc:
             if outcome is None and not changed:
                 raise
@@ -347,7 +373,14 @@ class _Order:
         ]
         info = _info("run", self.checked, api=self.api, started=self.started)
         info = replace(info, stopped_reason=reason)
-        return _finish(self.checked, results, info, self.out, extra_columns=_CHECK_COLUMNS)
+        return _finish(
+            self.checked,
+            results,
+            info,
+            self.out,
+            extra_columns=_CHECK_COLUMNS,
+            failed_only=self.failed_only,
+        )
 
     def _order(
         self,
@@ -544,14 +577,24 @@ def _guard(
     command: str,
     also: frozenset[str] = frozenset(),
     columns: Sequence[str] = _CHECK_COLUMNS,
+    failed_only: Path | None = None,
 ) -> None:
     """Refuse, before anything is sent or written, to replace a file showing bought numbers
     that the new output would not show again (the input's own, or the journal's for a run),
-    or to write result columns that would not fit in the sheet."""
+    or to write result columns that would not fit in the sheet. The ``failed_only`` file
+    shows no bought number: it may replace none, nor the input, nor the output."""
     check_room(checked.table, out, extra_columns=columns, purchases=command == "run")
     shown = (r.previous.tracking_number for r in checked.rows if r.owned and r.previous)
     carried = {n for n in shown if n} | also
     check_overwrite(out, carried=carried, command=command, sheet=config.sheet)
+    if failed_only is None:
+        return
+    if same_file(failed_only, out):
+        raise ConfigError(
+            f"--failed-only {failed_only} is the output file too; give it a name of its own."
+        )
+    check_output(checked.table, failed_only)
+    check_overwrite(failed_only, carried=(), command=command)
 
 
 def _journal_numbers(config: RunConfig, api: Api, out: Path) -> frozenset[str]:
@@ -649,13 +692,24 @@ def _finish(
     out: Path | None,
     *,
     extra_columns: Sequence[str] = (),
+    failed_only: Path | None = None,
 ) -> Report:
-    """Write the annotated output (when asked) and build the report."""
+    """Write the annotated output (when asked), the rows needing attention alone (when asked)
+    and build the report."""
     results = [_in_plain_words(r) for r in results]
     info = replace(info, ended_at=now_iso())
+    table, issues = checked.table, checked.issues
     if out is not None:
-        write_output(checked.table, results, checked.issues, info, out, extra_columns=extra_columns)
-    return Report(info=info, results=tuple(results), issues=checked.issues, output_path=out)
+        write_output(table, results, issues, info, out, extra_columns=extra_columns)
+    if failed_only is not None:
+        write_failed_only(table, results, issues, info, failed_only, extra_columns=extra_columns)
+    return Report(
+        info=info,
+        results=tuple(results),
+        issues=issues,
+        output_path=out,
+        failed_only_path=failed_only,
+    )
 
 
 def _info(mode: str, checked: Checked, *, api: Api | None, started: str) -> RunInfo:

@@ -38,6 +38,8 @@ class Report:
     issues: tuple[Issue, ...]
     output_path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The file of the rows needing attention alone (``--failed-only``), when asked.
+    failed_only_path: Path | None = None
 
     def counts(self) -> dict[str, int]:
         """Rows per status, in the order of ``Status``."""

@@ -244,3 +244,36 @@ def test_layers_are_read_from_the_diagram() -> None:
     """The layer parser reads §1.2's diagram: names split on '/', layers on the arrows."""
     design = '<a id="s1.2"></a>\n### 1.2 x\n\n```\na / b → c\n  → d / e\n```\n'
     assert layers(design) == [{"a", "b"}, {"c"}, {"d", "e"}]
+
+
+def _options(command: str) -> list[tuple[list[str], str]]:
+    """(its spellings, its help) of each option of a command of the command line."""
+    import click
+
+    from batchprov.cli import cli
+
+    found = cli.get_command(click.Context(cli), command)
+    assert found is not None, command
+    return [
+        (list(p.opts), p.help or "")
+        for p in found.params
+        if isinstance(p, click.Option) and "--help" not in p.opts
+    ]
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_every_option_of_validate_and_run_is_in_the_readme(command: str) -> None:
+    """Each option of validate and run is named in the README's table, and has a --help text."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### Options of validate and run", 1)[1].split("\n### ", 1)[0]
+    for spellings, help_text in _options(command):
+        assert help_text.strip(), spellings
+        long = [s for s in spellings if s.startswith("--")]
+        assert any(re.search(rf"`{re.escape(s)}[ `]", table) for s in long), spellings
+
+
+@pytest.mark.parametrize("command", ["export", "release", "history", "template", "serve"])
+def test_every_option_has_a_help_text(command: str) -> None:
+    """No option of any command is left without a --help text."""
+    for spellings, help_text in _options(command):
+        assert help_text.strip(), (command, spellings)

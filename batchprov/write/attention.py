@@ -20,7 +20,14 @@ from batchprov.read.headers import result_span
 from batchprov.write.datasheet import ExtraValues, annotate_sheet, fill_sheet
 from batchprov.write.styles import HEADER_FONT, cell_at, put
 
-__all__ = ["ATTENTION_SHEET", "NEEDS_ATTENTION", "write_attention"]
+__all__ = [
+    "ATTENTION_SHEET",
+    "NEEDS_ATTENTION",
+    "attention_rows",
+    "attention_table",
+    "origin_header",
+    "write_attention",
+]
 
 ATTENTION_SHEET = "Needs attention"
 #: The rows this sheet holds.
@@ -39,13 +46,18 @@ def write_attention(
     extra: ExtraValues,
     *,
     sandbox: bool = False,
+    standalone: bool = False,
 ) -> int:
-    """Fill ``ws`` with the rows needing attention; return how many there are."""
-    chosen = [r for r in results if r.status in NEEDS_ATTENTION]
-    sub = _sub_table(table, chosen)
+    """Fill ``ws`` with the rows needing attention; return how many there are.
+
+    ``standalone``: the sheet is a file of its own (``--failed-only``), not a sheet of the
+    results workbook, and its title says so.
+    """
+    chosen = attention_rows(results)
+    sub = attention_table(table, chosen)
     title = cell_at(ws, 1, 1)
     if chosen:
-        put(title, _title(len(chosen), table.sheet))
+        put(title, _title(len(chosen), table.sheet, standalone=standalone))
     else:
         put(title, "batchprov: no row needs attention. Every row is fine as it is.")
     title.font = _TITLE_FONT
@@ -63,26 +75,44 @@ def write_attention(
     return len(chosen)
 
 
-def _title(count: int, sheet: str) -> str:
+def attention_rows(results: Sequence[RowResult]) -> list[RowResult]:
+    """The results of the rows needing attention (invalid and failed), in sheet order."""
+    return [r for r in results if r.status in NEEDS_ATTENTION]
+
+
+def origin_header(sheet: str) -> str:
+    """The header of the last column, naming each row's number on the data sheet."""
+    return f"Row on {sheet}"
+
+
+def _title(count: int, sheet: str, *, standalone: bool = False) -> str:
     noun = "row needs" if count == 1 else "rows need"
+    if standalone:
+        return (
+            f"batchprov: {count} {noun} attention. Fix the red cells, then run this file "
+            f'again; its last column gives the rows\' numbers on the sheet "{sheet}".'
+        )
     return (
         f"batchprov: {count} {noun} attention. Fix the red cells here, then run this sheet "
         f'again (--sheet "{ATTENTION_SHEET}"), or fix them on the sheet "{sheet}".'
     )
 
 
-def _sub_table(table: Table, chosen: Sequence[RowResult]) -> Table:
-    """The chosen rows under the input's own headers, closed up from column A."""
+def attention_table(
+    table: Table, chosen: Sequence[RowResult], *, header_row: int = _HEADER_ROW
+) -> Table:
+    """The chosen rows under the input's own headers, closed up from column A, the header at
+    ``header_row`` and the rows right under it."""
     span = result_span(table.headers)
     keep = [i for i in range(len(table.headers)) if i not in span]
     headers = tuple(table.headers[i] for i in keep)
     frame = table.frame.iloc[[r.index for r in chosen], keep].reset_index(drop=True)
-    first = _HEADER_ROW + 1
+    first = header_row + 1
     return replace(
         table,
         headers=headers,
         columns=tuple(range(1, len(headers) + 1)),
-        header_row=_HEADER_ROW,
+        header_row=header_row,
         frame=frame,
         excel_rows=tuple(range(first, first + len(chosen))),
     )
@@ -92,7 +122,7 @@ def _origin_column(ws: Worksheet, chosen: Sequence[RowResult], sheet: str) -> No
     """A last column giving each row's number on the data sheet."""
     column = ws.max_column + 1
     header = cell_at(ws, _HEADER_ROW, column)
-    put(header, f"Row on {sheet}")
+    put(header, origin_header(sheet))
     header.font = HEADER_FONT
     for offset, result in enumerate(chosen):
         put(cell_at(ws, _HEADER_ROW + 1 + offset, column), result.excel_row)

@@ -38,7 +38,13 @@ from batchprov.read.headers import (
 )
 from batchprov.report import RunInfo
 from batchprov.write.atomic import atomic_write, same_file
-from batchprov.write.attention import ATTENTION_SHEET, write_attention
+from batchprov.write.attention import (
+    ATTENTION_SHEET,
+    attention_rows,
+    attention_table,
+    origin_header,
+    write_attention,
+)
 from batchprov.write.datasheet import (
     AUTHOR,
     ExtraValues,
@@ -73,6 +79,7 @@ __all__ = [
     "csv_safe",
     "result_headers",
     "result_span",
+    "write_failed_only",
     "write_output",
 ]
 
@@ -140,6 +147,63 @@ def write_output(
         _activate(wb, ws)
         atomic_write(out, table.path, lambda tmp: wb.save(tmp))
     return out
+
+
+def write_failed_only(
+    table: Table,
+    results: Sequence[RowResult],
+    issues: Sequence[Issue],
+    info: RunInfo,
+    out: Path,
+    *,
+    extra_columns: Sequence[str] = (),
+    extra_values: ExtraValues | None = None,
+) -> int:
+    """Write only the rows needing attention (invalid and failed) to ``out``, in the input's
+    layout, as the Needs attention sheet holds them: a file to fix and run again.
+
+    ``.csv`` by its suffix (the header on the first line, cells neutralised as in every CSV),
+    else a workbook of one sheet. Returns how many rows it holds (the file is written even
+    when there are none). Raises as `write_output`.
+    """
+    out = Path(out)
+    check_output(table, out)
+    purchases = info.mode not in _CHECK_MODES
+    headers = result_headers(extra_columns, purchases=purchases, carried=carried_headers(table))
+    results = _with_issue_text(results, issues)
+    extra = extra_values or {}
+    if out.suffix.lower() == ".csv":
+        chosen = attention_rows(results)
+        sub = _with_origin(attention_table(table, chosen, header_row=1), chosen, table.sheet)
+        moved = [replace(r, index=i, excel_row=i + 2) for i, r in enumerate(chosen)]
+        where = {r.index: i for i, r in enumerate(chosen)}
+        shifted = {h: {where[k]: v for k, v in m.items() if k in where} for h, m in extra.items()}
+        write = _csv_writer(sub, moved, headers, shifted, sandbox=info.sandbox)
+        atomic_write(out, table.path, write)
+        return len(chosen)
+    with collector_paused():
+        wb = Workbook()
+        ws = wb.active
+        assert isinstance(ws, Worksheet)
+        ws.title = ATTENTION_SHEET
+        count = write_attention(
+            ws, table, results, issues, headers, extra, sandbox=info.sandbox, standalone=True
+        )
+        atomic_write(out, table.path, lambda tmp: wb.save(tmp))
+    return count
+
+
+def _with_origin(sub: Table, chosen: Sequence[RowResult], sheet: str) -> Table:
+    """``sub`` with a last column giving each row's number on the data sheet."""
+    frame = sub.frame.copy()
+    header = origin_header(sheet)
+    frame[header] = [str(r.excel_row) for r in chosen]
+    return replace(
+        sub,
+        headers=(*sub.headers, header),
+        columns=(*sub.columns, len(sub.columns) + 1),
+        frame=frame,
+    )
 
 
 def check_output(table: Table, out: Path) -> None:

@@ -620,8 +620,13 @@ def _progress(*, quiet: bool) -> Iterator[Callable[[Progress], None] | None]:
 
     def update(p: Progress) -> None:
         nonlocal bar
+        if p.planning:  # rows the journal settles are not this run's work: no bar, no rate yet
+            return
         if bar is None:
-            bar = tqdm(total=p.total, unit="row", desc="Ordering", dynamic_ncols=True)
+            # initial=: rows done before this run (a resumed one) count, but not in its rate.
+            bar = tqdm(
+                total=p.total, initial=p.resumed, unit="row", desc="Ordering", dynamic_ncols=True
+            )
         bar.n = p.done
         counts = {"provisioned": p.provisioned, "failed": p.failed, "retries": p.retries}
         bar.set_postfix(counts, refresh=False)

@@ -70,6 +70,7 @@ def test_run_file_takes_a_config_and_an_api() -> None:
     params = inspect.signature(batchprov.run_file).parameters
     assert list(params) == [
         "path", "output", "config", "api", "confirm", "on_plan", "on_progress", "stop",
+        "failed_only",
     ]  # fmt: skip
     assert all(p.kind is p.KEYWORD_ONLY for p in list(params.values())[2:])
 

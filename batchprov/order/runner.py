@@ -133,6 +133,7 @@ class _Run:
         try:
             s.run_id = await s.jx(s.journal.start_run, __version__, self.meta)
             await self._plan()
+            s.planned()
             await self._drive()
             await self._finish()
             counts = Counter(r.result.status.value for r in s.rows if r.result is not None)

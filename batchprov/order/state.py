@@ -57,6 +57,11 @@ class Progress:
     throttled: int
     #: The row that just reached its final state (None on a retry-only update).
     last: RowResult | None = None
+    #: Rows final before this run sent anything (the journal's, on a resumed run): a rate
+    #: counts from there.
+    resumed: int = 0
+    #: True while the journal is read, before anything is sent (``resumed`` not known yet).
+    planning: bool = False
 
 
 class JournalThread:
@@ -238,6 +243,9 @@ class RunState:
         self.sleep = sleep
         self.clock = clock
         self._on_progress = on_progress
+        #: While True, rows are settled from the journal; then ``resumed`` of them were.
+        self.planning = True
+        self.resumed = 0
         self.rows = rows
         self.run_id = ""
         self.stats: Counter[str] = Counter()
@@ -371,6 +379,12 @@ class RunState:
             self.naps_end.set()
             self.poke()
 
+    def planned(self) -> None:
+        """The journal is read: the rows final so far were settled before any send."""
+        self.planning = False
+        self.resumed = self.finals.total()
+        self.progress()
+
     def progress(self, *, last: RowResult | None = None) -> None:
         if self._on_progress is None:
             return
@@ -383,6 +397,8 @@ class RunState:
                 retries=self.stats["retries"],
                 throttled=self.stats["throttled"],
                 last=last,
+                resumed=self.resumed,
+                planning=self.planning,
             )
         )
 

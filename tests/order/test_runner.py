@@ -477,3 +477,18 @@ def test_crashpoint_kills_at_the_named_hit(tmp_path: Path) -> None:
         check=False,
     )
     assert (done.returncode, done.stdout) == (137, "0\n1\n2\n")
+
+
+def test_progress_of_a_resumed_run_starts_after_the_journal(
+    api: Api, clock: FakeClock, journal: Path
+) -> None:
+    """A resumed run's rows settled from the journal come while planning; the first event
+    after says how many there were, so a progress bar's rate counts only this run's rows."""
+    run(api, clock, journal, rows(["A", "B"]))
+    seen: list[Progress] = []
+    run(api, clock, journal, rows(["A", "B", "C"]), on_progress=seen.append)
+    planning = [p for p in seen if p.planning]
+    after = [p for p in seen if not p.planning]
+    assert [p.done for p in planning] == [1, 2]
+    assert (after[0].resumed, after[0].done, after[0].total) == (2, 2, 3)
+    assert (after[-1].resumed, after[-1].done) == (2, 3)

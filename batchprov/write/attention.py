@@ -69,7 +69,10 @@ def write_attention(
     shifted = {
         h: {positions[k]: v for k, v in m.items() if k in positions} for h, m in extra.items()
     }
-    annotate_sheet(ws, sub, renumbered, own, headers, shifted, sandbox=sandbox)
+    # Printed, the title row runs across the pages: a first column repeated on each would cut it.
+    annotate_sheet(
+        ws, sub, renumbered, own, headers, shifted, sandbox=sandbox, repeat_first_column=False
+    )
     _origin_column(ws, chosen, table.sheet)
     ws.sheet_properties.tabColor = "B3261E" if chosen else "1E6B34"
     return len(chosen)
@@ -127,3 +130,6 @@ def _origin_column(ws: Worksheet, chosen: Sequence[RowResult], sheet: str) -> No
     for offset, result in enumerate(chosen):
         put(cell_at(ws, _HEADER_ROW + 1 + offset, column), result.excel_row)
     ws.column_dimensions[get_column_letter(column)].width = max(12, len(sheet) + 9)
+    last = f"{get_column_letter(column)}{_HEADER_ROW + len(chosen)}"
+    ws.auto_filter.ref = f"A{_HEADER_ROW}:{last}"  # the filter and the print cover it too
+    ws.print_area = f"A1:{last}"

@@ -34,6 +34,8 @@ from batchprov.write.styles import (
     Value,
     cell_at,
     clean,
+    line_count,
+    print_setup,
     put,
     text_width,
 )
@@ -131,10 +133,12 @@ def annotate_sheet(
     extra: ExtraValues,
     *,
     sandbox: bool = False,
+    repeat_first_column: bool = True,
 ) -> None:
     """Write the result columns, colour the rows and mark every problem cell.
 
     ``sandbox``: the numbers came from the sandbox, and the Status cells say so.
+    ``repeat_first_column``: printed, each page shows the first column (naming the row).
     """
     _undo_marks(ws, table.header_row)
     positions = _place_results(ws, table, len(headers))
@@ -155,6 +159,9 @@ def annotate_sheet(
     _fit_wrapped_rows(ws, results, sizes)
     _mark_issues(ws, table, issues, status_column=positions[0])
     _filter_and_freeze(ws, table, max(positions), last_row)
+    first = min(table.columns, default=1) if repeat_first_column else None
+    area = f"A1:{get_column_letter(max(positions))}{last_row}"
+    print_setup(ws, header_row=table.header_row, first_column=first, ours=False, area=area)
 
 
 def _undo_marks(ws: Worksheet, header_row: int) -> None:
@@ -269,15 +276,10 @@ def _fit_wrapped_rows(
         if not (result.error or result.warnings):
             continue
         texts = [(_GETTERS[h](result), sizes[h]) for h in wrapped]
-        lines = max(_line_count(str(text), width) for text, width in texts if text)
+        lines = max(line_count(str(text), width) for text, width in texts if text)
         if lines > 1:
             dimension = ws.row_dimensions[result.excel_row]
             dimension.height = max(dimension.height or 0, 15.0 * lines)
-
-
-def _line_count(text: str, width: int) -> int:
-    per_line = max(1, width)
-    return sum(max(1, -(-len(line) // per_line)) for line in text.split("\n"))
 
 
 def _colour_rows(ws: Worksheet, positions: Sequence[int], first: int, last: int) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from openpyxl.styles import Border, Font, Side
+from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
@@ -28,6 +28,8 @@ from batchprov.write.styles import (
     WRAP,
     Value,
     cell_at,
+    line_count,
+    print_setup,
     put,
     text_width,
 )
@@ -44,7 +46,11 @@ _TITLE_FONT = Font(bold=True, size=14, color="1F3864")
 _LABEL_FONT = Font(bold=True, color="595959")
 _ALERT_FONT = Font(bold=True, color="C00000")
 _NOTE_FONT = Font(italic=True, color="595959")
+_LEFT = Alignment(horizontal="left")
+_RIGHT = Alignment(horizontal="right")
 
+#: The Summary's title: what the workbook holds, as its file name says.
+_TITLES = {"validate": "batchprov check", "dry-run": "batchprov plan (dry run)"}
 _MODE_TEXT = {
     "validate": "Validation only: every row was checked; nothing was ordered.",
     "dry-run": "Dry run: nothing was ordered. 'Request Body' shows what each row would send.",
@@ -62,7 +68,7 @@ _MODE_TEXT = {
 def write_summary(
     ws: Worksheet, info: RunInfo, results: Sequence[RowResult], note: str | None
 ) -> None:
-    title = "batchprov results"
+    title = _TITLES.get(info.mode, "batchprov results")
     if info.sandbox:
         title += " — SANDBOX run (simulated, nothing was bought)"
     ws["A1"] = title
@@ -77,11 +83,12 @@ def write_summary(
     row = _write_match_type_counts(ws, row + 1, results)
     if info.plan is not None:
         _write_plan(ws, row + 1, info.plan)
-    ws.column_dimensions["A"].width = 22
+    ws.column_dimensions["A"].width = 26  # "Reported again, not sent" fits
     ws.column_dimensions["B"].width = 21  # a date-time fits
     for letter in "CDEFGHI":
         ws.column_dimensions[letter].width = 16
     ws.sheet_properties.tabColor = "C00000" if info.sandbox else "1F3864"
+    print_setup(ws, fit_width=True)
 
 
 Fact = tuple[str, str | int | datetime, bool]
@@ -122,23 +129,28 @@ def _write_facts(ws: Worksheet, row: int, facts: Iterable[Fact]) -> int:
         ws.cell(row=row, column=1, value=label).font = _LABEL_FONT
         cell = cell_at(ws, row, 2)
         put(cell, value)
+        cell.alignment = _LEFT  # numbers and dates under the texts, not at the far edge
         if alert:
             cell.font = _ALERT_FONT
         row += 1
     return row
 
 
-def _table_header(ws: Worksheet, row: int, texts: Sequence[str], title: str) -> int:
+def _table_header(
+    ws: Worksheet, row: int, texts: Sequence[str], title: str, *, numeric: bool = False
+) -> int:
     ws.cell(row=row, column=1, value=title).font = Font(bold=True, size=12, color="1F3864")
     for column, text in enumerate(texts, start=1):
         cell = ws.cell(row=row + 1, column=column, value=text)
         cell.font, cell.fill, cell.border = HEADER_FONT, HEADER_FILL, HEADER_BORDER
+        if column > 1 and numeric:  # over the counts below, which stand at the right
+            cell.alignment = _RIGHT
     return row + 2
 
 
 def _write_status_counts(ws: Worksheet, row: int, results: Sequence[RowResult]) -> int:
     counts = Counter(r.status for r in results)
-    row = _table_header(ws, row, ("Status", "Rows"), "Rows by status")
+    row = _table_header(ws, row, ("Status", "Rows"), "Rows by status", numeric=True)
     for status in (s for s in Status if counts[s]):
         tone = TONE[status]
         label = ws.cell(row=row, column=1, value=status.value)
@@ -155,7 +167,7 @@ def _write_match_type_counts(ws: Worksheet, row: int, results: Sequence[RowResul
     known = [m.value for m in MatchType]
     kinds = known + sorted({m for m, _ in grid} - set(known))
     texts = ["Match type", *(s.value for s in statuses), "Total"]
-    row = _table_header(ws, row, texts, "Rows by match type and status")
+    row = _table_header(ws, row, texts, "Rows by match type and status", numeric=True)
     for kind in kinds:
         counts = [grid[(kind, s)] for s in statuses]
         if not any(counts):
@@ -230,10 +242,17 @@ def write_errors(ws: Worksheet, issues: Sequence[Issue], results: Sequence[RowRe
         ws.cell(row=number, column=4).alignment = WRAP
         ws.cell(row=number, column=5).font = severity_font.get(str(line[4]), Font())
     caps = (8, 30, 40, 90, 12)
-    for column, (width, cap) in enumerate(zip(widths, caps, strict=True), start=1):
-        ws.column_dimensions[get_column_letter(column)].width = min(width, cap)
+    sizes = [min(width, cap) for width, cap in zip(widths, caps, strict=True)]
+    for column, size in enumerate(sizes, start=1):
+        ws.column_dimensions[get_column_letter(column)].width = size
+    for number, line in enumerate(lines, start=2):  # LibreOffice grows no row for wrapped text
+        count = line_count(str(line[3] or ""), sizes[3])
+        if count > 1:
+            ws.row_dimensions[number].height = 15.0 * count
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:E{max(2, len(lines) + 1)}"
+    print_setup(ws, fit_width=True)
+    ws.print_title_rows = "1:1"
 
 
 # --- placing the sheets ---------------------------------------------------------------------------

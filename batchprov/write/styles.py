@@ -6,12 +6,15 @@ workbook made for a non-Excel input (`output`).
 
 from __future__ import annotations
 
+import textwrap
 from copy import copy
 from datetime import datetime
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.styles.cell_style import StyleArray
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from batchprov.models import Status
@@ -88,6 +91,19 @@ def text_width(value: str | int | datetime) -> int:
     return max(map(len, text.split("\n"))) if "\n" in text else len(text)
 
 
+#: Characters of ordinary text per unit of column width: a width counts digits, and text runs
+#: a little narrower. Kept low: a row sized one line too tall shows a blank line, one sized too
+#: short hides the end of its message.
+_CHARS_PER_WIDTH = 1.15
+
+
+def line_count(text: str, width: float) -> int:
+    """Lines ``text`` takes wrapped at word boundaries in a column ``width`` wide (its own line
+    breaks kept), as spreadsheet programs wrap it."""
+    per_line = max(1, int(width * _CHARS_PER_WIDTH))
+    return sum(max(1, len(textwrap.wrap(line, per_line))) for line in text.split("\n"))
+
+
 class Stamper:
     """Gives many cells one of a few fixed looks, quickly.
 
@@ -109,3 +125,45 @@ class Stamper:
             self._looks[kind] = copy(cell._style)  # type: ignore[attr-defined]
         else:
             cell._style = copy(look)  # type: ignore[attr-defined]
+
+
+def print_setup(
+    ws: Worksheet,
+    *,
+    header_row: int | None = None,
+    first_column: int | None = 1,
+    fit_width: bool = False,
+    ours: bool = True,
+    area: str | None = None,
+) -> None:
+    """Print ``ws`` landscape, with its header row (and ``first_column``) on every page.
+
+    ``fit_width``: shrink to one page wide (narrow sheets: Summary, Errors); a wide data sheet
+    instead runs over several pages, each readable, the first column naming the row.
+    ``area``: the cells to print (a long last cell, such as a request body, would otherwise
+    run on over pages of its own). A sheet of the user's (``ours=False``) keeps any print setup
+    of its own.
+    """
+    props = ws.sheet_properties.pageSetUpPr
+    own = (props is not None and props.fitToPage) or ws.page_setup.orientation is not None
+    own = own or bool(ws.print_title_rows or ws.print_title_cols or ws.print_area)
+    # An earlier run's setup (landscape, this header row repeated) is redone, not kept.
+    earlier = (
+        ws.page_setup.orientation == "landscape"
+        and header_row is not None
+        and ws.print_title_rows == f"${header_row}:${header_row}"
+    )
+    if not ours and own and not earlier:
+        return
+    if area is not None:
+        ws.print_area = area
+    ws.page_setup.orientation = "landscape"
+    if fit_width:
+        ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
+    if header_row is not None:
+        ws.print_title_rows = f"{header_row}:{header_row}"
+    if header_row is not None and first_column is not None:
+        letter = get_column_letter(first_column)
+        ws.print_title_cols = f"{letter}:{letter}"

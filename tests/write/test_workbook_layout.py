@@ -193,3 +193,68 @@ def test_a_check_of_a_results_workbook_carries_its_purchases_over(tmp_path: Path
         for header in ("Tracking Number", "Number ID", "Route ID", "Provisioned At"):
             assert after.frame[header].iloc[0] == before.frame[header].iloc[0] != "", header
         assert after.frame["Status"].iloc[0] == "already provisioned"
+
+
+def test_printed_sheets_are_landscape_with_the_header_on_every_page(tmp_path: Path) -> None:
+    """Printed, the data and Needs attention sheets repeat their header row (the data sheet
+    its first column too) and stop at the last result column; Summary and Errors fit one page
+    wide; the user's own print setup is kept."""
+    wb = openpyxl.load_workbook(written(make_workbook_path(tmp_path), tmp_path))
+    data, attention = wb["Advertisers"], wb["Needs attention"]
+    assert data.page_setup.orientation == "landscape"
+    assert (data.print_title_rows, data.print_title_cols) == ("$1:$1", "$A:$A")
+    assert data.print_area == f"'Advertisers'!$A$1:${data.cell(1, data.max_column).column_letter}$4"
+    assert (attention.print_title_rows, attention.print_title_cols) == ("$2:$2", None)
+    for name in ("Summary", "Errors"):
+        ws = wb[name]
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, name
+        assert (ws.page_setup.fitToWidth, ws.page_setup.fitToHeight) == (1, 0), name
+    path = tmp_path / "own.xlsx"
+    make_workbook(path)
+    own = openpyxl.load_workbook(path)
+    own.active.page_setup.orientation = "portrait"  # type: ignore[union-attr]
+    own.save(path)
+    kept = data_sheet(written(path, tmp_path))
+    assert (kept.page_setup.orientation, kept.print_title_rows) == ("portrait", None)
+
+
+def test_needs_attention_filter_covers_the_row_column(tmp_path: Path) -> None:
+    """The filter of the Needs attention sheet reaches its last column (the data sheet row)."""
+    ws = openpyxl.load_workbook(written(make_workbook_path(tmp_path), tmp_path))["Needs attention"]
+    last = ws.cell(2, ws.max_column)
+    assert str(last.value).startswith("Row on ")
+    assert ws.auto_filter.ref == f"A2:{last.column_letter}4"
+
+
+def test_errors_sheet_rows_grow_for_wrapped_messages(tmp_path: Path) -> None:
+    """A message longer than its column is wrapped in a row tall enough to show all of it."""
+    table = table_of(make_workbook_path(tmp_path))
+    long = "the city is not served here; " * 12
+    issues = [Issue(2, "City", "x", "short"), Issue(3, "City", "Atlanta", long)]
+    out = tmp_path / "out.xlsx"
+    write_output(table, standard_results(table), issues, info(), out)
+    ws = openpyxl.load_workbook(out)["Errors"]
+    assert ws.row_dimensions[2].height is None
+    assert (ws.row_dimensions[3].height or 0) >= 15.0 * 4
+
+
+def test_line_count_wraps_at_words() -> None:
+    """Lines are counted as a spreadsheet wraps them: at spaces, each line break kept."""
+    from batchprov.write.styles import line_count
+
+    assert line_count("short", 50) == 1
+    assert line_count("word " * 40, 20) >= 9
+    assert line_count("one\ntwo\nthree", 50) == 3
+
+
+def test_a_rerun_prints_its_new_result_columns(tmp_path: Path) -> None:
+    """Running a checked workbook adds the purchase columns; the print area grows with them."""
+    from batchprov.pipeline import run_file, validate_file
+    from batchprov.sandbox import sandbox_session
+
+    checked = tmp_path / "v.xlsx"
+    validate_file(make_workbook_path(tmp_path), checked)
+    with sandbox_session() as session:
+        run_file(checked, tmp_path / "r.xlsx", api=session.api)
+    ws = data_sheet(tmp_path / "r.xlsx")
+    assert ws.print_area == f"'Advertisers'!$A$1:${ws.cell(1, ws.max_column).column_letter}$4"

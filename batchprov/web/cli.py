@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 from platformdirs import user_data_path
 
-from batchprov.web.jobs import public_url
 from batchprov.web.security import allowed_hosts
+from batchprov.web.views import public_url
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 

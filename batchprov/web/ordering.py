@@ -1,0 +1,117 @@
+"""Routes of the order: the confirmation, queueing the order, stopping it, its progress."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from batchprov.errors import BatchprovError
+from batchprov.plan import Plan
+from batchprov.web import jobs, views
+from batchprov.web.jobs import Job
+from batchprov.web.orderform import FALLBACK_CHOICES, OrderOptions, cap_problem
+from batchprov.web.pages import Pages
+from batchprov.web.security import CSRF_FIELD, csrf_ok
+
+log = logging.getLogger("batchprov.web")
+
+#: What `Ordering._order` says when the plan it would order is not the one confirmed.
+_REPLAN = "replan"
+
+
+class Ordering(Pages):
+    """Confirm, order, stop: the plan shown is the one the order keeps to."""
+
+    async def confirm_page(self, request: Request) -> Response:
+        """The plan of the order about to be placed (`pipeline.plan_run`), and one button."""
+        job = self.job_or_404(request)
+        if not self.orderable(job) or self.blocked(job):
+            return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+        given = dict(request.query_params) or OrderOptions.from_json(job.options).fields()
+        options, errors = OrderOptions.parse(given)
+        if errors:
+            if job.status != jobs.CHECKED:
+                return self.message(request, 400, "Check the order form", " ".join(errors.values()))
+            return self.review(request, job, options, status=400, form=given, errors=errors)
+        plan = await self.plan_of(job, options)
+        if plan is None:
+            return self.unplannable(request, job)
+        return self.page(
+            request,
+            "confirm.html",
+            job=job,
+            plan=plan,
+            options=options,
+            hidden=options.fields(),
+            over_cap=cap_problem(plan),
+            fallback_choices=dict(FALLBACK_CHOICES),
+        )
+
+    async def plan_of(self, job: Job, options: OrderOptions) -> Plan | None:
+        """The job's plan with these options (None when its file cannot be read any more)."""
+        try:
+            return await run_in_threadpool(jobs.job_plan, job, options)
+        except BatchprovError as exc:
+            log.warning("job %s: cannot plan: %s", job.id, views.scrub(str(exc), job))
+            return None
+
+    async def order(self, request: Request) -> Response:
+        """Queue the order the confirm page showed; anything else goes back to that page."""
+        job = self.job_or_404(request)
+        async with request.form(max_files=0, max_fields=20) as form:
+            if not csrf_ok(request, form.get(CSRF_FIELD)):
+                return self.forbidden(request)
+            fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        blocked = self.blocked(job) if self.orderable(job) else None
+        if blocked:
+            return self.message(request, 409, "Cannot order", blocked)
+        if not self.orderable(job):  # a double click: the job is already on its way
+            return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+        options, errors = OrderOptions.parse(fields)
+        again = f"/jobs/{job.id}/confirm?{urlencode(options.fields())}"
+        if errors or fields.get("confirm") != "yes":
+            return RedirectResponse(again, status_code=303)
+        try:
+            refused = await run_in_threadpool(self._order, job, options, fields.get("count"))
+        except BatchprovError as exc:
+            log.warning("job %s: cannot plan: %s", job.id, views.scrub(str(exc), job))
+            return self.unplannable(request, job)
+        if refused == _REPLAN:
+            # The sheet changed since the user saw the plan: show them the new one.
+            return RedirectResponse(again, status_code=303)
+        if refused:
+            return self.message(request, 409, "Over your cap", refused)
+        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+    def _order(self, job: Job, options: OrderOptions, count: str | None) -> str | None:
+        """Queue the job when its plan still counts ``count`` and keeps to its caps; else why
+        not (`_REPLAN`, or the cap it breaks). Fixes wait meanwhile: the file is the plan's."""
+        with self.s.fixing:
+            current = self.s.store.get(job.id) or job  # as the last fix left it
+            plan = jobs.job_plan(current, options)
+            if count != str(plan.to_order):
+                return _REPLAN
+            over = cap_problem(plan)
+            if over:
+                return over
+            self.s.store.update(job.id, options=options.as_json())
+            self.s.runner.submit(current)  # False on a double click: it is already on its way
+            return None
+
+    async def stop(self, request: Request) -> Response:
+        job = self.job_or_404(request)
+        async with request.form(max_files=0, max_fields=10) as form:
+            if not csrf_ok(request, form.get(CSRF_FIELD)):
+                return self.forbidden(request)
+        self.s.runner.stop(job.id)
+        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+    async def progress(self, request: Request) -> Response:
+        job = self.job_or_404(request)
+        data = self.s.runner.progress(job)
+        data.update(status=job.status, finished=job.status not in jobs.ACTIVE)
+        return JSONResponse(data, headers={"cache-control": "no-store"})

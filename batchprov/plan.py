@@ -60,6 +60,8 @@ class Plan:
         hidden: rows left out because Excel hides them (``--include-hidden`` reads them).
         named_anyway: rows to order whose name already names a number in the group, bought
             again because of ``--existing order``.
+        rows_to_order: the Excel rows of the rows that will be sent, in sheet order (what a
+            confirmation holds the run to).
     """
 
     api_url: str
@@ -87,6 +89,7 @@ class Plan:
     #: Rows ``--update`` will not change: several numbers share the name, or it is unreadable.
     not_updated: int = 0
     named_anyway: int = 0
+    rows_to_order: tuple[int, ...] = ()
 
     @property
     def rescued(self) -> int:
@@ -334,6 +337,7 @@ def make_plan(
         max_numbers=max_numbers,
         max_cost=max_cost,
         named_anyway=named_anyway,
+        rows_to_order=tuple(sorted(row.excel_row for row in rows)),
     )
 
 

@@ -27,13 +27,22 @@ def sandbox_transport(clock: FakeClock, **config: Any) -> SandboxTransport:
 
 def bought(api: SandboxTransport, *, before: int = 0) -> Counter[str]:
     """Purchases per requested (casefolded) name, leaving out the first ``before`` numbers."""
-    ledger = api.sandbox.ledger()[before:]
-    return Counter(entry["requested_name"].strip().casefold() for entry in ledger)
+    return bought_in(api.sandbox.ledger(), before=before)
+
+
+def bought_in(ledger: Sequence[dict[str, Any]], *, before: int = 0) -> Counter[str]:
+    """`bought` for any sandbox's ledger (e.g. one served on loopback: ``server.state``)."""
+    return Counter(entry["requested_name"].strip().casefold() for entry in ledger[before:])
 
 
 def duplicates(api: SandboxTransport) -> list[str]:
     """Requested names bought more than once."""
-    return [name for name, count in bought(api).items() if count > 1]
+    return duplicates_in(api.sandbox.ledger())
+
+
+def duplicates_in(ledger: Sequence[dict[str, Any]]) -> list[str]:
+    """`duplicates` for any sandbox's ledger."""
+    return [name for name, count in bought_in(ledger).items() if count > 1]
 
 
 def number(api: SandboxTransport, requested_name: str) -> dict[str, Any]:

@@ -62,15 +62,17 @@ CREATE TABLE IF NOT EXISTS jobs (
     started TEXT,
     ended TEXT,
     options TEXT NOT NULL DEFAULT '{}',
-    edits INTEGER NOT NULL DEFAULT 0
+    edits INTEGER NOT NULL DEFAULT 0,
+    confirmed TEXT NOT NULL DEFAULT '{}'
 )
 """
 #: Columns added since the first jobs table, added to an older one when it is opened.
 _ADDED = {
     "options": "options TEXT NOT NULL DEFAULT '{}'",
     "edits": "edits INTEGER NOT NULL DEFAULT 0",
+    "confirmed": "confirmed TEXT NOT NULL DEFAULT '{}'",
 }
-_JSON_FIELDS = frozenset({"counts", "review", "result", "options"})
+_JSON_FIELDS = frozenset({"counts", "review", "result", "options", "confirmed"})
 _PATH_FIELDS = frozenset({"input_path", "journal_path", "output_path", "check_path"})
 
 
@@ -100,11 +102,19 @@ class Job:
     options: dict[str, Any] = field(default_factory=dict)
     #: Cells fixed on the page so far.
     edits: int = 0
+    #: The plan the user confirmed (`Confirmed.as_json`): the run buys for those rows only.
+    confirmed: dict[str, Any] = field(default_factory=dict)
 
     @property
     def to_order(self) -> int:
         """Rows the review found ready to order."""
         return int(self.review.get("plan", {}).get("to_order", 0))
+
+    @property
+    def version(self) -> str:
+        """Changes whenever what the next run would order from may have changed: the file (a
+        fix), or an earlier run of the job."""
+        return f"{self.input_path.name}:{self.edits}:{self.status}:{self.ended or ''}"
 
     @property
     def resumable(self) -> bool:
@@ -263,7 +273,30 @@ def planning_api(job: Job) -> Api:
 
 
 def job_plan(job: Job, options: OrderOptions | None = None) -> Plan:
-    """The plan of the job's next run, from `pipeline.plan_run`, as the confirm page shows it.
+    """The plan of the job's next run from the file and the journal alone (nothing is sent):
+    what the review and the results page count. The confirm page lists the account too
+    (`account_plan`).
+    """
+    checked, config = _next_run(job, options)
+    return plan_run(checked, config=config, api=planning_api(job))
+
+
+def account_plan(
+    job: Job, options: OrderOptions | None = None, *, sandbox: SandboxConfig | None = None
+) -> Plan:
+    """The plan of the job's next run as the run itself will make it: `pipeline.plan_run`
+    with every group the sheet orders into listed (read-only), so that a name already in the
+    account is not counted as to buy. ``sandbox``: how a sandbox job's sandbox behaves.
+
+    Raises `ListingFailed` or `TokenRejected` when the account cannot be listed.
+    """
+    checked, config = _next_run(job, options)
+    with job_api(job, sandbox) as api:
+        return plan_run(checked, config=config, api=api)
+
+
+def _next_run(job: Job, options: OrderOptions | None) -> tuple[Checked, RunConfig]:
+    """The rows of the job's next run, and its config.
 
     A run that stopped early or failed is planned from its results workbook, whose result
     columns show the numbers already bought: the plan counts only what is left to buy.
@@ -274,7 +307,7 @@ def job_plan(job: Job, options: OrderOptions | None = None) -> Plan:
     checked = check_file(source, config=config)
     if resumed and job.sandbox:
         checked = _sandbox_owned(checked)
-    return plan_run(checked, config=config, api=planning_api(job))
+    return checked, config
 
 
 def _sandbox_owned(checked: Checked) -> Checked:

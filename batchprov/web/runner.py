@@ -18,6 +18,7 @@ from batchprov.errors import BatchprovError
 from batchprov.pipeline import run_file
 from batchprov.plan import Plan
 from batchprov.report import Report
+from batchprov.web.checks import Confirmed, Promise
 from batchprov.web.jobs import (
     ACTIVE,
     DONE,
@@ -112,7 +113,7 @@ class JobRunner:
             live = self._live.get(job.id)
             current = self._current
         if live is None:
-            live = LiveProgress(job.to_order)
+            live = LiveProgress(_total(job))
         # Jobs run one at a time: say so rather than show a bar that does not move.
         return {**live.snapshot(), "queued": job.status in ACTIVE and current != job.id}
 
@@ -121,7 +122,7 @@ class JobRunner:
         with self._lock:
             stop = threading.Event()
             self._stops[job.id] = stop
-            self._live[job.id] = LiveProgress(job.to_order)
+            self._live[job.id] = LiveProgress(_total(job))
         # Read after replacing the event: a Stop that came in meanwhile is not lost.
         current = self.store.get(job.id)
         if current is not None and current.status == STOPPING:
@@ -150,6 +151,7 @@ class JobRunner:
             stop = self._stops[job_id]
             live = self._live[job_id]
         self.store.update(job_id, started=job.started or now_iso(), error=None, stopped_reason=None)
+        promise = Promise(Confirmed.from_json(job.confirmed))
         try:
             with job_api(job, self.sandbox_config) as api:
                 report = run_file(
@@ -158,6 +160,7 @@ class JobRunner:
                     config=job_config(job),
                     api=api,
                     confirm=_confirmed,
+                    on_plan=promise.check,  # buys for the confirmed rows only
                     on_progress=live.update,
                     stop=stop,
                 )
@@ -167,15 +170,20 @@ class JobRunner:
             log.exception("job %s failed", job_id)
             self._finish_failed(job, UNEXPECTED)
         else:
-            self._finish_done(job, report)
+            self._finish_done(job, report, promise)
+        finally:
+            if promise.confirmed is not None and promise.seen is not None:
+                kept = replace(promise.confirmed, fresh=False)  # held to once
+                self.store.update(job_id, confirmed=kept.as_json())
 
-    def _finish_done(self, job: Job, report: Report) -> None:
+    def _finish_done(self, job: Job, report: Report, promise: Promise) -> None:
         current = self.store.get(job.id)
         if self._closing.is_set() and current is not None and current.status == RUNNING:
             # Cut short by a server shutdown, not by the user: resume at the next start.
             return
         result = result_view(report, job)
         result["stopped_by_user"] = current is not None and current.status == STOPPING
+        result["account_note"] = promise.note()
         values: dict[str, Any] = {
             "status": DONE,
             "counts": report.counts(),
@@ -200,6 +208,12 @@ UNEXPECTED = (
     "Something went wrong inside batchprov while ordering. Numbers already bought are kept in "
     "the journal and will not be bought again; ask whoever runs batchprov to look at its log."
 )
+
+
+def _total(job: Job) -> int:
+    """The rows the progress bar counts before the run says: the confirmed count."""
+    confirmed = Confirmed.from_json(job.confirmed)
+    return confirmed.count if confirmed is not None else job.to_order
 
 
 def _confirmed(plan: Plan) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from batchprov.config import DEFAULT_API_URL, Api, Environment
 from batchprov.sandbox import SandboxConfig
+from batchprov.web.checks import AccountChecks
 from batchprov.web.jobs import JobStore
 from batchprov.web.runner import JobRunner
 
@@ -35,6 +36,7 @@ class Settings:
             folder.mkdir(parents=True, exist_ok=True)
         self.store = JobStore(data_dir / "jobs.sqlite")
         self.runner = JobRunner(self.store, self.results, sandbox_config)
+        self.checks = AccountChecks(sandbox_config)  # the confirm pages' account checks
         self.fixing = threading.Lock()  # one fix at a time: each rewrites a stored upload
 
     def journal_for(self, job_id: str) -> Path:

@@ -22,10 +22,13 @@ from click.testing import CliRunner
 
 from batchprov.cli import cli
 from batchprov.config import Api, RunConfig
+from batchprov.models import Fallback
 from batchprov.pipeline import check_file, plan_run, run_file
 from batchprov.sandbox import Faults, SandboxConfig, serve_in_thread
 from batchprov.sandbox.server import RunningSandbox
 from batchprov.urls import normalise_url
+from batchprov.web.jobs import account_plan, new_id, new_job
+from batchprov.web.orderform import OrderOptions
 
 TOKEN = "acct-secret-token-0123456789"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -319,16 +322,30 @@ def test_a_dry_run_stays_offline(api: RunningSandbox, tmp_path: Path) -> None:
 
 
 def test_the_web_and_the_cli_plan_alike(api: RunningSandbox, tmp_path: Path) -> None:
-    """plan_run gives the same counts whoever asks, fallbacks included."""
+    """The library, the web confirm page and a CLI dry run --online plan alike, fallbacks and
+    names already in the account included."""
+    preexisting(api, "Lakeshore Family Dental", "brant street  physiotherapy")
     config = RunConfig(fallback="tollfree", journal=tmp_path / "j.sqlite")
-    checked = check_file(EXAMPLES / "advertisers.xlsx", config=config)
-    web = plan_run(checked, config=config, api=Api(url=api.url, token=TOKEN))
+    source = EXAMPLES / "advertisers.xlsx"
+    checked = check_file(source, config=config)
+    library = plan_run(checked, config=config, api=Api(url=api.url, token=TOKEN))
     dry = replace(config, dry_run=True, online=True)
-    report = run_file(EXAMPLES / "advertisers.xlsx", tmp_path / "p.xlsx", config=dry,
-                      api=Api(url=api.url, token=TOKEN))  # fmt: skip
+    report = run_file(source, tmp_path / "p.xlsx", config=dry, api=Api(url=api.url, token=TOKEN))
     cli_plan = report.extra["plan"]
+    assert replace(library, dry_run=True) == cli_plan
+    journal = tmp_path / "j.sqlite"
+    job = new_job(job_id=new_id(), original_name=source.name, input_path=source, group_id=None,
+                  sandbox=False, api_url=api.url, journal_path=journal, review={})  # fmt: skip
+    web = account_plan(job, OrderOptions(fallback=(Fallback.TOLLFREE,)))
     assert replace(web, dry_run=True) == cli_plan
-    assert (web.to_order, web.with_fallback, web.account_checked) == (ROWS, 22, True)
+    counts = (web.to_order, web.found, web.with_fallback, web.account_checked)
+    assert counts == (ROWS - 2, 2, 20, True)
+    code, out, _ = run_cli("run", str(source), "--dry-run", "--online", "--api-url", api.url,
+                           "--journal", str(tmp_path / "j.sqlite"), "-o", str(tmp_path / "c.xlsx"),
+                           "--fallback", "tollfree", "--json")  # fmt: skip
+    plan = json.loads(out)["plan"]
+    assert code == 0 and (plan["to_order"], plan["found_in_account"]) == (web.to_order, web.found)
+    assert posts(api) == 0  # planning sends no order
 
 
 def test_bad_option_values_are_one_line(tmp_path: Path) -> None:

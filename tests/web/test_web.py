@@ -125,6 +125,12 @@ def job_url(response: httpx.Response) -> str:
 def confirm_fields(client: TestClient, url: str, **options: str) -> dict[str, str]:
     """The fields the confirmation page's form sends (the order options and the count)."""
     page = client.get(f"{url}/confirm", params=options)
+    deadline = time.monotonic() + 30
+    while page.status_code == 202 and time.monotonic() < deadline:  # checking the account …
+        time.sleep(0.2)
+        again = re.search(r'http-equiv="refresh" content="2;url=([^"]+)"', page.text)
+        assert again, "the checking page does not look again"
+        page = client.get(again.group(1).replace("&amp;", "&"))
     assert page.status_code == 200, page.text
     form = page.text.split('id="order-form"')[1].split("</form>")[0]
     return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))

@@ -251,8 +251,9 @@ def test_an_order_over_a_cap_is_refused(client: TestClient, tmp_path: Path) -> N
         page = client.get(f"{url}/confirm", params=caps).text
         assert 'id="over-cap"' in page and 'id="confirm-button"' not in page
         data = {"csrf_token": csrf_of(client), "confirm": "yes", "count": "2", **caps}
-        refused = client.post(f"{url}/order", data=data)
-        assert refused.status_code == 409 and "more than your cap" in refused.text
+        refused = client.post(f"{url}/order", data=data)  # forged: back to the plan, no button
+        assert 'id="over-cap"' in refused.text and "more than your cap" in refused.text
+        assert 'id="confirm-button"' not in refused.text
     assert client.get(f"{url}/progress.json").json()["status"] == "checked"
 
 

@@ -22,6 +22,7 @@ from batchprov.web.jobs import Job
 from batchprov.web.orderform import FALLBACK_CHOICES, FALLBACK_FIELDS, OrderOptions
 from batchprov.web.security import CSRF_FIELD, csrf_token
 from batchprov.web.settings import Settings
+from batchprov.wording import match_type_words
 
 HERE = Path(__file__).parent
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -47,6 +48,7 @@ def templates_for(settings: Settings) -> Jinja2Templates:
     env.filters["size"] = size_text
     env.filters["when"] = when_text
     env.filters["estimate"] = views.estimate_text
+    env.filters["match_type"] = lambda value: match_type_words(value) or ""
 
     def common(request: Request) -> dict[str, Any]:
         return {

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -17,8 +20,11 @@ class Results(Pages):
     """What a finished job offers, and the list of every job and run."""
 
     async def job_list(self, request: Request) -> Response:
-        history = await run_in_threadpool(releases.history, self.s.journals())
-        return self.page(request, "jobs.html", jobs=self.s.store.all(), history=history)
+        runs = await run_in_threadpool(releases.history, self.s.journals())
+        every = self.s.store.all()
+        names = {job.id: job.original_name for job in every}
+        history = [replace(run, input_name=_shown_name(run.input_name, names)) for run in runs]
+        return self.page(request, "jobs.html", jobs=every, history=history)
 
     async def download_result(self, request: Request) -> Response:
         job = self.job_or_404(request)
@@ -60,3 +66,12 @@ class Results(Pages):
 
     async def health(self, request: Request) -> Response:
         return PlainTextResponse("ok")
+
+
+def _shown_name(name: str | None, originals: Mapping[str, str]) -> str | None:
+    """A run's input as its job's user knows it: a workbook this server keeps under the job's
+    id (``<id>.results.xlsx``, released from the page) is named after the uploaded file."""
+    job_id, dot, rest = (name or "").partition(".")
+    if not dot or job_id not in originals:
+        return name
+    return download_name(originals[job_id], f".{rest}")

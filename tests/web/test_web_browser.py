@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
 import socket
 import threading
@@ -256,6 +257,51 @@ def test_order_in_browser_from_drop_to_download(page: Any, tmp_path: Path) -> No
     page.click("nav >> text=Jobs")
     assert page.locator("table.jobs tbody tr").count() >= 1
     shot(page, "22-jobs")
+    page.go_back()
+    page.click("#release-link")
+    page.wait_for_selector("#release-button")
+    bought = sum(1 for r in rows[header + 1 :] if any(r))
+    assert page.locator("table.data tbody tr").count() == bought  # every number listed
+    shot(page, "23-release-confirm")
+    page.click("#release-button")
+    page.wait_for_selector("#result-title")
+    page.click("nav >> text=Jobs")
+    assert page.locator("#history").count() == 1
+    shot(page, "24-history")
+
+
+def test_the_confirm_page_says_it_checks_the_account(
+    page: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the groups are listed the confirm page says so, then shows the plan by itself."""
+    from batchprov.web import ordering
+
+    monkeypatch.setattr(ordering, "FIRST_WAIT", 0.0)
+    held: list[Any] = []  # the page's first look again, held until it is photographed
+
+    def hold_once(route: Any) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route(re.compile(r"/confirm\?.*check="), hold_once)
+    page.goto("/")
+    page.set_input_files("#file", str(make_workbook(tmp_path / "check.xlsx", GOOD_ROWS)))
+    page.click("#upload-button")
+    page.click("#order-link")
+    page.wait_for_selector("#checking")
+    assert "Checking the account" in page.inner_text("h1")
+    assert page.locator("#confirm-button").count() == 0
+    shot(page, "19-checking-account")
+    deadline = time.monotonic() + 10
+    while not held:  # the page looks again by itself
+        assert time.monotonic() < deadline, "the checking page does not look again"
+        page.wait_for_timeout(100)
+    held[0].continue_()
+    page.wait_for_selector("#confirm-button", timeout=30_000)
+    assert "Checked against the account" in page.inner_text(".confirm")
+    assert page.inner_text("#confirm-count") == str(len(GOOD_ROWS))
 
 
 MISTAKES = [

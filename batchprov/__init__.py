@@ -17,11 +17,15 @@ stays fast.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
 
 from batchprov._version import __version__
 
+#: `typing.TYPE_CHECKING`, without importing `typing` (a process that only looks a number up
+#: in `batchprov.numbering` needs nothing more than this package's root).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from batchprov.config import Api, Environment, Existing, RunConfig
     from batchprov.errors import (
         BatchprovError,

@@ -13,7 +13,6 @@ import re
 import unicodedata
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from functools import cache
 
 from batchprov.numbering import plancache
@@ -59,15 +58,34 @@ _CITY_STATE = re.compile(r"^(?P<city>.+), (?P<state>[A-Z]{2})$")
 _LEGAL_NXX = frozenset(str(nxx) for nxx in range(200, 1000) if nxx % 100 != 11)
 
 
-@dataclass(frozen=True, slots=True)
-class Place:
-    """A rate centre: a city and its two-letter state or province code."""
+class Place(tuple[str, str]):
+    """A rate centre: a city and its two-letter state or province code.
 
-    city: str
-    state: str
+    An immutable pair, written out by hand: this module is imported by processes that only
+    look a number up, and a dataclass or typed NamedTuple costs more to create than the lookup.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, city: str, state: str) -> Place:
+        return tuple.__new__(cls, (city, state))
+
+    def __getnewargs__(self) -> tuple[str, str]:
+        return (self[0], self[1])
+
+    @property
+    def city(self) -> str:
+        return self[0]
+
+    @property
+    def state(self) -> str:
+        return self[1]
+
+    def __repr__(self) -> str:
+        return f"Place(city={self[0]!r}, state={self[1]!r})"
 
     def __str__(self) -> str:
-        return f"{self.city}, {self.state}"
+        return f"{self[0]}, {self[1]}"
 
 
 def normalize(text: str) -> str:
@@ -152,10 +170,16 @@ def _table() -> plancache.Table:
     return plancache.load(build_table)
 
 
+def _fields(entry: str) -> tuple[str, str, str]:
+    """A table place's state, normalized city and city (``"ST\tnormalized\tCity"``)."""
+    folded, _, city = entry[3:].partition("\t")
+    return entry[:2], folded, city
+
+
 @cache
 def _place(position: int) -> Place:
     """The place at a table position (one object per place, made when first asked for)."""
-    state, _, city = _table().places[position].split("\t")
+    state, _, city = _fields(_table().places[position])
     return Place(city, state)
 
 
@@ -164,15 +188,15 @@ def _state_places(state: str) -> dict[str, int]:
     """Normalized city → table position, for one state's places (built per state asked)."""
     places = _table().places
     span = range(bisect_left(places, f"{state}\t"), bisect_left(places, f"{state}\u000b"))
-    return {places[i].split("\t")[1]: i for i in span}
+    return {_fields(places[i])[1]: i for i in span}
 
 
 @cache
 def _npa_exchanges(npa: str) -> dict[str, int]:
     """Exchange → table position of its place, for one area code (built per code asked)."""
     codes, positions = _table().npas.get(npa, ("", ""))
-    if not codes:
-        return {}
+    if not (plancache.is_codes(codes, 3) and plancache.is_positions(positions, len(codes) // 3)):
+        return {}  # no such area code (or a cache entry not laid out as one: nothing known)
     size = len(_table().places)
     found = zip(range(0, len(codes), 3), map(int, positions.split(",")), strict=True)
     return {npa + codes[i : i + 3]: p for i, p in found if p < size}
@@ -183,7 +207,7 @@ def _cities() -> dict[str, tuple[str, ...]]:
     """State → sorted city names."""
     cities: dict[str, list[str]] = defaultdict(list)
     for entry in _table().places:
-        state, _, city = entry.split("\t")
+        state, _, city = _fields(entry)
         cities[state].append(city)
     return {state: tuple(sorted(names)) for state, names in cities.items()}
 
@@ -217,7 +241,7 @@ def build_table() -> plancache.Table:
         npas[npa] = ("".join(nxx for nxx, _ in entries), ",".join(str(p) for _, p in entries))
     return plancache.Table(
         places=["\t".join((k[1], k[0], canonical[k].city.replace("\t", " "))) for k in keys],
-        exchanges=["".join(sorted(grouped[k])) for k in keys],
+        exchanges="\n".join("".join(sorted(grouped[k])) for k in keys),
         npas=npas,
         regions=_npa_regions_of(grouped),
     )
@@ -234,8 +258,17 @@ def place_of(number10: str) -> Place | None:
 
 
 @cache
+def _exchange_lines() -> list[str]:
+    """Each place's exchanges (split from the table's text when first asked for)."""
+    return _table().exchanges.split("\n")
+
+
+@cache
 def _exchanges_at(position: int) -> tuple[str, ...]:
-    codes = _table().exchanges[position]
+    lines = _exchange_lines()
+    codes = lines[position] if position < len(lines) else ""
+    if not plancache.is_codes(codes, 6):
+        return ()
     return tuple(codes[i : i + 6] for i in range(0, len(codes), 6))
 
 

@@ -42,6 +42,7 @@ from batchprov.errors import (
 from batchprov.models import CheckedRow, Issue, PreviousResult, RowResult, Severity, Status, Table
 from batchprov.numbering.area import locality_of
 from batchprov.numbering.fallback import with_fallbacks
+from batchprov.order.account import ListingInterrupted
 from batchprov.order.account_lock import account_lock
 from batchprov.order.client import ListingFailed, Number, TokenRejected
 from batchprov.order.journal import Journal, State, item_key, peek_items
@@ -212,7 +213,7 @@ def run_file(
             _guard(
                 out, checked, config, command="dry run", columns=_DRY_RUN_COLUMNS, failed_only=also
             )
-            return _dry_run(checked, config, api, out, started, on_plan, failed_only=also)
+            return _dry_run(checked, config, api, out, started, on_plan, stop, failed_only=also)
         api = api or Api.from_environment()
         out = _output_path(output, path, mode="run", sandbox=api.sandbox)
         bought = _journal_numbers(config, api, out)
@@ -229,12 +230,16 @@ def _dry_run(
     out: Path,
     started: str,
     on_plan: PlanFn | None,
+    stop: threading.Event | None,
     *,
     failed_only: Path | None = None,
 ) -> Report:
     """Plan, show the plan, and write every row as `planned` with its request body."""
     where = _offline_api(api)
-    survey = _survey(checked, config, where, _journal_to_read(config, where))
+    try:
+        survey = _survey(checked, config, where, _journal_to_read(config, where), stop=stop)
+    except ListingInterrupted:
+        raise RunAborted(f"Interrupted: {_INTERRUPTED_PLAN}; no output was written.") from None
     plan = survey.plan
     if on_plan is not None:
         on_plan(plan)
@@ -271,7 +276,9 @@ class _Order:
     ) -> Report:
         with self._account(), self._journal() as journal:
             try:
-                survey = _survey(self.checked, self.config, self.api, journal)
+                survey = _survey(self.checked, self.config, self.api, journal, stop=stop)
+            except ListingInterrupted:
+                return self._cut_short(f"interrupted: {_INTERRUPTED_PLAN}")
             except (TokenRejected, ListingFailed) as exc:
                 return self._cut_short(_listing_stop(exc))
             updates = self._compare(survey, journal)
@@ -281,6 +288,8 @@ class _Order:
                 update_lines=tuple(updates.lines()),
                 not_updated=len(updates.failures),
             )
+            if stop is not None and stop.is_set():  # Ctrl-C as the listing ended
+                return self._cut_short(f"interrupted: {_INTERRUPTED_PLAN}")
             if on_plan is not None:
                 on_plan(plan)
             over = plan.over_cap()
@@ -450,9 +459,22 @@ class _Order:
             yield Environment.read().default_journal()
 
 
-def _survey(checked: Checked, config: RunConfig, api: Api, journal: Path | None) -> Survey:
+def _survey(
+    checked: Checked,
+    config: RunConfig,
+    api: Api,
+    journal: Path | None,
+    *,
+    stop: threading.Event | None = None,
+) -> Survey:
     hidden = len(checked.table.hidden_rows)
-    return survey_run(checked.rows, config=config, api=api, journal=journal, hidden=hidden)
+    return survey_run(
+        checked.rows, config=config, api=api, journal=journal, hidden=hidden, stop=stop
+    )
+
+
+#: Why a run stopped by Ctrl-C while its plan was being made bought nothing.
+_INTERRUPTED_PLAN = "stopped while the account was being checked; nothing was ordered"
 
 
 def _listing_stop(exc: Exception) -> str:

@@ -9,6 +9,7 @@ where it stands, and builds the one `Plan` the CLI, `run_file` and the web page 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -91,12 +92,15 @@ def survey_run(
     api: Api,
     journal: Path | None,
     hidden: int = 0,
+    stop: threading.Event | None = None,
 ) -> Survey:
     """Read the journal and (``config.lists_account``) the account, then plan.
 
-    ``hidden`` counts the rows the reader left out because Excel hides them.
+    ``hidden`` counts the rows the reader left out because Excel hides them; setting
+    ``stop`` (Ctrl-C) ends the account's listing at once.
 
-    Raises the client's `TokenRejected` or `ListingFailed` when a group cannot be listed.
+    Raises the client's `TokenRejected` or `ListingFailed` when a group cannot be listed,
+    `ListingInterrupted` when ``stop`` ends the listing.
     """
     open_rows = [r for r in rows if r.order is not None and not r.owned]
     listed = config.lists_account and bool(api.token)  # no token: nothing can be listed
@@ -107,6 +111,7 @@ def survey_run(
         token=api.token if listed else None,
         transport=api.transport,
         timeout=config.options.timeout,
+        stop=stop,
     )
     adopt = config.existing is Existing.ADOPT
     retry = config.options.retry_failed

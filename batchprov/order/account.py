@@ -12,11 +12,13 @@ suffixed forms (``ABC Plumbing 2``) are other names.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 
@@ -26,10 +28,17 @@ from batchprov.order.journal import Item, State, item_key, peek_items
 from batchprov.order.vetting import vet
 from batchprov.redact import Redactor
 
-__all__ = ["Account", "Holding", "Standing", "read_account", "same_name"]
+__all__ = ["Account", "Holding", "ListingInterrupted", "Standing", "read_account", "same_name"]
 
 #: Groups listed at once while planning.
 _LISTING_CONCURRENCY = 4
+#: How often the caller's stop event is looked at while the groups are listed.
+_STOP_POLL = 0.05
+_T = TypeVar("_T")
+
+
+class ListingInterrupted(Exception):
+    """The caller's stop (Ctrl-C) ended the listing: nothing was bought, nothing is known."""
 
 
 class Standing(StrEnum):
@@ -119,10 +128,15 @@ def read_account(
     token: str | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     timeout: float = 30.0,
+    stop: threading.Event | None = None,
 ) -> Account:
     """The journal items of ``rows``, and (with a ``token``) every page of their groups.
 
-    Raises the client's `TokenRejected` or `ListingFailed` when a group cannot be listed.
+    Setting ``stop`` ends the listing at once, its retry pauses and requests in flight
+    included (they only read).
+
+    Raises the client's `TokenRejected` or `ListingFailed` when a group cannot be listed,
+    `ListingInterrupted` when ``stop`` is set before every group is listed.
     """
     orders = [r.order for r in rows if r.order is not None]
     keys = [item_key(api_url, o.group_id, o.name) for o in orders]
@@ -130,7 +144,10 @@ def read_account(
     if token is None:
         return Account(api_url, items=items)
     groups = sorted({o.group_id for o in orders})
-    listings, refused = asyncio.run(_list(groups, api_url, token, transport, timeout))
+    if stop is not None and stop.is_set():
+        raise ListingInterrupted("interrupted before the account was listed")
+    listing = _list(groups, api_url, token, transport, timeout)
+    listings, refused = asyncio.run(_until_stopped(listing, stop))
     redactor = Redactor.of(token, api_url)
     return Account(
         api_url,
@@ -166,6 +183,20 @@ async def _list(
     finally:
         await client.aclose()
     return listings, refused
+
+
+async def _until_stopped(work: Coroutine[Any, Any, _T], stop: threading.Event | None) -> _T:
+    """``work``'s result, unless ``stop`` is set first: then ``work`` is cancelled."""
+    if stop is None:
+        return await work
+    task = asyncio.ensure_future(work)
+    while not task.done():
+        if stop.is_set():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)  # lets the client close
+            raise ListingInterrupted("interrupted while the account was being listed")
+        await asyncio.wait({task}, timeout=_STOP_POLL)
+    return task.result()
 
 
 def _journal_holding(item: Item | None, body: str, retry_failed: bool) -> Holding | None:

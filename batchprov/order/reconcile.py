@@ -8,6 +8,7 @@ before anything new is sent.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable
 
@@ -74,18 +75,22 @@ class Reconciler:
             return  # the API asked for a pause: a listing now would wait it out
         s.naps_end.clear()  # this one look is allowed its short waits
         await s.sleep(max(max(times) - s.clock(), 0.0))
+        # Its listings too are allowed that long in all: an API that does not answer must not
+        # hold an interrupted run (what stays unknown is reconciled by the next run).
+        ends = time.monotonic() + QUICK_RECONCILE
         for gid in list(s.unknown):
-            await self.reconcile_group(gid, final=True)
+            await self.reconcile_group(gid, final=True, within=ends - time.monotonic())
 
-    async def reconcile_group(self, gid: int, *, final: bool) -> None:
-        """One listing of the group; a verdict for each of its settled unknown rows."""
+    async def reconcile_group(self, gid: int, *, final: bool, within: float | None = None) -> None:
+        """One listing of the group (given up after ``within`` seconds); a verdict for each of
+        its settled unknown rows."""
         s = self.state
         taken_at = s.clock()
         ready = {k: r for k, r in s.unknown.get(gid, {}).items() if r.ready_at <= taken_at}
         if not ready:
             return
         async with s.sem:
-            listing = await s.list_group(gid)
+            listing = await self._listing(gid, within)
         if listing is None:
             self._unlisted(gid, ready.values())
             return
@@ -95,6 +100,17 @@ class Reconciler:
         for key, decision in verdicts.items():
             await self._apply(ready[key], decision, taken_at, final=final)
             crashpoint("mid_reconcile")
+
+    async def _listing(self, gid: int, within: float | None) -> list[Number] | None:
+        if within is None:
+            return await self.state.list_group(gid)
+        if within <= 0:
+            return None
+        try:
+            async with asyncio.timeout(within):
+                return await self.state.list_group(gid)
+        except TimeoutError:
+            return None
 
     def _unlisted(self, gid: int, rows: Iterable[RowState]) -> None:
         """The listing failed: look again later, or give up if the group is refused for good."""

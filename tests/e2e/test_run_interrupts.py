@@ -123,3 +123,53 @@ def test_rerunning_the_output_workbook_orders_nothing(sandbox: Any, tmp_path: Pa
     assert {"already provisioned"} == {shown[n][0] for n in names}
     header = [c.value for c in openpyxl.load_workbook(again).worksheets[0][1]]
     assert header.count("Status") == 1
+
+
+def listings_to_come(server: Any) -> int:
+    """How many of the scripted listing outcomes are still to be met."""
+    faults = httpx.get(f"{base(server)}/_sandbox/faults", headers=TOKEN).json()
+    return len(faults["list_script"])
+
+
+def interrupt_while_listing(server: Any, tmp_path: Path) -> tuple[int, float, str]:
+    """Start a run, Ctrl-C once its plan met every scripted listing outcome: (code, s, output)."""
+    cmd = [
+        sys.executable, "-m", "batchprov", "run", str(tmp_path / "in.csv"),
+        "-o", str(tmp_path / "out.xlsx"), "--api-url", server.url,
+        "--journal", str(tmp_path / "j.sqlite"), "--yes", "--timeout", "60",
+    ]  # fmt: skip
+    env = {**os.environ, "TELMETRICS_TOKEN": "sandbox"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while listings_to_come(server):
+            assert proc.poll() is None and time.monotonic() < deadline, "the plan never listed"
+            time.sleep(0.05)
+        time.sleep(0.3)  # into the pause or the unanswered request
+        proc.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        told, _ = proc.communicate(timeout=30)
+        return proc.returncode, time.monotonic() - sent, told.decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("script", [("timeout",), ("503", "timeout")], ids=["hung", "retried"])
+def test_ctrl_c_while_the_plan_lists_the_account_ends_at_once(
+    tmp_path: Path, script: tuple[str, ...]
+) -> None:
+    """Ctrl-C while the plan's listing waits for an answer: exit 3 in seconds, nothing bought."""
+    names = write_rows(tmp_path / "in.csv", 5)
+    with serve_in_thread(SandboxConfig(seed=3, faults=Faults(list_script=script))) as server:
+        code, took, told = interrupt_while_listing(server, tmp_path)
+        assert 0 == sum(ledger(server).values())
+    assert 3 == code, told
+    # About 1 s on an idle machine; the unanswered request alone would hold it 60 s.
+    assert took < 10.0, f"the run took {took:.1f} s to stop"
+    assert "Traceback" not in told
+    stopped = [line for line in told.splitlines() if line.startswith("Stopped early: ")]
+    assert 1 == len(stopped), told
+    assert "interrupted: stopped while the account was being checked; nothing" in stopped[0]
+    assert {"not attempted"} == {statuses(tmp_path / "out.xlsx")[n][0] for n in names}

@@ -1,0 +1,130 @@
+"""The library's ``stop`` ends a listing wait at once: in the plan, in a reconcile, after one.
+
+A sandbox served on loopback is scripted to leave listings unanswered (the client's deadline
+is a minute); ``stop`` is set once the scripted listings have been met, and the run must
+return within seconds with nothing bought, or nothing bought twice.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_run_crash import write_rows
+
+from batchprov.config import Api, RunConfig
+from batchprov.errors import RunAborted
+from batchprov.order.options import RunOptions
+from batchprov.order.reconcile import QUICK_RECONCILE
+from batchprov.pipeline import run_file
+from batchprov.report import Report
+from batchprov.sandbox import SandboxConfig, serve_in_thread
+from batchprov.sandbox.server import RunningSandbox
+
+TOKEN = "listing-stop-token-0123"
+#: A request's deadline: far longer than any of these runs may take to stop.
+OPTIONS = RunOptions(timeout=60.0, settle_delay=0.2)
+
+
+@pytest.fixture
+def server() -> Iterator[RunningSandbox]:
+    with serve_in_thread(SandboxConfig(token=TOKEN, seed=5)) as running:
+        yield running
+
+
+def stop_when_met(server: RunningSandbox, stop: threading.Event, *, left: int = 0) -> None:
+    """Set ``stop`` a moment after only ``left`` scripted listing outcomes remain."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 60
+        while len(server.state.faults.list_script) > left and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)  # into the unanswered request
+        stop.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+class Stamped(threading.Event):
+    """A stop event that remembers when it was set."""
+
+    at = 0.0
+
+    def set(self) -> None:
+        self.at = time.monotonic()
+        super().set()
+
+
+def timed(stop: Stamped, call: Callable[[], Any]) -> tuple[Any, float]:
+    """``call()``'s result (or the RunAborted it raised) and the seconds it ran after ``stop``."""
+    try:
+        result: Any = call()
+    except RunAborted as exc:
+        result = exc
+    assert stop.is_set(), "the call returned before it was stopped"
+    return result, time.monotonic() - stop.at
+
+
+def run(server: RunningSandbox, tmp_path: Path, stop: threading.Event, **config: Any) -> Report:
+    return run_file(
+        tmp_path / "in.csv",
+        tmp_path / "out.xlsx",
+        config=RunConfig(journal=tmp_path / "j.sqlite", options=OPTIONS, **config),
+        api=Api(url=server.url, token=TOKEN),
+        confirm=lambda plan: True,
+        stop=stop,
+    )
+
+
+def test_stop_ends_the_plans_unanswered_listing(server: RunningSandbox, tmp_path: Path) -> None:
+    """stop during the plan's listing: an interrupted run (exit 3) at once, nothing bought."""
+    write_rows(tmp_path / "in.csv", 4)
+    server.state.script_listings("503", "timeout")
+    stop = Stamped()
+    stop_when_met(server, stop)
+    report, took = timed(stop, lambda: run(server, tmp_path, stop))
+    assert took < 2.0, f"{took:.1f} s"
+    assert 3 == report.exit_code
+    assert "interrupted: stopped while the account was being checked" in (
+        report.info.stopped_reason or ""
+    )
+    assert [] == server.state.ledger()
+    assert {"not attempted"} == {r.status.value for r in report.results}
+
+
+def test_stop_ends_an_online_dry_runs_listing(server: RunningSandbox, tmp_path: Path) -> None:
+    """stop during an online dry run's listing: one line, exit 3, at once, no output."""
+    write_rows(tmp_path / "in.csv", 2)
+    server.state.script_listings("timeout")
+    stop = Stamped()
+    stop_when_met(server, stop)
+    error, took = timed(stop, lambda: run(server, tmp_path, stop, dry_run=True, online=True))
+    assert took < 2.0, f"{took:.1f} s"
+    assert isinstance(error, RunAborted) and 3 == error.exit_code
+    assert "\n" not in str(error) and "nothing was ordered" in str(error)
+    assert not (tmp_path / "out.xlsx").exists()
+
+
+def test_stop_ends_a_reconciles_unanswered_listing(server: RunningSandbox, tmp_path: Path) -> None:
+    """A create's answer is lost; stop while its reconcile waits, and while the quick look
+    after it waits too: the run ends within the quick look's bound, nothing bought twice."""
+    names = write_rows(tmp_path / "in.csv", 1)
+    server.state.script("500_after")  # bought, but answered 500: the outcome is unknown
+    # The plan's listing and the group's baseline are answered; the reconcile's and the quick
+    # look's are not.
+    server.state.script_listings("ok", "ok", "timeout", "timeout")
+    stop = Stamped()
+    stop_when_met(server, stop, left=1)
+    report, took = timed(stop, lambda: run(server, tmp_path, stop))
+    assert took < QUICK_RECONCILE + 2.0, f"{took:.1f} s"
+    assert 3 == report.exit_code and "interrupted" == report.info.stopped_reason
+    assert 1 == len(server.state.ledger()), (report.results, dict(server.state.stats))
+    again = run(server, tmp_path, threading.Event())  # the next run adopts it
+    assert 0 == again.exit_code
+    assert 1 == len(server.state.ledger())
+    assert [names[0]] == [e["requested_name"] for e in server.state.ledger()]
+    assert {"provisioned"} == {r.status.value for r in again.results}

@@ -199,3 +199,94 @@ def damaged_xls(folder: Path) -> Path:
     path = folder / "damaged.xls"
     path.write_bytes(bytes(data))
     return path
+
+
+def hidden_rows_xls(path: Path, *, hidden: tuple[int, ...] = (3, 5), rows: int = 5) -> Path:
+    """An Excel 97 workbook of ``rows`` valid toll-free rows under a header, the rows with
+    these Excel numbers hidden (the ROW record's zero-height flag, as Excel sets it for rows
+    hidden by hand, by a filter or by a collapsed outline)."""
+    import xlwt
+
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Advertisers")
+    for c, title in enumerate(["Advertiser", "Group", "Match Type", "Forward To"]):
+        sheet.write(0, c, title)
+    for r in range(1, rows + 1):
+        for c, value in enumerate([f"Shop {r}", 11623282, "tollfree", "9056372046"]):
+            sheet.write(r, c, value)
+    for number in hidden:
+        sheet.row(number - 1).hidden = True
+    book.add_sheet("Notes").write(0, 0, "not the data")
+    book.save(str(path))
+    return path
+
+
+def xls_dimensions(
+    source: Path, target: Path, rows: tuple[int, int], cols: tuple[int, int]
+) -> Path:
+    """``source`` with its first sheet's DIMENSIONS record declaring these (first, end) rows
+    and columns (end is one past the last)."""
+    data = bytearray(source.read_bytes())
+    record = data.find(b"\x00\x02\x0e\x00")
+    assert record > 0
+    struct.pack_into("<IIHH", data, record + 4, rows[0], rows[1], cols[0], cols[1])
+    target.write_bytes(bytes(data))
+    return target
+
+
+class Ole:
+    """Byte surgery on a small version-3 compound file (512-byte sectors, one FAT sector)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = bytearray(data)
+        assert struct.unpack_from("<H", data, 30)[0] == 9
+
+    def u32(self, at: int) -> int:
+        return int(struct.unpack_from("<I", self.data, at)[0])
+
+    def set_u32(self, at: int, value: int) -> Ole:
+        struct.pack_into("<I", self.data, at, value)
+        return self
+
+    def sector_at(self, number: int) -> int:
+        return 512 + number * 512
+
+    def fat_entry(self, number: int) -> int:
+        """Where the allocation table holds the successor of sector ``number``."""
+        return self.sector_at(self.u32(76)) + 4 * number
+
+    def entry(self, name: str) -> int:
+        """Where the directory entry named ``name`` starts."""
+        first = self.sector_at(self.u32(48))
+        for at in range(first, first + 512, 128):
+            length = struct.unpack_from("<H", self.data, at + 64)[0]
+            if bytes(self.data[at : at + length - 2]).decode("utf-16-le") == name:
+                return at
+        raise KeyError(name)
+
+    def chain(self, first: int) -> list[int]:
+        numbers = []
+        while first < 0xFFFFFFFA and len(numbers) < 10_000:
+            numbers.append(first)
+            first = self.u32(self.fat_entry(first))
+        return numbers
+
+    def save(self, path: Path) -> Path:
+        path.write_bytes(bytes(self.data))
+        return path
+
+    def to_mini_stream(self, length: int) -> Ole:
+        """Keep only the first ``length`` (< 4096) bytes of the Workbook stream, moved into the
+        mini stream as small streams must be: its sectors become the root's mini stream, and
+        a new last sector holds the mini sector table."""
+        workbook, root = self.entry("Workbook"), self.entry("Root Entry")
+        first, size = self.u32(workbook + 116), self.u32(workbook + 120)
+        assert length < 4096 <= size
+        table = len(self.data) // 512 - 1  # the new sector's number
+        minis = -(-length // 64)
+        links = [*range(1, minis), 0xFFFFFFFE] + [0xFFFFFFFF] * (128 - minis)
+        self.data += struct.pack("<128I", *links)
+        self.set_u32(self.fat_entry(table), 0xFFFFFFFE)
+        self.set_u32(60, table).set_u32(64, 1)
+        self.set_u32(root + 116, first).set_u32(root + 120, size)
+        return self.set_u32(workbook + 116, 0).set_u32(workbook + 120, length)

@@ -1,8 +1,8 @@
 """How much a single input file may cost to read: the reader child's limits and the size checks.
 
 Every input is parsed in a child process (see `isolate`), under an address-space limit, a CPU
-limit and a wall-clock timeout; before the parser starts, a workbook's zip directory and
-declared sheet size are checked against the size limits. The defaults read a 500,000-row
+limit and a wall-clock timeout; before the parser starts, a workbook's zip directory (or an
+.xls's compound-file structure) and declared sheet sizes are checked against the size limits. The defaults read a 500,000-row
 workbook comfortably; three of them can be changed from the environment.
 """
 
@@ -38,8 +38,9 @@ class ReadLimits:
         max_shared_strings_mb: the largest size the shared-strings part may unpack to.
         max_ratio: the highest compression ratio of a part over 1 MB unpacked (ordinary
             sheets compress 5-20 times; a zip bomb, hundreds to thousands of times).
-        max_cells: the most cells (rows × columns) a sheet may declare or span.
-        max_parts: the most parts (zip members) a workbook may hold.
+        max_cells: the most cells (rows × columns) a sheet may declare or span (an .xlsx's
+            ``<dimension>``, an .xls's ``DIMENSIONS`` record).
+        max_parts: the most parts (zip members) an .xlsx may hold, or sheets an .xls may list.
     """
 
     memory_mb: int = 2048

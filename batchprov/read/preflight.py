@@ -4,8 +4,11 @@ An .xlsx is a zip: its directory says how large each part unpacks to, and each s
 its size in ``<dimension ref="A1:D26"/>``. Zip bombs (parts that unpack a thousand times over),
 giant shared strings and sheets that claim billions of cells are refused here with a clear
 reason, before the parser would try to allocate for them. An .xls is an OLE2 compound file whose
-header fields size the parser's tables; impossible values are refused. These checks only give a
-clearer, earlier answer: the reader child's memory and CPU limits stop whatever gets past them.
+header fields size the parser's tables; impossible values are refused, and so is a workbook
+stream whose sector chain leaves the file or loops, a workbook of more sheets than
+``max_parts`` or a sheet whose ``DIMENSIONS`` record declares more cells than ``max_cells``
+(see `ole` and `biff`). These checks only give a clearer, earlier answer: the reader child's
+memory and CPU limits stop whatever gets past them.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from batchprov.errors import UnreadableFileError
+from batchprov.read import biff, ole
 from batchprov.read.limits import ReadLimits
 
-__all__ = ["Book", "check_ole2", "check_sheet", "check_zip", "sheet_part"]
+__all__ = ["Book", "check_ole2", "check_sheet", "check_xls", "check_zip", "sheet_part"]
 
 _MB = 1 << 20
 _RATIO_FLOOR = _MB  # parts smaller than this may compress however they like
@@ -202,3 +206,32 @@ def check_ole2(path: Path, data: bytes) -> None:
             raise damaged
     if first_dir in (_ENDOFCHAIN, _FREESECT):
         raise damaged
+
+
+def check_xls(path: Path, data: bytes, limits: ReadLimits) -> biff.BiffBook | None:
+    """Refuse an .xls whose structure or declared sheet sizes are impossible or too large.
+
+    The sheets, for `biff.BiffBook.hidden_rows`; None when the file holds no workbook stream
+    (the parser says what it is).
+    """
+    check_ole2(path, data)
+    try:
+        stream = ole.read_stream(data, ("Workbook", "Book"))
+    except ole.Damaged as error:
+        raise UnreadableFileError(
+            f"{path.name} is not an Excel workbook or is damaged ({error})."
+        ) from None
+    if stream is None:
+        return None
+    book = biff.scan_book(stream, max_sheets=limits.max_parts)
+    if len(book.sheets) > limits.max_parts:
+        raise unreadable(path.name, f"it lists more than {limits.max_parts:,} sheets (the limit)")
+    for sheet in book.sheets:
+        if sheet.cells > limits.max_cells:
+            raise unreadable(
+                path.name,
+                f"sheet '{sheet.name}' declares {sheet.cells:,} cells ({sheet.rows:,} rows × "
+                f"{sheet.columns:,} columns), more than the {limits.max_cells:,} batchprov "
+                "reads; delete the unused rows and columns in Excel and save it again",
+            )
+    return book

@@ -1,7 +1,8 @@
 """Reading a workbook's data sheet with python-calamine into a `Grid` of text cells.
 
 Runs in the reader child: the structure checks of `preflight` come first, so that calamine is
-never asked to unpack a zip bomb or fill a sheet of billions of cells.
+never asked to unpack a zip bomb or fill a sheet of billions of cells. Hidden rows come from
+the sheet's XML (`sheetxml`) or, in an .xls, from its ROW records (`biff`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from python_calamine import (
 
 from batchprov.errors import SheetNotFoundError, UnreadableFileError
 from batchprov.read import preflight
+from batchprov.read.biff import BiffBook
 from batchprov.read.grid import Grid
 from batchprov.read.limits import ReadLimits
 from batchprov.read.sheetxml import SheetMarks, scan_sheet
@@ -44,11 +46,14 @@ def read_workbook(
         with _open_workbook(path, kind, suffix) as workbook:
             name = _pick_sheet(workbook.sheets_metadata, sheet, path)
             marks = SheetMarks()
-            if book is not None:
+            if isinstance(book, preflight.Book):
                 part = preflight.sheet_part(book, name)
                 if part is not None:
                     preflight.check_sheet(book, part, name, limits)
                     marks = scan_sheet(path, part)
+            elif book is not None:
+                position = [s.name for s in workbook.sheets_metadata].index(name)
+                marks = SheetMarks(hidden=book.hidden_rows(name, position))
             data = workbook.get_sheet_by_name(name)
             start = data.start
             if data.height * data.width > limits.max_cells:
@@ -86,7 +91,7 @@ def read_workbook(
 
 def _check(
     path: Path, suffix: str, head: bytes, limits: ReadLimits
-) -> tuple[str, preflight.Book | None]:
+) -> tuple[str, preflight.Book | BiffBook | None]:
     """The workbook's kind from its bytes, whatever its name says, after the structure checks."""
     if head.startswith(ZIP_MAGIC):
         return ("xlsm" if suffix == ".xlsm" else "xlsx"), preflight.check_zip(path, limits)
@@ -96,8 +101,7 @@ def _check(
         # apart.
         if _ENCRYPTED_STREAM in data:
             raise _password_error(path)
-        preflight.check_ole2(path, data)
-        return "xls", None
+        return "xls", preflight.check_xls(path, data, limits)
     raise UnreadableFileError(f"{path.name} is not an Excel workbook{looks_like(head)}.")
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import openpyxl
 from click.testing import CliRunner
+from hostile_files import hidden_rows_xls
 
 from batchprov.cli import cli
 
@@ -50,5 +51,16 @@ def test_the_plan_counts_hidden_rows_left_out(tmp_path: Path) -> None:
 def test_include_hidden_orders_them_too(tmp_path: Path) -> None:
     """--include-hidden plans every row and leaves none out."""
     path = _sheet_with_hidden_rows(tmp_path / "in.xlsx", by_filter=False)
+    plan = dry_plan(path, tmp_path, "--include-hidden")
+    assert (plan["to_order"], plan["hidden_left_out"]) == (5, 0)
+
+
+def test_an_xls_plan_counts_its_hidden_rows_too(tmp_path: Path) -> None:
+    """An .xls with rows 3 and 5 hidden: 3 to order, 2 left out; --include-hidden plans 5."""
+    path = hidden_rows_xls(tmp_path / "in.xls")
+    plan = dry_plan(path, tmp_path)
+    assert (plan["to_order"], plan["hidden_left_out"]) == (3, 2)
+    text = CliRunner().invoke(cli, ["run", str(path), "--dry-run", "-o", str(tmp_path / "q.xlsx")])
+    assert "2 hidden row(s) left out" in text.stdout and "--include-hidden" in text.stdout
     plan = dry_plan(path, tmp_path, "--include-hidden")
     assert (plan["to_order"], plan["hidden_left_out"]) == (5, 0)

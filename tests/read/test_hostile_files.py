@@ -14,7 +14,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 from hostile_files import (
+    Ole,
     damaged_xls,
+    hidden_rows_xls,
     lying_dimension_xlsx,
     plain_xls,
     plain_xlsx,
@@ -113,9 +115,18 @@ def test_the_wall_clock_timeout_kills_a_slow_read(tmp_path: Path) -> None:
     assert "reading it took longer than 1 s (BATCHPROV_READ_TIMEOUT_SECONDS)" in message
 
 
-def test_an_xls_with_one_byte_changed_hits_the_memory_limit(tmp_path: Path) -> None:
-    """An .xls whose DIMENSIONS record claims 4 billion rows is refused, not an abort."""
+def test_an_xls_with_one_byte_changed_is_refused_by_its_declared_size(tmp_path: Path) -> None:
+    """An .xls whose DIMENSIONS record claims 4 billion rows is refused before it is parsed."""
     message = _refused(damaged_xls(tmp_path))
+    assert "could not be read: sheet 'Data' declares 12,834,570,246 cells" in message
+    assert "(4,278,190,082 rows × 3 columns)" in message
+
+
+def test_an_xls_with_one_byte_changed_past_the_checks_hits_the_memory_limit(
+    tmp_path: Path,
+) -> None:
+    """With max_cells lifted, the same .xls is stopped by the child's memory limit."""
+    message = _refused(damaged_xls(tmp_path), ReadLimits(max_cells=10**15))
     assert "could not be read: reading it needs more than the 2,048 MB of memory" in message
 
 
@@ -155,9 +166,13 @@ def _samples(folder: Path) -> dict[str, bytes]:
     rows = [["Advertiser", "Group", "Forward To", "Local To"]]
     rows += [[f"Shop {n}", "11623282", "9056372046", "2896372046"] for n in range(5)]
     text = "\r\n".join(",".join(row) for row in rows).encode()
+    hidden = hidden_rows_xls(folder / "h.xls").read_bytes()
     return {
         ".xlsx": plain_xlsx(folder / "s.xlsx", rows=5).read_bytes(),
         ".xls": plain_xls(folder / "s.xls").read_bytes(),
+        # Hidden rows and a workbook in the mini stream: the ROW and mini-sector paths too.
+        "-hidden.xls": hidden,
+        "-mini.xls": Ole(hidden).to_mini_stream(2202).data,
         ".csv": text,
     }
 
@@ -195,6 +210,34 @@ def _fuzz(folder: Path, cases: int, seed: int) -> None:
 def test_damaged_files_read_or_fail_in_one_line(tmp_path: Path) -> None:
     """Random byte flips and truncations of xlsx, xls and csv: a Table or one clear line."""
     _fuzz(tmp_path, cases=20, seed=11)
+
+
+def test_damaged_xls_structures_read_or_fail_in_one_line(tmp_path: Path) -> None:
+    """Byte flips aimed at an .xls's header, sector table, directory and BIFF globals and
+    sheet heads (where the structure checks read): a Table or one clear line, in bounds."""
+    good = Ole(hidden_rows_xls(tmp_path / "h.xls").read_bytes())
+    regions = [
+        (0, 512),
+        (good.sector_at(good.u32(76)), 512),  # the sector table
+        (good.sector_at(good.u32(48)), 512),  # the directory
+        (512, 1200),  # the workbook globals and the first sheet's head (sectors 0-2)
+    ]
+    chance = random.Random(13)
+    limits = ReadLimits(memory_mb=512, cpu_seconds=10, timeout_seconds=20)
+    for case in range(60):
+        damaged = bytearray(good.data)
+        start, size = regions[case % len(regions)]
+        for _ in range(chance.randint(1, 4)):
+            damaged[start + chance.randrange(size)] = chance.randrange(256)
+        path = tmp_path / f"aimed{case}.xls"
+        path.write_bytes(bytes(damaged))
+        started = time.monotonic()
+        try:
+            _check_table(read_table(path, limits=limits))
+        except InputError as error:
+            message = str(error)
+            assert message and "\n" not in message and "Traceback" not in message, message
+        assert time.monotonic() - started < limits.timeout_seconds + 5
 
 
 @pytest.mark.slow

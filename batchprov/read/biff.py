@@ -57,13 +57,7 @@ class BiffBook:
             sheet = self.sheets[position]
         if sheet is None or self.encrypted:
             return frozenset()
-        rows: set[int] = set()
-        for kind, at, size, depth in _records(self.stream, sheet.offset):
-            if kind == _ROW and depth == 1 and size >= 14:
-                number, flags = struct.unpack_from("<H10xH", self.stream, at)
-                if flags & _ROW_HIDDEN:
-                    rows.add(number + 1)
-        return frozenset(rows)
+        return _hidden(self.stream, sheet.offset)
 
 
 def scan_book(stream: bytes, *, max_sheets: int) -> BiffBook:
@@ -115,6 +109,38 @@ def _records(stream: bytes, start: int) -> Iterator[tuple[int, int, int, int]]:
             if depth <= 0:
                 return
         at += 4 + size
+
+
+def _hidden(stream: bytes, start: int) -> frozenset[int]:
+    """The rows whose ROW record is flagged zero height, in the sheet starting at ``start``.
+
+    Every record of the sheet is stepped over (a sheet of a million cells takes a second or
+    two), so this loop is written out rather than built on `_records`.
+    """
+    rows: set[int] = set()
+    head, row = _HEADER.unpack_from, struct.Struct("<H10xH").unpack_from
+    end = len(stream)
+    at, depth = start, 0
+    while at + 4 <= end:
+        kind, size = head(stream, at)
+        body = at + 4
+        at = body + size
+        if at > end:
+            break
+        if kind == _ROW:
+            if depth == 1 and size >= 14:
+                number, flags = row(stream, body)
+                if flags & _ROW_HIDDEN:
+                    rows.add(number + 1)
+        elif kind == _BOF:
+            depth += 1
+        elif kind == _EOF:
+            depth -= 1
+            if depth <= 0:
+                break
+        elif depth == 0:
+            break  # not a substream
+    return frozenset(rows)
 
 
 def _dimensions(stream: bytes, start: int) -> tuple[int, int]:

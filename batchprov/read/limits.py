@@ -2,8 +2,9 @@
 
 Every input is parsed in a child process (see `isolate`), under an address-space limit, a CPU
 limit and a wall-clock timeout; before the parser starts, a workbook's zip directory (or an
-.xls's compound-file structure) and declared sheet sizes are checked against the size limits. The defaults read a 500,000-row
-workbook comfortably; three of them can be changed from the environment.
+.xls's compound-file structure) and declared sheet sizes are checked against the size limits.
+The defaults read a 500,000-row workbook comfortably; three of them can be changed from the
+environment.
 """
 
 from __future__ import annotations

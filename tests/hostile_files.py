@@ -290,3 +290,32 @@ class Ole:
         self.set_u32(60, table).set_u32(64, 1)
         self.set_u32(root + 116, first).set_u32(root + 120, size)
         return self.set_u32(workbook + 116, 0).set_u32(workbook + 120, length)
+
+
+def version4_compound_file(stream: bytes, name: str = "Workbook") -> bytes:
+    """A version-4 compound file (4096-byte sectors) holding one stream of at least 4096 bytes:
+    the header padded to a sector, the stream's sectors, the allocation table, the directory."""
+    size, end, free = 4096, 0xFFFFFFFE, 0xFFFFFFFF
+    assert len(stream) >= 4096
+    count = -(-len(stream) // size)
+    fat_at, dir_at = count, count + 1
+    fat = [*range(1, count), end, 0xFFFFFFFD, end]  # the stream, the table itself, the directory
+    fat += [free] * (size // 4 - len(fat))
+    header = bytearray(512)
+    header[:8] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+    struct.pack_into("<HHHHH", header, 24, 0x3E, 4, 0xFFFE, 12, 6)
+    struct.pack_into("<IIIIIIIII", header, 40, 1, 1, dir_at, 0, 4096, end, 0, end, 0)
+    struct.pack_into("<109I", header, 76, fat_at, *[free] * 108)
+
+    def entry(title: str, kind: int, child: int, start: int, length: int) -> bytes:
+        raw = bytearray(128)
+        encoded = title.encode("utf-16-le") + b"\0\0"
+        raw[: len(encoded)] = encoded
+        struct.pack_into("<HBB", raw, 64, len(encoded), kind, 1)
+        struct.pack_into("<III", raw, 68, free, free, child)
+        struct.pack_into("<IQ", raw, 116, start, length)
+        return bytes(raw)
+
+    directory = entry("Root Entry", 5, 1, end, 0) + entry(name, 2, free, 0, len(stream))
+    body = stream.ljust(count * size, b"\0") + struct.pack(f"<{size // 4}I", *fat)
+    return bytes(header.ljust(size, b"\0")) + body + directory.ljust(size, b"\0")

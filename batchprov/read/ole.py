@@ -42,10 +42,11 @@ class _File:
     @property
     def sectors(self) -> int:
         """Sectors the file holds (a last partial one counts)."""
-        return max(0, -(-(len(self.data) - _HEADER) // self.size))
+        return max(0, -(-(len(self.data) - self.size) // self.size))
 
     def sector(self, number: int) -> bytes:
-        start = _HEADER + number * self.size
+        # The header fills sector -1: 512 bytes, padded to 4096 in a version-4 file.
+        start = (number + 1) << self.shift
         return self.data[start : start + self.size]
 
     def next(self, number: int) -> int:
@@ -54,7 +55,7 @@ class _File:
         table = number // per
         if table >= len(self.fat_sectors):
             raise Damaged(f"sector {number} lies beyond its allocation table")
-        at = _HEADER + self.fat_sectors[table] * self.size + (number % per) * 4
+        at = ((self.fat_sectors[table] + 1) << self.shift) + (number % per) * 4
         if at + 4 > len(self.data):
             raise Damaged("its allocation table is cut short")
         return int(struct.unpack_from("<I", self.data, at)[0])

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hostile_files import Ole, hidden_rows_xls, xls_dimensions
+from hostile_files import Ole, hidden_rows_xls, version4_compound_file, xls_dimensions
 
 from batchprov.errors import InputError, UnreadableFileError
 from batchprov.read import biff, ole
@@ -248,3 +248,12 @@ def test_scan_book_ignores_what_is_not_biff() -> None:
     assert () == biff.scan_book(b"\x00" * 64, max_sheets=10).sheets
     cut = struct.pack("<HHHH", 0x0809, 16, 0x0600, 5) + b"\x85\x00\xff\x00"
     assert () == biff.scan_book(cut, max_sheets=10).sheets
+
+
+def test_a_version_4_compound_file_reads_its_4096_byte_sectors(book: Path) -> None:
+    """The header of a version-4 file fills a whole 4096-byte sector; the stream follows it."""
+    stream = ole.read_stream(book.read_bytes(), ("Workbook",))
+    assert stream is not None
+    again = ole.read_stream(version4_compound_file(stream), ("workbook",))
+    assert stream == again
+    assert frozenset({3, 5}) == biff.scan_book(again, max_sheets=10).hidden_rows("Advertisers", 0)

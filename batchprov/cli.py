@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import select
 import shutil
 import signal
 import sys
@@ -466,7 +467,11 @@ def release(
                 "Re-run with --yes to confirm."
             )
         count = len(plan.to_release)
-        return click.confirm(f"Release these {count} number(s)?", default=False, err=True)
+        try:
+            return _ask(f"Release these {count} number(s)?")
+        except click.Abort:
+            click.echo(err=True)
+            raise ConfirmationRefused("Nothing was released: it was not confirmed.") from None
 
     stop = threading.Event()
     with _interrupts(stop):
@@ -572,17 +577,60 @@ def _confirmer(yes: bool, *, shown: bool = False) -> Callable[[Plan], bool]:
             click.echo(plan.describe(), err=True)
         verb = {(True, False): "Order", (False, True): "Update", (True, True): "Order and update"}
         question = verb.get((plan.to_order > 0, plan.to_update > 0), "Order")
-        # Ctrl-C at the question means no: nothing is in flight yet, so it must not wait.
-        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
-            return click.confirm(f"{question} these numbers?", default=False, err=True)
+            return _ask(f"{question} these numbers?")
         except click.Abort:
             click.echo(err=True)
             raise ConfirmationRefused("Nothing was ordered: the order was not confirmed.") from None
-        finally:
-            signal.signal(signal.SIGINT, previous)
 
     return confirm
+
+
+def _ask(question: str) -> bool:
+    """A yes/no question on the terminal, no by default; Ctrl-C or end of input: `click.Abort`.
+
+    Ctrl-C means no at once (nothing is in flight yet). The kernel hands a Ctrl-C to any thread
+    of the process, and numpy starts threads of its own: an ``input()`` on the main thread would
+    then sleep on through it. So the answer is read once ``select`` sees a line on stdin, while
+    also watching the signal wake-up pipe that Python writes to from whichever thread caught it.
+    """
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (tests): click asks
+        return click.confirm(question, default=False, err=True)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    old_wake = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+    try:
+        while True:
+            click.echo(f"{question} [y/N]: ", nl=False, err=True)
+            answer = _answer_line(fd, wake_r).strip().lower()
+            if answer in ("y", "yes"):
+                return True
+            if answer in ("", "n", "no"):
+                return False
+            click.echo("Please answer y or n.", err=True)
+    except KeyboardInterrupt:
+        raise click.Abort() from None
+    finally:
+        signal.set_wakeup_fd(old_wake)
+        signal.signal(signal.SIGINT, previous)
+        os.close(wake_r)
+        os.close(wake_w)
+
+
+def _answer_line(fd: int, wake: int) -> str:
+    """The next line typed on ``fd``; a signal caught meanwhile runs its handler here."""
+    while True:
+        ready, _, _ = select.select([fd, wake], [], [])
+        if wake in ready:
+            os.read(wake, 512)  # returning to Python runs the handler: Ctrl-C raises here
+            continue
+        line = sys.stdin.readline()
+        if not line:  # end of input (Ctrl-D)
+            raise click.Abort()
+        return line
 
 
 @contextmanager

@@ -15,8 +15,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from platformdirs import user_data_path
-
 from batchprov.errors import NoTokenError, OptionError
 from batchprov.models import Fallback
 from batchprov.numbering.fallback import parse_run_fallback
@@ -64,7 +62,11 @@ class Environment:
 
         The CLI and the web page share it, so neither buys what the other bought.
         """
-        return self.journal or user_data_path("batchprov") / "journal.sqlite"
+        if self.journal is not None:
+            return self.journal
+        from platformdirs import user_data_path  # (only a command that opens the journal)
+
+        return user_data_path("batchprov") / "journal.sqlite"
 
 
 def _os_user(environ: Mapping[str, str]) -> str | None:

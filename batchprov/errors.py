@@ -32,7 +32,7 @@ They never contain the API token.
 
 from __future__ import annotations
 
-import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -120,12 +120,21 @@ def translated(*, journal: Path | None = None) -> Iterator[None]:
     """
     try:
         yield
-    except sqlite3.Error as exc:
-        raise JournalError(_journal_text(journal, exc)) from None
     except OSError as exc:
         if journal is not None and exc.filename and Path(exc.filename) in _family(journal):
             raise JournalError(_journal_text(journal, exc)) from None
         raise OutputError(os_error_text(exc)) from None
+    except Exception as exc:
+        if not _is_sqlite_error(exc):
+            raise
+        raise JournalError(_journal_text(journal, exc)) from None
+
+
+def _is_sqlite_error(exc: Exception) -> bool:
+    """True for a `sqlite3.Error`; sqlite3 is not imported for it (a command that opens no
+    journal, such as `validate`, has not loaded it, and so cannot have raised one)."""
+    sqlite3 = sys.modules.get("sqlite3")
+    return sqlite3 is not None and isinstance(exc, sqlite3.Error)
 
 
 def os_error_text(exc: OSError) -> str:

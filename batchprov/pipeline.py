@@ -15,19 +15,11 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from batchprov._version import __version__
-from batchprov.change.apply import ChangeOutcome, ChangeTask
-from batchprov.change.update import (
-    Held,
-    UpdatePlan,
-    apply_updates,
-    change_text,
-    route_request,
-    survey_updates,
-)
 from batchprov.check.checker import check_table
 from batchprov.clock import now_iso
 from batchprov.config import DEFAULT_API_URL, Api, Environment, RunConfig
@@ -42,27 +34,28 @@ from batchprov.errors import (
 from batchprov.models import CheckedRow, Issue, PreviousResult, RowResult, Severity, Status, Table
 from batchprov.numbering.area import locality_of
 from batchprov.numbering.fallback import with_fallbacks
-from batchprov.order.account import ListingInterrupted
-from batchprov.order.account_lock import account_lock
-from batchprov.order.client import ListingFailed, Number, TokenRejected
-from batchprov.order.journal import Journal, State, item_key, peek_items
-from batchprov.order.runlog import RunMeta
-from batchprov.order.runner import OrderOutcome, Progress, order_rows
 from batchprov.plan import Plan
 from batchprov.read.files import read_table, sha256_of
 from batchprov.read.headers import ColumnMap, map_columns
 from batchprov.report import Report, RunInfo
-from batchprov.survey import Survey, check_can_write, survey_run
 from batchprov.wording import api_words
 from batchprov.write.atomic import same_file
 from batchprov.write.output import check_output, check_room, write_failed_only, write_output
 from batchprov.write.overwrite import check_overwrite
 
+if TYPE_CHECKING:  # ordering is imported by the functions that order: `validate` needs none of it
+    from batchprov.change.apply import ChangeOutcome, ChangeTask
+    from batchprov.change.update import Held, UpdatePlan
+    from batchprov.order.client import Number
+    from batchprov.order.runlog import RunMeta
+    from batchprov.order.runner import OrderOutcome, Progress
+    from batchprov.survey import Survey
+
 __all__ = ["Checked", "check_file", "default_output", "plan_run", "run_file", "validate_file"]
 
 ConfirmFn = Callable[[Plan], bool]
 PlanFn = Callable[[Plan], None]
-ProgressFn = Callable[[Progress], None]
+ProgressFn = Callable[["Progress"], None]
 #: Result columns beyond the standard ones, per mode.
 _CHECK_COLUMNS = ("Expected Area",)
 _DRY_RUN_COLUMNS = ("Expected Area", "Request Body")
@@ -218,6 +211,8 @@ def run_file(
         out = _output_path(output, path, mode="run", sandbox=api.sandbox)
         bought = _journal_numbers(config, api, out)
         _guard(out, checked, config, command="run", also=bought, failed_only=also)
+        from batchprov.survey import check_can_write
+
         check_can_write(checked.table, out, journal=_journal_to_read(config, api))
         run = _Order(checked, config, api, out, started, failed_only=also)
         return run.go(confirm=confirm, on_plan=on_plan, on_progress=on_progress, stop=stop)
@@ -235,6 +230,8 @@ def _dry_run(
     failed_only: Path | None = None,
 ) -> Report:
     """Plan, show the plan, and write every row as `planned` with its request body."""
+    from batchprov.order.account import ListingInterrupted
+
     where = _offline_api(api)
     try:
         survey = _survey(checked, config, where, _journal_to_read(config, where), stop=stop)
@@ -264,7 +261,6 @@ class _Order:
     out: Path
     started: str
     failed_only: Path | None = None
-    updates: UpdatePlan = UpdatePlan()
 
     def go(
         self,
@@ -274,6 +270,9 @@ class _Order:
         on_progress: ProgressFn | None,
         stop: threading.Event | None,
     ) -> Report:
+        from batchprov.order.account import ListingInterrupted
+        from batchprov.order.client import ListingFailed, TokenRejected
+
         with self._account(), self._journal() as journal:
             try:
                 survey = _survey(self.checked, self.config, self.api, journal, stop=stop)
@@ -314,6 +313,8 @@ class _Order:
     def _compare(self, survey: Survey, journal: Path) -> UpdatePlan:
         """The rows that have a number (workbook, journal or account), compared with it; with
         ``--update`` a row whose name several numbers share is not changed, and says why."""
+        from batchprov.change.update import survey_updates
+
         held = _held(self.checked, self.config, self.api, journal, survey=survey)
         updates = survey_updates(
             held,
@@ -339,6 +340,8 @@ class _Order:
         changed: Mapping[int, ChangeOutcome] | None = None,
         stopped: str | None = None,
     ) -> Report:
+        from batchprov.change.update import UpdatePlan
+
         ordered = {r.index: r for r in outcome.results} if outcome else {}
         updates = updates or UpdatePlan()
         planned = {t.index: t for t in updates.tasks}
@@ -400,6 +403,8 @@ class _Order:
         on_progress: ProgressFn | None,
         stop: threading.Event | None,
     ) -> OrderOutcome:
+        from batchprov.order.runner import order_rows
+
         options = replace(self.config.options, max_purchases=plan.purchase_cap)
         return order_rows(
             rows,
@@ -417,6 +422,8 @@ class _Order:
     def _update(
         self, journal: Path, survey: Survey, updates: UpdatePlan
     ) -> tuple[dict[int, ChangeOutcome], str | None]:
+        from batchprov.change.update import apply_updates
+
         """Send the planned PUTs, journaled as a run of their own (kind ``update``)."""
         meta = replace(self._meta(survey, self.checked.rows), kind="update", skipped={})
         return apply_updates(
@@ -426,6 +433,8 @@ class _Order:
     def _meta(self, survey: Survey, engine: Sequence[CheckedRow]) -> RunMeta:
         """What the journal records about this run (`batchprov history`): who, what input,
         which API, and the rows per status that never reach the run engine."""
+        from batchprov.order.runlog import RunMeta
+
         sent = {r.index for r in engine}
         skipped: Counter[str] = Counter()
         for row in self.checked.rows:
@@ -445,6 +454,8 @@ class _Order:
 
     def _account(self) -> contextlib.AbstractContextManager[None]:
         """The account's lock: a sandbox's numbers are its own, so it needs none."""
+        from batchprov.order.account_lock import account_lock
+
         return contextlib.nullcontext() if self.api.sandbox else account_lock(self.api.key_url)
 
     @contextlib.contextmanager
@@ -467,6 +478,8 @@ def _survey(
     *,
     stop: threading.Event | None = None,
 ) -> Survey:
+    from batchprov.survey import survey_run
+
     hidden = len(checked.table.hidden_rows)
     return survey_run(
         checked.rows, config=config, api=api, journal=journal, hidden=hidden, stop=stop
@@ -478,6 +491,8 @@ _INTERRUPTED_PLAN = "stopped while the account was being checked; nothing was or
 
 
 def _listing_stop(exc: Exception) -> str:
+    from batchprov.order.client import TokenRejected
+
     if isinstance(exc, TokenRejected):
         return f"token rejected ({exc}); nothing was ordered"
     return f"API unavailable: {exc}; nothing was ordered"
@@ -500,6 +515,9 @@ def _held(
 ) -> list[Held]:
     """Rows that already have a number (their own result columns, the journal, or the one
     number of the account with their name), with the route they ask for."""
+    from batchprov.change.update import Held, route_request
+    from batchprov.order.journal import State, item_key, peek_items
+
     held: dict[int, Held] = {}
     for row in checked.rows:
         number = survey.found(row) if survey is not None else None
@@ -557,6 +575,8 @@ def _updated(
 ) -> RowResult:
     """A row's result after comparing with the account: `updated` with what changed, or why
     it was not (an error, and the row counts as failed: exit 1), or what differs (a warning)."""
+    from batchprov.change.update import change_text
+
     index = result.index
     if change is not None and change.done:
         what = change_text(change.task.fields)
@@ -629,6 +649,8 @@ def _journal_numbers(config: RunConfig, api: Api, out: Path) -> frozenset[str]:
         path = Environment.read().default_journal()
     if path is None or not path.is_file() or not out.is_file():
         return frozenset()
+    from batchprov.order.journal import Journal, State
+
     with Journal.open(path) as journal:
         items = journal.items(api_url=api.key_url)
     return frozenset(i.phone for i in items if i.state is State.DONE and i.phone)

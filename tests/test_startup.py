@@ -98,3 +98,19 @@ def test_validation_does_not_import_hypothesis() -> None:
         "import hypothesis  # still importable afterwards\n"
     )
     heavy_modules_after(code)
+
+
+def test_validation_loads_no_ordering_code(tmp_path: Path) -> None:
+    """`validate` imports neither httpx, sqlite3, filelock nor the ordering modules."""
+    ordering = ("httpx", "sqlite3", "filelock", "batchprov.order.journal", "batchprov.survey")
+    code = (
+        "import json, sys\n"
+        "from batchprov.pipeline import validate_file\n"
+        f"validate_file('examples/advertisers.xlsx', {str(tmp_path / 'out.xlsx')!r})\n"
+        f"print(json.dumps(sorted(m for m in {ordering!r} if m in sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [] == json.loads(done.stdout.strip().splitlines()[-1])

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import NamedTuple
 
 import pandas as pd
@@ -184,16 +184,30 @@ _NUMBER_TYPES = (
 
 @dataclass(frozen=True, slots=True)
 class _Member:
-    """One NANP member's patterns: which numbers it claims, which it accepts."""
+    """One NANP member's patterns: which numbers it claims, which it accepts.
+
+    The accepting pattern is compiled when first needed: a sheet of US and Canadian numbers
+    never needs the twenty-odd other members' (compiling them all costs more than a small
+    sheet's checks).
+    """
 
     leading: re.Pattern[str] | None
-    valid: re.Pattern[str]
+    source: str
+
+    @property
+    def valid(self) -> re.Pattern[str]:
+        return _compiled(self.source)
 
 
-def _valid_pattern(metadata: phonenumbers.PhoneMetadata) -> re.Pattern[str]:
+@cache
+def _compiled(source: str) -> re.Pattern[str]:
+    return re.compile(source)
+
+
+def _valid_pattern(metadata: phonenumbers.PhoneMetadata) -> str:
     general = metadata.general_desc
     if general is None or (general.possible_length and 10 not in general.possible_length):
-        return re.compile(r"(?!)")  # no 10-digit number is valid for this member
+        return r"(?!)"  # no 10-digit number is valid for this member
     types = [
         desc.national_number_pattern
         for desc in (getattr(metadata, kind) for kind in _NUMBER_TYPES)
@@ -203,7 +217,7 @@ def _valid_pattern(metadata: phonenumbers.PhoneMetadata) -> re.Pattern[str]:
     ]
     # dict.fromkeys: mobile often repeats fixed_line; trying it twice only slows misses.
     either = "|".join(f"(?:{pattern})" for pattern in dict.fromkeys(types))
-    return re.compile(rf"(?=(?:{general.national_number_pattern})\Z)(?:{either})")
+    return rf"(?=(?:{general.national_number_pattern})\Z)(?:{either})"
 
 
 def _members() -> tuple[_Member, ...]:

@@ -6,8 +6,10 @@ holds them (a re-run); an earlier run's fills and comments on the user's cells a
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 from openpyxl.cell.cell import Cell
 from openpyxl.comments import Comment
@@ -46,6 +48,7 @@ AUTHOR = "batchprov"
 ExtraValues = Mapping[str, Mapping[int, str]]
 
 _MAX_WIDTH = 50
+_T = TypeVar("_T")
 _EARLIER = "\n\n--- earlier comment by "
 
 _ERROR_FILL = PatternFill("solid", fgColor="FFC7CE")
@@ -140,7 +143,38 @@ def annotate_sheet(
     ``sandbox``: the numbers came from the sandbox, and the Status cells say so.
     ``repeat_first_column``: printed, each page shows the first column (naming the row).
     """
-    _undo_marks(ws, table.header_row)
+    work = prepare_sheet(
+        ws,
+        table,
+        results,
+        issues,
+        headers,
+        extra,
+        sandbox=sandbox,
+        repeat_first_column=repeat_first_column,
+    )
+    work.apply(ws, 1, LAST_ROW)
+
+
+def prepare_sheet(
+    ws: Worksheet,
+    table: Table,
+    results: Sequence[RowResult],
+    issues: Sequence[Issue],
+    headers: Sequence[str],
+    extra: ExtraValues,
+    *,
+    sandbox: bool = False,
+    repeat_first_column: bool = True,
+) -> RowWork:
+    """Do what concerns the whole sheet (header, widths, colours, filter, print); return the rest.
+
+    ``repeat_first_column``: as for `annotate_sheet`.
+
+    The returned `RowWork` writes the rows' cells; it can do so a slice of rows at a time,
+    as the streamed data sheet (`stream`) needs, with the same outcome.
+    """
+    old = _old_results(ws, table)
     positions = _place_results(ws, table, len(headers))
     if max(positions, default=0) > _MAX_COLUMNS:  # `output.check_room` refuses this up front
         raise ConfigError(
@@ -148,7 +182,8 @@ def annotate_sheet(
             "Excel's last column XFD. Write a .csv output (-o results.csv) instead."
         )
     _write_header(ws, table.header_row, positions, headers)
-    widths = _write_results(ws, positions, headers, results, extra, sandbox=sandbox)
+    getters = result_getters(headers, extra, sandbox=sandbox)
+    widths = _result_widths(results, getters)
     last_row = max((r.excel_row for r in results), default=table.header_row)
     _colour_rows(ws, positions, table.header_row + 1, last_row)
     sizes: dict[str, int] = {}
@@ -156,19 +191,74 @@ def annotate_sheet(
         minimum = {"Status": 14, "Provisioned At": 20}.get(header, 8)
         sizes[header] = min(_MAX_WIDTH, max(width, len(header) + 2, minimum) + 2)
         ws.column_dimensions[get_column_letter(column)].width = sizes[header]
-    _fit_wrapped_rows(ws, results, sizes)
-    _mark_issues(ws, table, issues, status_column=positions[0])
     _filter_and_freeze(ws, table, max(positions), last_row)
     first = min(table.columns, default=1) if repeat_first_column else None
     area = f"A1:{get_column_letter(max(positions))}{last_row}"
     print_setup(ws, header_row=table.header_row, first_column=first, ours=False, area=area)
+    return RowWork(
+        header_row=table.header_row,
+        old=old,
+        columns=list(zip(positions, [_KIND.get(h) for h in headers], getters, strict=True)),
+        results=sorted(results, key=lambda r: r.excel_row),
+        marks=_group_issues(table, issues, status_column=positions[0]),
+        sizes=sizes,
+    )
 
 
-def _undo_marks(ws: Worksheet, header_row: int) -> None:
-    """Take back an earlier run's marks on the user's cells: its fills and its comments."""
+#: The last row of an Excel sheet.
+LAST_ROW = 1_048_576
+
+
+class RowWork:
+    """The cells `prepare_sheet` leaves to write: results, row heights, problem marks.
+
+    `apply` does them for a slice of rows; applied to every row once, in any slicing, the
+    sheet ends the same.
+    """
+
+    def __init__(
+        self,
+        *,
+        header_row: int,
+        old: range,
+        columns: list[tuple[int, str | None, Callable[[RowResult], Value]]],
+        results: list[RowResult],
+        marks: list[tuple[int, int, list[Issue]]],
+        sizes: Mapping[str, int],
+    ) -> None:
+        self._header_row = header_row
+        self._old = old
+        self._columns = columns
+        self._results = results
+        self._result_rows = [r.excel_row for r in results]
+        self._marks = marks
+        self._mark_rows = [row for row, _, _ in marks]
+        self._sizes = sizes
+        self._stamper = Stamper()
+
+    def apply(self, ws: Worksheet, first: int, last: int) -> None:
+        """Take back earlier marks, then write results and marks, on rows ``first``-``last``."""
+        below = max(first, self._header_row + 1)
+        if below <= last:
+            _undo_marks(ws, range(below, last + 1))
+            if self._old:
+                _drop_cells(ws, self._old, range(below, last + 1))
+        results = self._slice(self._results, self._result_rows, first, last)
+        _write_results(ws, self._columns, results, self._stamper)
+        _fit_wrapped_rows(ws, results, self._sizes)
+        for row, column, found in self._slice(self._marks, self._mark_rows, first, last):
+            _mark_cell(ws, row, column, found)
+
+    @staticmethod
+    def _slice(items: list[_T], rows: list[int], first: int, last: int) -> list[_T]:
+        return items[bisect_left(rows, first) : bisect_right(rows, last)]
+
+
+def _undo_marks(ws: Worksheet, rows: range) -> None:
+    """Take back an earlier run's marks on the user's cells of ``rows``: fills and comments."""
     for cell in list(ws._cells.values()):
         comment = cell.comment
-        if comment is None or comment.author != AUTHOR or (cell.row or 0) <= header_row:
+        if comment is None or comment.author != AUTHOR or (cell.row or 0) not in rows:
             continue
         assert isinstance(cell, Cell)
         cell.fill = _NO_FILL
@@ -177,21 +267,28 @@ def _undo_marks(ws: Worksheet, header_row: int) -> None:
         cell.comment = Comment(text, author) if marker else None
 
 
-def _place_results(ws: Worksheet, table: Table, count: int) -> list[int]:
-    """The sheet columns for ``count`` result columns, clearing an earlier run's columns.
-
-    An earlier run's columns are reused in place; when more are needed and other columns follow
-    them, the extra ones go after the last used column.
-    """
+def _old_results(ws: Worksheet, table: Table) -> range:
+    """The sheet columns of an earlier run's result columns (empty when there are none)."""
     texts = [_text(c.value) for c in ws[table.header_row]]
     span = result_span(texts)
-    old = range(span.start + 1, span.stop + 1)
+    return range(span.start + 1, span.stop + 1)
+
+
+def _place_results(ws: Worksheet, table: Table, count: int) -> list[int]:
+    """The sheet columns for ``count`` result columns, clearing an earlier run's header cells.
+
+    An earlier run's columns are reused in place; when more are needed and other columns follow
+    them, the extra ones go after the last used column. Their cells below the header are
+    cleared row by row (`RowWork`).
+    """
+    texts = [_text(c.value) for c in ws[table.header_row]]
+    old = _old_results(ws, table)
     used = [c for c in table.columns if c not in old]
     used += [i + 1 for i, text in enumerate(texts) if text and i + 1 not in old]
     last = max(used, default=0)
     if not old:
         return [last + 1 + i for i in range(count)]
-    _drop_cells(ws, old, table.header_row)
+    _drop_cells(ws, old, range(table.header_row, table.header_row + 1))
     _drop_formatting(ws, old)
     if old.stop > last:
         return [old.start + i for i in range(count)]
@@ -203,9 +300,9 @@ def _text(value: object) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _drop_cells(ws: Worksheet, columns: range, from_row: int) -> None:
-    """Remove every cell (value, look, comment) of ``columns`` from ``from_row`` down."""
-    doomed = [key for key in ws._cells if key[1] in columns and key[0] >= from_row]
+def _drop_cells(ws: Worksheet, columns: range, rows: range) -> None:
+    """Remove every cell (value, look, comment) of ``columns`` in ``rows``."""
+    doomed = [key for key in ws._cells if key[1] in columns and key[0] in rows]
     for key in doomed:
         del ws._cells[key]
 
@@ -234,24 +331,29 @@ def _write_header(
         cell.border = HEADER_BORDER
 
 
+def _result_widths(
+    results: Sequence[RowResult], getters: Sequence[Callable[[RowResult], Value]]
+) -> list[int]:
+    """The widest text of each result column."""
+    widths = [0] * len(getters)
+    for result in results:
+        for i, get in enumerate(getters):
+            value = get(result)
+            if value is not None and value != "":
+                widths[i] = max(widths[i], text_width(value))
+    return widths
+
+
 def _write_results(
     ws: Worksheet,
-    positions: Sequence[int],
-    headers: Sequence[str],
+    columns: Sequence[tuple[int, str | None, Callable[[RowResult], Value]]],
     results: Sequence[RowResult],
-    extra: ExtraValues,
-    *,
-    sandbox: bool,
-) -> list[int]:
-    """Write every row's result cells; return the widest text of each column."""
-    stamper = Stamper()
-    kinds = [_KIND.get(h) for h in headers]
-    getters = result_getters(headers, extra, sandbox=sandbox)
-    columns = list(zip(positions, kinds, getters, strict=True))
-    widths = [0] * len(headers)
+    stamper: Stamper,
+) -> None:
+    """Write the result cells of ``results``: (column, look, getter) per result column."""
     for result in results:
         row = result.excel_row
-        for i, (column, kind, get) in enumerate(columns):
+        for column, kind, get in columns:
             value = get(result)
             if value is None or value == "":
                 continue  # an empty cell costs time to write and shows nothing
@@ -259,8 +361,6 @@ def _write_results(
             if kind:
                 stamper.stamp(cell, kind)
             put(cell, value)
-            widths[i] = max(widths[i], text_width(value))
-    return widths
 
 
 def _fit_wrapped_rows(
@@ -320,8 +420,10 @@ def _ranges(columns: Sequence[int], first: int, last: int) -> str:
     return " ".join(f"{get_column_letter(a)}{first}:{get_column_letter(b)}{last}" for a, b in runs)
 
 
-def _mark_issues(ws: Worksheet, table: Table, issues: Sequence[Issue], status_column: int) -> None:
-    """Fill each problem cell red (error) or amber (warning) and explain it in a comment.
+def _group_issues(
+    table: Table, issues: Sequence[Issue], status_column: int
+) -> list[tuple[int, int, list[Issue]]]:
+    """The problem cells, by row then column, with their issues.
 
     An issue about a column the sheet lacks is marked on the row's Status cell.
     """
@@ -330,11 +432,15 @@ def _mark_issues(ws: Worksheet, table: Table, issues: Sequence[Issue], status_co
     for issue in issues:
         column = where.get(issue.column) or where.get(issue.column.strip()) or status_column
         grouped[(issue.row, column)].append(issue)
-    for (row, column), found in grouped.items():
-        cell = cell_at(ws, row, column)
-        errors = any(i.severity is Severity.ERROR for i in found)
-        cell.fill = _ERROR_FILL if errors else _WARNING_FILL
-        _attach_comment(cell, _comment_text(found))
+    return [(row, column, found) for (row, column), found in sorted(grouped.items())]
+
+
+def _mark_cell(ws: Worksheet, row: int, column: int, found: Sequence[Issue]) -> None:
+    """Fill a problem cell red (error) or amber (warning) and explain it in a comment."""
+    cell = cell_at(ws, row, column)
+    errors = any(i.severity is Severity.ERROR for i in found)
+    cell.fill = _ERROR_FILL if errors else _WARNING_FILL
+    _attach_comment(cell, _comment_text(found))
 
 
 def _comment_text(found: Sequence[Issue]) -> str:

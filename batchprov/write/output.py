@@ -47,9 +47,10 @@ from batchprov.write.attention import (
 )
 from batchprov.write.datasheet import (
     AUTHOR,
+    LAST_ROW,
     ExtraValues,
-    annotate_sheet,
     fill_sheet,
+    prepare_sheet,
     result_getters,
 )
 from batchprov.write.reports import (
@@ -61,6 +62,7 @@ from batchprov.write.reports import (
     write_errors,
     write_summary,
 )
+from batchprov.write.stream import NotStreamable, StreamedSheet, open_streamed, save_streamed
 
 __all__ = [
     "ATTENTION_SHEET",
@@ -138,14 +140,10 @@ def write_output(
         atomic_write(out, table.path, write)
         return out
     with collector_paused():
-        wb, ws, note = _open_workbook(table, keep_vba=out.suffix.lower() == ".xlsm")
-        annotate_sheet(ws, table, results, issues, headers, extra, sandbox=info.sandbox)
-        write_summary(fresh_sheet(wb, SUMMARY_SHEET, ws), info, results, note)
-        attention = fresh_sheet(wb, ATTENTION_SHEET, ws)
-        write_attention(attention, table, results, issues, headers, extra, sandbox=info.sandbox)
-        write_errors(fresh_sheet(wb, ERRORS_SHEET, ws), issues, results)
-        _activate(wb, ws)
-        atomic_write(out, table.path, lambda tmp: wb.save(tmp))
+        try:
+            _write_workbook(table, results, issues, headers, extra, info, out, stream=True)
+        except NotStreamable:
+            _write_workbook(table, results, issues, headers, extra, info, out, stream=False)
     return out
 
 
@@ -204,6 +202,39 @@ def _with_origin(sub: Table, chosen: Sequence[RowResult], sheet: str) -> Table:
         columns=(*sub.columns, len(sub.columns) + 1),
         frame=frame,
     )
+
+
+def _write_workbook(
+    table: Table,
+    results: Sequence[RowResult],
+    issues: Sequence[Issue],
+    headers: Sequence[str],
+    extra: ExtraValues,
+    info: RunInfo,
+    out: Path,
+    *,
+    stream: bool,
+) -> None:
+    """The workbook output; with ``stream``, its data sheet's rows are streamed (`stream`).
+
+    Raises:
+        NotStreamable: ``stream`` was asked, and the data sheet cannot be streamed.
+    """
+    keep_vba = out.suffix.lower() == ".xlsm"
+    wb, ws, note, source = _open_workbook(table, keep_vba=keep_vba, stream=stream)
+    work = prepare_sheet(ws, table, results, issues, headers, extra, sandbox=info.sandbox)
+    if source is None:
+        work.apply(ws, 1, LAST_ROW)
+    write_summary(fresh_sheet(wb, SUMMARY_SHEET, ws), info, results, note)
+    attention = fresh_sheet(wb, ATTENTION_SHEET, ws)
+    write_attention(attention, table, results, issues, headers, extra, sandbox=info.sandbox)
+    write_errors(fresh_sheet(wb, ERRORS_SHEET, ws), issues, results)
+    _activate(wb, ws)
+    if source is None:
+        atomic_write(out, table.path, lambda tmp: wb.save(tmp))
+    else:
+        streamed = source
+        atomic_write(out, table.path, lambda tmp: save_streamed(wb, ws, streamed, work, tmp))
 
 
 def check_output(table: Table, out: Path) -> None:
@@ -315,28 +346,37 @@ def _fill_texts(result: RowResult, found: list[Issue]) -> RowResult:
 # --- the workbook ---------------------------------------------------------------------------------
 
 
-def _open_workbook(table: Table, *, keep_vba: bool) -> tuple[Workbook, Worksheet, str | None]:
+def _open_workbook(
+    table: Table, *, keep_vba: bool, stream: bool
+) -> tuple[Workbook, Worksheet, str | None, StreamedSheet | None]:
     """The user's workbook and data sheet, or a new workbook holding the table.
 
-    The third item, when set, says why the user's workbook could not be kept.
+    The third item, when set, says why the user's workbook could not be kept; the fourth,
+    when set, where the data sheet's rows are to be streamed from (they are not loaded).
     """
     if table.format not in ("xlsx", "xlsm"):
-        return (*_workbook_from_table(table), None)
+        return (*_workbook_from_table(table), None, None)
+    source: StreamedSheet | None = None
     try:
-        with warnings.catch_warnings():
-            # openpyxl warns about parts it drops (e.g. extension lists); nothing to act on.
-            warnings.simplefilter("ignore", UserWarning)
-            wb = openpyxl.load_workbook(table.path, keep_vba=keep_vba)
+        if stream:
+            wb, source = open_streamed(table.path, table.sheet, table.header_row, keep_vba=keep_vba)
+        else:
+            with warnings.catch_warnings():
+                # openpyxl warns about parts it drops (e.g. extension lists); nothing to act on.
+                warnings.simplefilter("ignore", UserWarning)
+                wb = openpyxl.load_workbook(table.path, keep_vba=keep_vba)
         ws = wb[table.sheet]
         if not isinstance(ws, Worksheet):
             raise TypeError(f"{table.sheet!r} is not a worksheet")
+    except NotStreamable:
+        raise
     except Exception as exc:  # whatever stops openpyxl, the results must still be written
         note = (
             f"The input workbook could not be reopened ({type(exc).__name__}: {exc}); "
             "this output holds its data sheet as text, without its formatting."
         )
-        return (*_workbook_from_table(table), note)
-    return wb, ws, None
+        return (*_workbook_from_table(table), note, None)
+    return wb, ws, None, source
 
 
 def _workbook_from_table(table: Table) -> tuple[Workbook, Worksheet]:

@@ -16,6 +16,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.workbook import Workbook
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.writer.excel import ExcelWriter
 
 from batchprov.clock import local_datetime
 from batchprov.errors import ConfigError, InputError
@@ -677,11 +678,11 @@ def test_failed_write_keeps_the_previous_output(
     out = tmp_path / "out.xlsx"
     out.write_bytes(b"earlier output")
 
-    def crash(self: Workbook, filename: str) -> None:
-        Path(filename).write_bytes(b"half a workbook")
+    def crash(self: ExcelWriter) -> None:
+        self._archive.writestr("xl/half.xml", b"half a workbook")
         raise OSError("disk full")
 
-    monkeypatch.setattr(Workbook, "save", crash)
+    monkeypatch.setattr(ExcelWriter, "save", crash)
     table = table_of(user_book)
     with pytest.raises(OSError, match="disk full"):
         write_output(table, standard_results(table), (), info(), out)

@@ -22,10 +22,16 @@ import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from math import isfinite
 from pathlib import Path
 from typing import IO, Any
+from xml.etree.ElementTree import _escape_cdata  # type: ignore[attr-defined]
 
+from openpyxl import LXML
+from openpyxl.cell._writer import write_cell
 from openpyxl.cell.cell import Cell, MergedCell
+from openpyxl.comments.comment_sheet import CommentRecord
+from openpyxl.compat import safe_string
 from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
 from openpyxl.reader.excel import ExcelReader
 from openpyxl.utils import get_column_letter
@@ -338,7 +344,23 @@ class _SheetWriter(WorksheetWriter):  # type: ignore[misc]
             columns = [c.column for c in row]
             low, high = self._columns or (columns[0], columns[0])
             self._columns = (min(low, *columns), max(high, *columns))
-        super().write_row(xf, row, row_idx)
+        # As WorksheetWriter.write_row, with the common cells put as text (`_cell_xml`).
+        sheet: Any = self.ws
+        attrs = {"r": f"{row_idx}"}
+        attrs.update(sheet.row_dimensions.get(row_idx, {}))
+        raw: Callable[[str], None] | None = None if LXML else getattr(xf, "_file", None)
+        with xf.element("row", attrs):
+            for cell in row:
+                if cell._comment is not None:
+                    sheet._comments.append(CommentRecord.from_cell(cell))
+                styled = cell.has_style
+                if cell._value is None and not styled and not cell._comment:
+                    continue
+                text = _cell_xml(cell, styled) if raw is not None else None
+                if raw is None or text is None:
+                    write_cell(xf, sheet, cell, styled)
+                else:
+                    raw(text)
 
     def extent(self) -> str:
         """The sheet's dimension as openpyxl gives it (every cell it holds)."""
@@ -346,6 +368,38 @@ class _SheetWriter(WorksheetWriter):  # type: ignore[misc]
             return "A1:A1"
         (top, bottom), (left, right) = self._rows, self._columns
         return f"{get_column_letter(left)}{top}:{get_column_letter(right)}{bottom}"
+
+
+def _cell_xml(found: Any, styled: bool) -> str | None:
+    """The XML openpyxl writes for a text, number or empty cell; None for any other cell.
+
+    openpyxl builds and serialises three elements per cell, which is most of the time it
+    takes to save a big sheet; these cells are most of a sheet, and their XML is simple.
+    """
+    if type(found) is not Cell:
+        return None
+    cell: Any = found
+    if cell._hyperlink is not None:
+        return None
+    value = cell._value
+    kind = cell.data_type
+    style = f' s="{cell.style_id}"' if styled else ""
+    if value is None or value == "":
+        if kind not in ("s", "n"):
+            return None
+        return f'<c r="{cell.coordinate}"{style} t="{_TYPE[kind]}" />'
+    if kind == "s" and type(value) is str:
+        stripped = value.strip()
+        space = ' xml:space="preserve"' if stripped and stripped != value else ""
+        text = _escape_cdata(value)
+        return f'<c r="{cell.coordinate}"{style} t="inlineStr"><is><t{space}>{text}</t></is></c>'
+    number = type(value) in (int, bool) or (type(value) is float and isfinite(value))
+    if kind in ("n", "b") and number:
+        return f'<c r="{cell.coordinate}"{style} t="{kind}"><v>{safe_string(value)}</v></c>'
+    return None
+
+
+_TYPE = {"s": "inlineStr", "n": "n"}
 
 
 def _dimension_mark() -> Any:

@@ -55,6 +55,7 @@ def _rich_workbook(path: Path, *, merged_in_data: bool = False) -> Path:
         ws.cell(row=row, column=9, value=f"=LEN(A{row})")
         ws.cell(row=row, column=10, value=dt.datetime(2026, 3, 1 + offset))
         ws.cell(row=row, column=11, value=offset % 2 == 0)
+        ws.cell(row=row, column=8, value=(" Smith & <Sons> ", 3.25, -7, "yes\nno")[offset % 4])
     ws.row_dimensions[HIDDEN_ROW].hidden = True
     ws.row_dimensions[HEADER_ROW + 4].height = 30
     ws.column_dimensions["A"].width = 28

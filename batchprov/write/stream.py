@@ -105,7 +105,11 @@ def open_streamed(
     with warnings.catch_warnings():
         # openpyxl warns about parts it drops (e.g. extension lists); nothing to act on.
         warnings.simplefilter("ignore", UserWarning)
-        reader.read()
+        try:
+            reader.read()
+        except BaseException:
+            reader.archive.close()
+            raise
     wb = reader.wb
     if "member" not in found:
         return wb, None
@@ -119,7 +123,12 @@ def save_streamed(
     wb: Workbook, ws: Worksheet, source: StreamedSheet, work: RowWork, out: Path
 ) -> None:
     """Save ``wb`` to ``out``, the rows of its data sheet ``ws`` streamed from ``source``."""
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+    with (
+        warnings.catch_warnings(),
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive,
+    ):
+        # openpyxl warns about what it drops while parsing, as when loading; nothing to act on.
+        warnings.simplefilter("ignore", UserWarning)
         wb.properties.modified = dt.datetime.now(tz=dt.UTC).replace(tzinfo=None)
         _BookWriter(wb, archive, ws, lambda: _rows(ws, source, work)).save()
 
@@ -201,51 +210,75 @@ def _rows(ws: Worksheet, source: StreamedSheet, work: RowWork) -> Iterator[tuple
     slice at a time, annotated by ``work``, handed on and dropped.
     """
     yield from _take(ws, 1, source.header_row)
-    wb: Any = ws.parent  # openpyxl's date styles and epoch are not in its type stubs
     done = source.header_row
-    with zipfile.ZipFile(source.path) as archive, archive.open(source.member) as handle:
-        parser = WorkSheetParser(
-            handle,
-            source.shared_strings,
-            epoch=wb.epoch,
-            date_formats=wb._date_formats,
-            timedelta_formats=wb._timedelta_formats,
-        )
-        previous = 0
-        batch: list[tuple[int, list[dict[str, Any]]]] = []
-        for index, cells in parser.parse():
-            if index <= previous:
-                raise NotStreamable("rows out of order")
-            previous = index
-            if index <= source.header_row:
-                continue
-            batch.append((index, cells))
-            if len(batch) >= _SLICE_ROWS:
-                _bind(ws, parser, batch)
-                work.apply(ws, done + 1, index)
-                yield from _take(ws, done + 1, index)
-                done, batch = index, []
-        if batch:
-            _bind(ws, parser, batch)
+    batch: list[_Row] = []
+    for row in _parsed(ws, source):
+        batch.append(row)
+        index = row[0]
+        if len(batch) >= _SLICE_ROWS:
+            _bind(ws, batch)
+            work.apply(ws, done + 1, index)
+            yield from _take(ws, done + 1, index)
+            done, batch = index, []
+    if batch:
+        _bind(ws, batch)
     work.apply(ws, done + 1, LAST_ROW)
     yield from _take(ws, done + 1, LAST_ROW)
 
 
-def _bind(
-    ws: Worksheet, parser: WorkSheetParser, batch: list[tuple[int, list[dict[str, Any]]]]
-) -> None:
+#: A parsed row: its number, its cells (openpyxl's parser's records) and its settings.
+_Row = tuple[int, list[dict[str, Any]], RowDimension | None]
+
+
+def _parsed(ws: Worksheet, source: StreamedSheet) -> Iterator[_Row]:
+    """The rows below the header as openpyxl's parser reads them, styles looked up.
+
+    Whatever stops the parser here (a broken or changed input) stops the stream, and the
+    workbook is written in memory, where a sheet openpyxl cannot load is handled.
+    """
+    wb: Any = ws.parent  # openpyxl's date styles and epoch are not in its type stubs
+    try:
+        with zipfile.ZipFile(source.path) as archive, archive.open(source.member) as handle:
+            parser = WorkSheetParser(
+                handle,
+                source.shared_strings,
+                epoch=wb.epoch,
+                date_formats=wb._date_formats,
+                timedelta_formats=wb._timedelta_formats,
+            )
+            previous = 0
+            for index, cells in parser.parse():
+                if index <= previous:
+                    raise NotStreamable("rows out of order")
+                previous = index
+                settings = parser.row_dimensions.pop(str(index), None)
+                if index <= source.header_row:
+                    continue
+                for found in cells:
+                    found["style"] = wb._cell_styles[found["style_id"]]
+                dimension = None
+                if settings is not None:
+                    if "s" in settings:
+                        settings["s"] = wb._cell_styles[int(settings["s"])]
+                    dimension = RowDimension(ws, **settings)
+                yield index, cells, dimension
+    except NotStreamable:
+        raise
+    except Exception as exc:
+        raise NotStreamable(f"the sheet could not be read again ({type(exc).__name__})") from exc
+
+
+def _bind(ws: Worksheet, batch: list[_Row]) -> None:
     """Put the parsed cells and row settings into ``ws``, as openpyxl's loader does.
 
     A cell openpyxl already made when loading (for a comment or a link on it) hands these
     over to the parsed one.
     """
-    book: Any = ws.parent
-    styles = book._cell_styles
     cells = ws._cells
-    for index, row in batch:
+    for index, row, dimension in batch:
         for found in row:
             key = (found["row"], found["column"])
-            cell: Any = Cell(ws, row=key[0], column=key[1], style_array=styles[found["style_id"]])
+            cell: Any = Cell(ws, row=key[0], column=key[1], style_array=found["style"])
             cell._value = found["value"]
             cell.data_type = found["data_type"]
             early = cells.get(key)
@@ -254,11 +287,8 @@ def _bind(
             if early is not None:
                 _hand_over(early, cell)
             cells[key] = cell
-        settings = parser.row_dimensions.pop(str(index), None)
-        if settings is not None:
-            if "s" in settings:
-                settings["s"] = styles[int(settings["s"])]
-            ws.row_dimensions[index] = RowDimension(ws, **settings)
+        if dimension is not None:
+            ws.row_dimensions[index] = dimension
 
 
 def _hand_over(early: Cell, cell: Cell) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -143,8 +144,8 @@ def _write(path: Path, out: Path, *, streamed: bool, monkeypatch: pytest.MonkeyP
     real = stream.save_streamed
 
     def spy(*args: Any, **kwargs: Any) -> None:
-        used.append(True)
         real(*args, **kwargs)
+        used.append(True)
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise stream.NotStreamable("in memory, for the comparison")
@@ -295,3 +296,25 @@ def test_rows_below_the_header_are_cut_whatever_the_chunking(
         cut = b"".join(stream._cut_rows(_Member(sheet), 3, trimmed))  # type: ignore[arg-type]
         assert cut == kept
         assert trimmed == [True]
+
+
+def test_rows_out_of_order_are_written_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sheet found out of order while streaming is written again in memory, completely."""
+    source = _rich_workbook(tmp_path / "advertisers.xlsx")
+    shuffled = tmp_path / "shuffled.xlsx"
+    last = HEADER_ROW + ROWS
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(shuffled, "w") as copy:
+        for item in original.infolist():
+            data = original.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b'<row r="%d"' % last, b'<row r="%d"' % (last - 6))
+            copy.writestr(item, data)
+    assert not _write(shuffled, tmp_path / "out.xlsx", streamed=True, monkeypatch=monkeypatch)
+    assert not _write(shuffled, tmp_path / "memory.xlsx", streamed=False, monkeypatch=monkeypatch)
+    facts = _book_facts(tmp_path / "out.xlsx")
+    assert facts == _book_facts(tmp_path / "memory.xlsx")
+    sheet = facts["Advertisers"]
+    assert isinstance(sheet, dict)
+    assert sheet["cells"][f"{last},1"][1] == f"Advertiser {ROWS - 1}"

@@ -113,6 +113,13 @@ class Cli(click.Group):
             formatter.write_dl(rows)
 
 
+def _start_reader() -> None:
+    """Boot the reader server while this command imports pandas (`read.isolate.start_reader`)."""
+    from batchprov.read.isolate import start_reader
+
+    start_reader()
+
+
 def _hidden(command: click.Command | None) -> bool:
     return command is not None and command.hidden
 
@@ -178,6 +185,7 @@ def validate(
     as_json: bool,
 ) -> None:
     """Check every row of INPUT and write an annotated copy; orders nothing."""
+    _start_reader()
     from batchprov.config import RunConfig
     from batchprov.pipeline import validate_file
 
@@ -291,6 +299,7 @@ def run(
     quiet: bool,
 ) -> None:
     """Order a number for every valid row of INPUT and write the results into a copy."""
+    _start_reader()
     from batchprov.config import Environment, RunConfig
     from batchprov.numbering.fallback import parse_run_fallback
     from batchprov.order.runner import RunOptions

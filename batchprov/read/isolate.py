@@ -38,7 +38,7 @@ from batchprov.errors import UnreadableFileError
 from batchprov.read.grid import Parts
 from batchprov.read.limits import ENV_NAMES, ReadLimits
 
-__all__ = ["Outcome", "read_parts", "reader_cpu_seconds"]
+__all__ = ["Outcome", "read_parts", "reader_cpu_seconds", "start_reader"]
 
 _HEADER = struct.Struct(">Q")
 _SEPARATOR = "\x00"
@@ -102,6 +102,17 @@ def read_parts(
     return _outcome(ending, path.name, limits)
 
 
+def start_reader() -> None:
+    """Start this process's reader server now rather than at the first read (no-op if it runs).
+
+    For a command about to read a file that still has to import pandas and the rest: the
+    server boots and loads its parser on the other core meanwhile.
+    """
+    if hasattr(os, "fork"):
+        with _SERVER.lock:
+            _SERVER.running()
+
+
 def reader_cpu_seconds() -> float:
     """The CPU time all reader children of this process have used (benchmarks add it to
     this process's own, since the parsing happens there)."""
@@ -134,7 +145,7 @@ class _Server:
 
     def run(self, job: _Job, name: str) -> _Ending:
         with self.lock:
-            process = self._running()
+            process = self.running()
             assert process.stdin is not None and process.stdout is not None
             try:
                 _write_frame(process.stdin, pickle.dumps(job))
@@ -152,7 +163,7 @@ class _Server:
                 raise UnreadableFileError(f"{name} could not be read: the reader failed.")
             return ending
 
-    def _running(self) -> subprocess.Popen[bytes]:
+    def running(self) -> subprocess.Popen[bytes]:
         if self.owner != os.getpid():  # a forked copy of this process: the server is not ours
             self.process, self.owner = None, os.getpid()
         if self.process is not None and self.process.poll() is None:

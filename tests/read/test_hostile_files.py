@@ -370,3 +370,24 @@ def test_reader_server_survives_many_hostile_reads(tmp_path: Path) -> None:
         with pytest.raises(UnreadableFileError):
             read_table(make(tmp_path))
         assert len(read_table(good)) == 1
+
+
+def test_a_reader_started_early_serves_the_first_read(tmp_path: Path) -> None:
+    """start_reader boots the reader server at once; the first read then uses that server."""
+    code = (
+        "import sys\n"
+        "from batchprov.read import isolate\n"
+        "isolate.start_reader()\n"
+        "early = isolate._SERVER.process.pid\n"
+        "assert 'pandas' not in sys.modules\n"
+        "from batchprov.read.files import read_table\n"
+        "table = read_table(sys.argv[1])\n"
+        "assert isolate._SERVER.process.pid == early and len(table) == 2, table\n"
+        "print('ok')\n"
+    )
+    path = tmp_path / "in.csv"
+    path.write_text("name,group_id\nA,1\nB,2\n")
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.strip() == "ok", done.stderr

@@ -280,7 +280,10 @@ class _Order:
                 return self._cut_short(f"interrupted: {_INTERRUPTED_PLAN}")
             except (TokenRejected, ListingFailed) as exc:
                 return self._cut_short(_listing_stop(exc))
-            updates = self._compare(survey, journal)
+            try:
+                updates = self._compare(survey, journal, stop)
+            except ListingInterrupted:
+                return self._cut_short(f"interrupted: {_INTERRUPTED_PLAN}")
             plan = replace(
                 survey.plan,
                 to_update=len(updates.tasks),
@@ -310,7 +313,9 @@ class _Order:
             survey, plan, outcome, held=held, updates=updates, changed=changed, stopped=stopped
         )
 
-    def _compare(self, survey: Survey, journal: Path) -> UpdatePlan:
+    def _compare(
+        self, survey: Survey, journal: Path, stop: threading.Event | None = None
+    ) -> UpdatePlan:
         """The rows that have a number (workbook, journal or account), compared with it; with
         ``--update`` a row whose name several numbers share is not changed, and says why."""
         from batchprov.change.update import survey_updates
@@ -322,6 +327,7 @@ class _Order:
             update=self.config.update,
             listings=survey.listings,
             timeout=self.config.options.timeout,
+            stop=stop,
         )
         if not self.config.update:
             return updates

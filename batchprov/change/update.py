@@ -13,6 +13,7 @@ warning and nothing changes.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from batchprov.check.phones import check_phone
 from batchprov.config import Api
 from batchprov.errors import RunAborted
 from batchprov.models import CheckedRow, MatchType, OrderRequest
+from batchprov.order.account import until_stopped
 from batchprov.order.client import (
     Answer,
     ApiClient,
@@ -117,18 +119,21 @@ def survey_updates(
     update: bool,
     listings: Mapping[int, Sequence[Number]] | None = None,
     timeout: float = 30.0,
+    stop: threading.Event | None = None,
 ) -> UpdatePlan:
     """Compare each held row with the account; with ``update``, plan a PUT for each that differs.
 
     ``listings`` are groups already listed (the run's plan lists the groups it orders into).
     When the account cannot be read, rows are only compared with ``update`` (`RunAborted`:
-    nothing is changed); otherwise each row says it was not compared.
+    nothing is changed); otherwise each row says it was not compared. Setting ``stop`` (Ctrl-C)
+    ends the reading at once, its retry pauses included: `ListingInterrupted`.
     """
     rows = [h for h in held if h.order is not None]
     if not rows or not api.token:
         return UpdatePlan()
     try:
-        return asyncio.run(_survey(rows, api, update, dict(listings or {}), timeout))
+        work = _survey(rows, api, update, dict(listings or {}), timeout)
+        return asyncio.run(until_stopped(work, stop))
     except (TokenRejected, ListingFailed) as exc:
         why = "the token was rejected" if isinstance(exc, TokenRejected) else "no answer"
         if update:

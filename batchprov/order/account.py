@@ -28,7 +28,15 @@ from batchprov.order.journal import Item, State, item_key, peek_items
 from batchprov.order.vetting import vet
 from batchprov.redact import Redactor
 
-__all__ = ["Account", "Holding", "ListingInterrupted", "Standing", "read_account", "same_name"]
+__all__ = [
+    "Account",
+    "Holding",
+    "ListingInterrupted",
+    "Standing",
+    "read_account",
+    "same_name",
+    "until_stopped",
+]
 
 #: Groups listed at once while planning.
 _LISTING_CONCURRENCY = 4
@@ -147,7 +155,7 @@ def read_account(
     if stop is not None and stop.is_set():
         raise ListingInterrupted("interrupted before the account was listed")
     listing = _list(groups, api_url, token, transport, timeout)
-    listings, refused = asyncio.run(_until_stopped(listing, stop))
+    listings, refused = asyncio.run(until_stopped(listing, stop))
     redactor = Redactor.of(token, api_url)
     return Account(
         api_url,
@@ -185,7 +193,7 @@ async def _list(
     return listings, refused
 
 
-async def _until_stopped(work: Coroutine[Any, Any, _T], stop: threading.Event | None) -> _T:
+async def until_stopped(work: Coroutine[Any, Any, _T], stop: threading.Event | None) -> _T:
     """``work``'s result, unless ``stop`` is set first: then ``work`` is cancelled."""
     if stop is None:
         return await work

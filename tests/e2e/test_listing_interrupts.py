@@ -7,12 +7,14 @@ return within seconds with nothing bought, or nothing bought twice.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from test_run_crash import write_rows
 
@@ -22,7 +24,8 @@ from batchprov.order.options import RunOptions
 from batchprov.order.reconcile import QUICK_RECONCILE
 from batchprov.pipeline import run_file
 from batchprov.report import Report
-from batchprov.sandbox import SandboxConfig, serve_in_thread
+from batchprov.sandbox import SandboxConfig, create_app, serve_in_thread
+from batchprov.sandbox.inprocess import SandboxTransport
 from batchprov.sandbox.server import RunningSandbox
 
 TOKEN = "listing-stop-token-0123"
@@ -128,3 +131,49 @@ def test_stop_ends_a_reconciles_unanswered_listing(server: RunningSandbox, tmp_p
     assert 1 == len(server.state.ledger())
     assert [names[0]] == [e["requested_name"] for e in server.state.ledger()]
     assert {"provisioned"} == {r.status.value for r in again.results}
+
+
+class _HeldNumberReads(httpx.AsyncBaseTransport):
+    """The sandbox, except that reading one number (GET /numbers/{id}) is never answered."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and "/numbers/" in request.url.path:
+            await asyncio.sleep(120)
+        return await self.inner.handle_async_request(request)
+
+
+def test_stop_ends_the_updates_unanswered_read(tmp_path: Path) -> None:
+    """stop while --update reads a number to compare: exit 3 at once, nothing changed."""
+    sandbox = SandboxTransport(create_app(SandboxConfig(token=TOKEN, seed=5)))
+    write_rows(tmp_path / "in.csv", 1)
+    first = run_file(
+        tmp_path / "in.csv",
+        tmp_path / "first.xlsx",
+        config=RunConfig(journal=tmp_path / "j.sqlite", options=OPTIONS),
+        api=Api(url=sandbox.url, token=TOKEN, transport=sandbox),
+        confirm=lambda plan: True,
+    )
+    assert {"provisioned"} == {r.status.value for r in first.results}
+    text = (tmp_path / "in.csv").read_text().replace("4165551234", "6135550123")
+    (tmp_path / "in.csv").write_text(text)
+    stop = Stamped()
+    threading.Timer(1.0, stop.set).start()
+    report, took = timed(
+        stop,
+        lambda: run_file(
+            tmp_path / "in.csv",
+            tmp_path / "out.xlsx",
+            config=RunConfig(journal=tmp_path / "j.sqlite", options=OPTIONS, update=True),
+            api=Api(url=sandbox.url, token=TOKEN, transport=_HeldNumberReads(sandbox)),
+            confirm=lambda plan: True,
+            stop=stop,
+        ),
+    )
+    assert took < 2.0, f"{took:.1f} s"
+    assert 3 == report.exit_code
+    assert "interrupted" in (report.info.stopped_reason or "")
+    (number,) = sandbox.sandbox.ledger()
+    assert [] == number["changes"], number

@@ -424,9 +424,13 @@ def export(
     from batchprov.config import RunConfig
     from batchprov.lifecycle.export import export_groups
 
-    with _api(sandbox=sandbox, dry_run=False, url=api_url, config=RunConfig()) as (api, _):
+    stop = threading.Event()
+    with (
+        _api(sandbox=sandbox, dry_run=False, url=api_url, config=RunConfig()) as (api, _),
+        _stop_on_ctrl_c(stop),
+    ):
         assert api is not None
-        report = export_groups(group_ids, output, api=api)
+        report = export_groups(group_ids, output, api=api, stop=stop)
     _print_report(report, as_json=as_json)
     sys.exit(report.exit_code)
 
@@ -640,6 +644,17 @@ def _answer_line(fd: int, wake: int) -> str:
         if not line:  # end of input (Ctrl-D)
             raise click.Abort()
         return line
+
+
+@contextmanager
+def _stop_on_ctrl_c(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C sets ``stop`` for a read-only command, whose waits watch it (a Ctrl-C caught by
+    another thread would not wake a main thread asleep on the network)."""
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextmanager

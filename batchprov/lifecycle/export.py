@@ -10,6 +10,7 @@ changes only what was edited.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from batchprov.clock import now_iso
 from batchprov.config import Api
 from batchprov.errors import ConfigError, RunAborted, translated
 from batchprov.models import RowResult, Status, Table
+from batchprov.order.account import ListingInterrupted, until_stopped
 from batchprov.order.client import ApiClient, ListingFailed, ListingRefused, Number, TokenRejected
 from batchprov.report import Report, RunInfo
 from batchprov.write.output import check_output, write_output
@@ -39,12 +41,18 @@ def default_export_output(group_ids: Sequence[int], *, sandbox: bool = False) ->
 
 
 def export_groups(
-    group_ids: Sequence[int], output: str | Path | None = None, *, api: Api, timeout: float = 30.0
+    group_ids: Sequence[int],
+    output: str | Path | None = None,
+    *,
+    api: Api,
+    timeout: float = 30.0,
+    stop: threading.Event | None = None,
 ) -> Report:
     """List every number of the groups and write them as an input workbook (or ``.csv``).
 
     Raises `ConfigError` for a group the API refuses to list (e.g. unknown: 404) and
-    `RunAborted` when the token is rejected or the API does not answer.
+    `RunAborted` when the token is rejected, the API does not answer, or ``stop`` (Ctrl-C) is
+    set before the listing is done: it ends at once, its waits included.
     """
     groups = tuple(dict.fromkeys(group_ids))
     if not groups or any(g < 1 for g in groups):
@@ -54,7 +62,10 @@ def export_groups(
         started = now_iso()
         table = _table(out, [])  # checked before the API is asked: a bad -o fails at once
         check_output(table, out)
-        numbers = asyncio.run(_list(groups, api, timeout))
+        try:
+            numbers = asyncio.run(until_stopped(_list(groups, api, timeout), stop))
+        except ListingInterrupted:
+            raise RunAborted("Interrupted: nothing was exported.") from None
         table = _table(out, numbers)
         results = [_result(i, n) for i, n in enumerate(numbers)]
         info = RunInfo(

@@ -173,3 +173,32 @@ def test_ctrl_c_while_the_plan_lists_the_account_ends_at_once(
     assert 1 == len(stopped), told
     assert "interrupted: stopped while the account was being checked; nothing" in stopped[0]
     assert {"not attempted"} == {statuses(tmp_path / "out.xlsx")[n][0] for n in names}
+
+
+@pytest.mark.parametrize("script", [("timeout",), ("503", "timeout")], ids=["hung", "retried"])
+def test_ctrl_c_while_exporting_ends_at_once(tmp_path: Path, script: tuple[str, ...]) -> None:
+    """Ctrl-C while export waits for a listing: one line, exit 3 in seconds, no workbook."""
+    out = tmp_path / "numbers.xlsx"
+    with serve_in_thread(SandboxConfig(seed=3, faults=Faults(list_script=script))) as server:
+        cmd = [sys.executable, "-m", "batchprov", "export", "11623282", "-o", str(out),
+               "--api-url", server.url]  # fmt: skip
+        env = {**os.environ, "TELMETRICS_TOKEN": "sandbox"}
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 120
+            while listings_to_come(server):
+                assert proc.poll() is None and time.monotonic() < deadline, "never listed"
+                time.sleep(0.05)
+            time.sleep(0.3)  # into the pause or the unanswered request
+            proc.send_signal(signal.SIGINT)
+            sent = time.monotonic()
+            told, _ = proc.communicate(timeout=60)
+            took = time.monotonic() - sent
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert 3 == proc.returncode, told
+    assert took < 10.0, f"export took {took:.1f} s to stop"  # the request alone: 30 s
+    assert "Error: Interrupted: nothing was exported.\n" == told.decode()
+    assert not out.exists()

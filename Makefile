@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test test-all bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
+
+# The suite and the largest end-to-end runs (marked slow) beside it.
+test-all: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q -m 'not perf'
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q -m perf tests/perf -s -p no:cacheprovider

@@ -241,12 +241,8 @@ def test_damaged_xls_structures_read_or_fail_in_one_line(tmp_path: Path) -> None
 
 
 @pytest.mark.slow
-def test_many_damaged_files_read_or_fail_in_one_line(
-    tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    """The same, over 400 damaged copies of each kind (run with ``pytest -m slow``)."""
-    if "slow" not in str(request.config.getoption("markexpr")):
-        pytest.skip("a minutes-long run: select it with -m slow")
+def test_many_damaged_files_read_or_fail_in_one_line(tmp_path: Path) -> None:
+    """The same, over 400 damaged copies of each kind (``make test-all``, or ``-m slow``)."""
     _fuzz(tmp_path, cases=400, seed=12)
 
 

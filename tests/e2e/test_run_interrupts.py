@@ -131,19 +131,16 @@ def listings_to_come(server: Any) -> int:
     return len(faults["list_script"])
 
 
-def interrupt_while_listing(server: Any, tmp_path: Path) -> tuple[int, float, str]:
-    """Start a run, Ctrl-C once its plan met every scripted listing outcome: (code, s, output)."""
-    cmd = [
-        sys.executable, "-m", "batchprov", "run", str(tmp_path / "in.csv"),
-        "-o", str(tmp_path / "out.xlsx"), "--api-url", server.url,
-        "--journal", str(tmp_path / "j.sqlite"), "--yes", "--timeout", "60",
-    ]  # fmt: skip
+def interrupt_while_listing(server: Any, *args: str) -> tuple[int, float, str]:
+    """Start ``batchprov *args``, Ctrl-C once it met every scripted listing outcome:
+    (exit code, seconds it took to stop, its output)."""
+    cmd = [sys.executable, "-m", "batchprov", *args, "--api-url", server.url]
     env = {**os.environ, "TELMETRICS_TOKEN": "sandbox"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120
         while listings_to_come(server):
-            assert proc.poll() is None and time.monotonic() < deadline, "the plan never listed"
+            assert proc.poll() is None and time.monotonic() < deadline, "it never listed"
             time.sleep(0.05)
         time.sleep(0.3)  # into the pause or the unanswered request
         proc.send_signal(signal.SIGINT)
@@ -163,7 +160,10 @@ def test_ctrl_c_while_the_plan_lists_the_account_ends_at_once(
     """Ctrl-C while the plan's listing waits for an answer: exit 3 in seconds, nothing bought."""
     names = write_rows(tmp_path / "in.csv", 5)
     with serve_in_thread(SandboxConfig(seed=3, faults=Faults(list_script=script))) as server:
-        code, took, told = interrupt_while_listing(server, tmp_path)
+        code, took, told = interrupt_while_listing(
+            server, "run", str(tmp_path / "in.csv"), "-o", str(tmp_path / "out.xlsx"),
+            "--journal", str(tmp_path / "j.sqlite"), "--yes", "--timeout", "60",
+        )  # fmt: skip
         assert 0 == sum(ledger(server).values())
     assert 3 == code, told
     # About 1 s on an idle machine; the unanswered request alone would hold it 60 s.
@@ -180,25 +180,8 @@ def test_ctrl_c_while_exporting_ends_at_once(tmp_path: Path, script: tuple[str, 
     """Ctrl-C while export waits for a listing: one line, exit 3 in seconds, no workbook."""
     out = tmp_path / "numbers.xlsx"
     with serve_in_thread(SandboxConfig(seed=3, faults=Faults(list_script=script))) as server:
-        cmd = [sys.executable, "-m", "batchprov", "export", "11623282", "-o", str(out),
-               "--api-url", server.url]  # fmt: skip
-        env = {**os.environ, "TELMETRICS_TOKEN": "sandbox"}
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 120
-            while listings_to_come(server):
-                assert proc.poll() is None and time.monotonic() < deadline, "never listed"
-                time.sleep(0.05)
-            time.sleep(0.3)  # into the pause or the unanswered request
-            proc.send_signal(signal.SIGINT)
-            sent = time.monotonic()
-            told, _ = proc.communicate(timeout=60)
-            took = time.monotonic() - sent
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    assert 3 == proc.returncode, told
+        code, took, told = interrupt_while_listing(server, "export", "11623282", "-o", str(out))
+    assert 3 == code, told
     assert took < 10.0, f"export took {took:.1f} s to stop"  # the request alone: 30 s
-    assert "Error: Interrupted: nothing was exported.\n" == told.decode()
+    assert "Error: Interrupted: nothing was exported.\n" == told
     assert not out.exists()

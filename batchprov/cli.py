@@ -861,11 +861,12 @@ def leave(code: object) -> None:
     Tearing down pandas, pandera and openpyxl costs 0.5-0.9 s of the user's wait after the last
     line is printed. Everything that matters is already on disk (the journal commits each
     change, outputs are renamed into place) and what is left is run here: the atexit handlers
-    (the reader server's end, logging's flush) and the standard streams. Only when no other
-    thread is alive: a thread still working gets the ordinary exit, which waits for it.
+    (the reader server's end, logging's flush) and the standard streams. A thread still working
+    (not a daemon) gets the ordinary exit, which waits for it.
     """
     status = _exit_status(code)
-    if threading.active_count() > 1:
+    main = threading.main_thread()
+    if any(t is not main and not t.daemon for t in threading.enumerate()):
         sys.exit(status)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):

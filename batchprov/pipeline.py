@@ -8,7 +8,9 @@ The CLI and the web page are thin shells over these: they build a `config.RunCon
 from __future__ import annotations
 
 import contextlib
+import importlib
 import re
+import sys
 import tempfile
 import threading
 from collections import Counter, defaultdict
@@ -40,7 +42,7 @@ from batchprov.read.headers import ColumnMap, map_columns
 from batchprov.report import Report, RunInfo
 from batchprov.wording import api_words
 from batchprov.write.atomic import same_file
-from batchprov.write.output import check_output, check_room, write_failed_only, write_output
+from batchprov.write.columns import check_output, check_room
 from batchprov.write.overwrite import check_overwrite
 
 if TYPE_CHECKING:  # ordering is imported by the functions that order: `validate` needs none of it
@@ -411,6 +413,7 @@ class _Order:
     ) -> OrderOutcome:
         from batchprov.order.runner import order_rows
 
+        _import_writer_meanwhile()
         options = replace(self.config.options, max_purchases=plan.purchase_cap)
         return order_rows(
             rows,
@@ -428,9 +431,9 @@ class _Order:
     def _update(
         self, journal: Path, survey: Survey, updates: UpdatePlan
     ) -> tuple[dict[int, ChangeOutcome], str | None]:
+        """Send the planned PUTs, journaled as a run of their own (kind ``update``)."""
         from batchprov.change.update import apply_updates
 
-        """Send the planned PUTs, journaled as a run of their own (kind ``update``)."""
         meta = replace(self._meta(survey, self.checked.rows), kind="update", skipped={})
         return apply_updates(
             updates, api=self.api, journal=journal, meta=meta, timeout=self.config.options.timeout
@@ -746,6 +749,8 @@ def _finish(
 ) -> Report:
     """Write the annotated output (when asked), the rows needing attention alone (when asked)
     and build the report."""
+    from batchprov.write.output import write_failed_only, write_output
+
     results = [_in_plain_words(r) for r in results]
     info = replace(info, ended_at=now_iso())
     table, issues = checked.table, checked.issues
@@ -760,6 +765,19 @@ def _finish(
         output_path=out,
         failed_only_path=failed_only,
     )
+
+
+def _import_writer_meanwhile() -> None:
+    """Import the workbook writer (openpyxl) in the background while the orders go out.
+
+    The run mostly waits on the network then, and the output is written right after the last
+    answer: the import no longer adds to the user's wait.
+    """
+    name = "batchprov.write.output"
+    if name not in sys.modules:
+        threading.Thread(
+            target=importlib.import_module, args=(name,), name="writer-import", daemon=True
+        ).start()
 
 
 def _info(mode: str, checked: Checked, *, api: Api | None, started: str) -> RunInfo:

@@ -22,7 +22,7 @@ from batchprov.order.account import SENDS, Account, Holding, Standing, read_acco
 from batchprov.order.client import Number
 from batchprov.order.journal import Journal
 from batchprov.plan import Plan, make_plan
-from batchprov.write.output import check_output
+from batchprov.write.columns import check_output
 
 __all__ = ["Survey", "check_can_write", "survey_run"]
 

@@ -114,3 +114,32 @@ def test_validation_loads_no_ordering_code(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert [] == json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_run_imports_the_workbook_writer_while_it_orders(tmp_path: Path) -> None:
+    """A run orders before openpyxl is imported; it is loaded meanwhile and the output written."""
+    out = tmp_path / "out.xlsx"
+    code = (
+        "import json, sys\n"
+        "import batchprov.order.runner as runner\n"
+        "from batchprov.config import RunConfig\n"
+        "from batchprov.pipeline import run_file\n"
+        "from batchprov.sandbox.server import sandbox_session\n"
+        "seen = {}\n"
+        "real = runner.order_rows\n"
+        "def spy(*args, **kwargs):\n"
+        "    seen['before'] = 'openpyxl' in sys.modules\n"
+        "    return real(*args, **kwargs)\n"
+        "runner.order_rows = spy\n"
+        "with sandbox_session() as session:\n"
+        f"    report = run_file('examples/advertisers.xlsx', {str(out)!r},\n"
+        "        config=RunConfig(journal=session.journal), api=session.api)\n"
+        "seen['ordered'] = sum(1 for r in report.results if r.tracking_number)\n"
+        "print(json.dumps(seen))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert {"before": False, "ordered": 26} == json.loads(done.stdout.strip().splitlines()[-1])
+    assert out.stat().st_size > 0

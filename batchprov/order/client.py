@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import json
 import math
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -238,6 +240,7 @@ class ApiClient:
             ),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             transport=transport,
+            verify=tls_context() if transport is None else True,
         )
 
     def __repr__(self) -> str:
@@ -539,3 +542,13 @@ def _route_field(data: dict[Any, Any], name: str) -> str | None:
     routes = data.get("call_routes")
     route = routes.get("route") if isinstance(routes, dict) else None
     return _text(route.get(name)) if isinstance(route, dict) else None
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The certificate-checking TLS context every client of the process shares.
+
+    httpx builds one per client by default, loading the whole CA bundle each time (about
+    60 ms); a run makes one client to list the account and one to order.
+    """
+    return httpx.create_ssl_context()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import ssl
 from collections.abc import Callable
 
 import httpx
@@ -20,6 +21,7 @@ from batchprov.order.client import (
     ListingRefused,
     TokenRejected,
     parse_retry_after,
+    tls_context,
 )
 from batchprov.sandbox import SandboxConfig, SandboxTransport, transport
 
@@ -212,3 +214,13 @@ def test_listing_401_and_404() -> None:
     api = sandbox(groups=(8,))
     with pytest.raises(ListingRefused, match="HTTP 404: Group 7 not found"):
         list_numbers(api)
+
+
+def test_clients_share_one_certificate_checking_tls_context() -> None:
+    """Every client of a process uses one TLS context, and it checks certificates and hosts."""
+    first = ApiClient("https://api.example.invalid/v3/api", "token")
+    second = ApiClient("https://api.example.invalid/v3/api", "token")
+    pools = [c._http._transport._pool for c in (first, second)]  # httpx's own transport
+    contexts = [pool._ssl_context for pool in pools]
+    assert contexts[0] is contexts[1] is tls_context()
+    assert contexts[0].verify_mode == ssl.CERT_REQUIRED and contexts[0].check_hostname

@@ -5,21 +5,37 @@ of one extra request, so scheduling slop does not eat into the rate) and holds e
 a ``Retry-After`` pause is in force; `RateLimiter.space` keeps the requests themselves that far
 apart when the work between slot and send (the journal commit) bunches them. A fixed rate is
 paced a little under the rate given (`FIXED_HEADROOM`), so network jitter does not push a
-server counting arrivals over its limit.
+server counting arrivals over its limit, and every 429 pauses every start for its Retry-After.
 
 The adaptive rate follows the AWS SDKs' adaptive retry mode: CUBIC growth while answers are
 clean, never more than twice the rate actually measured (so an idle period does not build up
 a rate nobody has tried). On a throttle answered quickly, the answers of the last second
 (creates and listing pages) count what the server accepts: the rate goes straight to 97% of
-that count and stays there (`CubicRate.HOLD`) before probing, since a failed probe costs a
-whole ``Retry-After`` pause. A throttle that says less (a slow answer, or one right after a
-pause, when the count was wrong) gets CUBIC's ×0.7 cut. One throttle cuts the rate once per
-round trip: answers to requests sent before the last cut say nothing about the new rate.
+that count and stays there (`CubicRate.HOLD`) before probing.
+
+Such a *counted* throttle does not pause the run. The refused request waits out its own
+Retry-After (its caller re-queues it); the others go on as soon as the server has room, which
+a whole-second Retry-After overstates (a sliding window frees as its oldest requests age
+out). The server counted every request it accepted before answering it, so the accepted
+answers of the last second plus the requests still unanswered bound what it holds in any
+window of a second; for a second and a round trip after the cut (the *drain*), a start also
+waits until that bound is under the count. Against a sliding window this resumes as the
+window frees, and no delay between slot and arrival can make the bound too low; against a
+fixed window, the requests of the full window keep it at the count until the window turns.
+
+Whatever the count cannot foresee shows as another 429 (a token bucket whose burst inflated
+the count, a server that also counts the requests it refused, one that locks a client out for
+its Retry-After): a throttle of a request started within a second of the last cut or pause,
+or one answered slowly, pauses every start for its Retry-After and gets CUBIC's ×0.7 cut. One
+throttle cuts the rate once per round trip: answers to requests sent before the last cut say
+nothing about the new rate.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -132,6 +148,11 @@ class RateLimiter:
         self._first_start: float | None = None
         self._spaced = float("-inf")  # when the latest request held by `space` may go
         self._answers: deque[float] = deque()
+        # Starts of the last second with no answer yet; an answer is taken for the oldest.
+        self._unresolved: deque[float] = deque()
+        self._cap = 0  # while draining: fewer than this many held by the server
+        self._drain_until = float("-inf")
+        self._cut_paused = False  # the last cut paused every start
         self._lock = asyncio.Lock()
 
     def rate(self) -> float:
@@ -162,22 +183,32 @@ class RateLimiter:
         """The server accepted a request (any answer but a 429, listings too): evidence of its
         capacity."""
         if self._fixed is None:
-            self._answers.append(self._clock())
+            now = self._clock()
+            _count_recent(self._answers, now)
+            self._answers.append(now)
+            if self._unresolved:
+                self._unresolved.popleft()
 
     async def acquire(self) -> float:
         """Wait for the next start slot (and any pause); return the start time."""
         async with self._lock:
             while True:
                 now = self._clock()
-                wait = max(self._paused_until, self._next) - now
+                frees = self._window_frees(now)
+                wait = max(self._paused_until, self._next, frees) - now
                 if wait <= 0:
                     break
+                if frees - now >= wait:
+                    # A refusal coming back frees room too: look again after an interval.
+                    wait = min(wait, 1.0 / self._pace())
                 await self._sleep(wait)
             if self._first_start is None:
                 self._first_start = now
             # This start counts in the rate measured: below 1/s, a one-second window would
             # otherwise hold no start at all and the growth cap would pin the rate down.
             self._starts.append(now)
+            _count_recent(self._unresolved, now)  # (one never answered does not stay)
+            self._unresolved.append(now)
             interval = 1.0 / self._pace()
             # Allow one interval of catch-up so oversleeping does not lower the rate.
             self._next = max(self._next, now - interval) + interval
@@ -203,24 +234,39 @@ class RateLimiter:
         self._next = max(self._next, self._paused_until)  # no catch-up burst after a pause
 
     def on_throttle(self, sent_at: float, retry_after: float | None) -> None:
-        """A 429 answered a request started at ``sent_at``: pause, and slow down if adaptive."""
+        """A 429 answered a request started at ``sent_at``: slow down if adaptive, and pause
+        every start for ``retry_after`` unless the cut was a counted one.
+
+        The refused request always waits out its own ``Retry-After`` (its caller re-queues
+        it); this decides whether the others wait too.
+        """
+        _forget(self._unresolved, sent_at)  # refused: not in what the server holds
         if self._fixed is None and sent_at > self._last_cut:
-            now = self._clock()
-            rate, counted = self._throttled_rate(now, now - sent_at)
-            self._cubic.cut(now, rate, counted=counted)
-            self._last_cut = now
-        if retry_after is not None:
+            self._cut(sent_at)
+        if retry_after is not None and (self._fixed is not None or self._cut_paused):
             self.pause(retry_after)
+
+    def _cut(self, sent_at: float) -> None:
+        """Cut the adaptive rate for a throttle of a request sent after the last cut."""
+        now = self._clock()
+        rate, counted = self._throttled_rate(now, now - sent_at)
+        self._cubic.cut(now, rate, counted=counted)
+        self._last_cut = now
+        self._cut_paused = not counted
+        if counted:
+            self._cap = max(int(rate), 1)
+            self._drain_until = now + 1.0 + (now - sent_at)
 
     def _throttled_rate(self, now: float, round_trip: float) -> tuple[float, bool]:
         """Best estimate of the rate that was refused, and whether it is a count of what the
         server accepted over the last second (its capacity) rather than a guess.
 
-        The accepted count is only trusted over a second without a pause in it: right after a
-        pause the estimate was wrong (or the limit changed), and CUBIC's cautious cut applies.
+        The accepted count is only trusted over a second without a pause or a cut in it: a
+        throttle right after one says the estimate was wrong (or the limit changed), and
+        CUBIC's cautious cut applies.
         """
         rate = self.rate()
-        if now - self._paused_until < 1.0:
+        if now - max(self._paused_until, self._last_cut) < 1.0:
             return rate, False
         accepted = _count_recent(self._answers, now)
         if round_trip <= QUICK_ANSWER and accepted >= 1:
@@ -233,6 +279,21 @@ class RateLimiter:
         # Slow answers, or nothing accepted yet, say little: cap the cut.
         return min(rate, max(accepted, rate / 2, MIN_RATE)), False
 
+    def _window_frees(self, now: float) -> float:
+        """While draining: when fewer than the cap of requests can still be in the server's
+        window of a second (-inf: now, or not draining).
+
+        Each accepted request was counted before its answer came, so it is out of any window
+        a second after its answer; an unanswered one may be counted at any moment.
+        """
+        if now >= self._drain_until:
+            return float("-inf")
+        held = _count_recent(self._answers, now) + _count_recent(self._unresolved, now)
+        excess = int(held) - self._cap + 1
+        if excess <= 0:
+            return float("-inf")
+        return heapq.nsmallest(excess, itertools.chain(self._answers, self._unresolved))[-1] + 1.0
+
     @property
     def paused_until(self) -> float:
         """Clock time before which nothing may start."""
@@ -244,6 +305,15 @@ def _count_recent(times: deque[float], now: float) -> float:
     while times and times[0] <= now - 1.0:
         times.popleft()
     return float(len(times))
+
+
+def _forget(times: deque[float], at: float) -> None:
+    """Drop the entry ``at``; if an answer took it already, the oldest (still out) instead."""
+    try:
+        times.remove(at)
+    except ValueError:
+        if times:
+            times.popleft()
 
 
 def backoff(attempt: int, *, base: float = 0.5, cap: float = 20.0, rng: random.Random) -> float:

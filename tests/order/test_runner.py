@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -204,13 +205,48 @@ def test_unsent_requests_are_resent(fault: str, api: Api, clock: FakeClock, jour
     ) == (Status.PROVISIONED, 3, 0)
 
 
-def test_retry_after_pauses_everyone(api: Api, clock: FakeClock, journal: Path) -> None:
-    """A 429's Retry-After holds every later request for that long."""
+class TimedPosts(Api):
+    """Notes when each create reaches the sandbox, and for which name."""
+
+    posts: list[tuple[float, str]]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            self.posts.append((self.clock(), json.loads(request.content)["name"]))
+        return await super().handle_async_request(request)
+
+
+def timed_posts(clock: FakeClock) -> TimedPosts:
+    api = TimedPosts(create_app(Config(token=TOKEN), clock=clock, sleep=clock.sleep))
+    api.posts, api.clock = [], clock
+    return api
+
+
+def test_with_a_fixed_rate_retry_after_pauses_everyone(clock: FakeClock, journal: Path) -> None:
+    """At a fixed rate, a 429's Retry-After (1 s) holds every later request for that long."""
+    api = timed_posts(clock)
     api.sandbox.script("429")
-    start = clock.now
-    outcome = run(api, clock, journal, rows(["A", "B", "C"]))
+    options = RunOptions(concurrency=1, rate=20)  # (no slot is taken before the 429 is read)
+    outcome = run(api, clock, journal, rows(["A", "B", "C"]), options=options)
     assert outcome.stats["throttled"] == 1
-    assert clock.now - start >= 1.0
+    refused_at = api.posts[0][0]
+    assert all(at >= refused_at + 1.0 for at, _ in api.posts[1:])
+
+
+def test_a_counted_throttle_holds_only_the_refused_row(clock: FakeClock, journal: Path) -> None:
+    """With the adaptive rate, a quick 429 after accepted answers holds the refused row for
+    its Retry-After, while other rows go as soon as the server has room."""
+    api = timed_posts(clock)
+    api.sandbox.script("ok", "ok", "ok", "ok", "429")
+    names = [f"R{i}" for i in range(10)]
+    outcome = run(api, clock, journal, rows(names), options=RunOptions(concurrency=1))
+    assert outcome.stats["throttled"] == 1
+    assert statuses(outcome) == ["provisioned"] * len(names)
+    refused_at, refused = api.posts[4]
+    resent = [at for at, name in api.posts[5:] if name == refused]
+    others = [at for at, name in api.posts[5:] if name != refused]
+    assert resent[0] >= refused_at + 1.0
+    assert others[0] < refused_at + 1.0
 
 
 def test_attempts_run_out(api: Api, clock: FakeClock, journal: Path) -> None:

@@ -13,7 +13,8 @@ a rate nobody has tried). On a throttle answered quickly, the answers of the las
 (creates and listing pages) count what the server accepts: the rate goes straight to 97% of
 that count and stays there (`CubicRate.HOLD`) before probing.
 
-Such a *counted* throttle does not pause the run. The refused request waits out its own
+Such a *counted* throttle does not pause the run, unless its Retry-After is longer than a
+second (a limit not counted over a second). The refused request waits out its own
 Retry-After (its caller re-queues it); the others go on as soon as the server has room, which
 a whole-second Retry-After overstates (a sliding window frees as its oldest requests age
 out). The server counted every request it accepted before answering it, so the accepted
@@ -60,6 +61,9 @@ _MEASURE_MIN_SPAN = 0.25
 #: A 429 answered within this many seconds comes with a trustworthy count of what the server
 #: accepted over the last second.
 QUICK_ANSWER = 0.5
+#: The window a count is taken over, in seconds. A counted 429 asking to wait longer than this
+#: pauses every start all the same.
+COUNTED_WINDOW = 1.0
 
 
 class CubicRate:
@@ -243,7 +247,10 @@ class RateLimiter:
         _forget(self._unresolved, sent_at)  # refused: not in what the server holds
         if self._fixed is None and sent_at > self._last_cut:
             self._cut(sent_at)
-        if retry_after is not None and (self._fixed is not None or self._cut_paused):
+        if retry_after is None:
+            return
+        # A longer wait than a second says the limit is not one counted over a second.
+        if self._fixed is not None or self._cut_paused or retry_after > COUNTED_WINDOW:
             self.pause(retry_after)
 
     def _cut(self, sent_at: float) -> None:

@@ -137,6 +137,19 @@ def test_a_counted_throttle_pauses_only_the_refused_request() -> None:
     assert resumed[-1] < sent + 1.0 + 0.5  # a pause would have held them all past sent + 1
 
 
+def test_a_counted_throttle_asking_for_more_than_a_second_pauses_everyone() -> None:
+    """A counted 429 whose Retry-After is longer than a second (a limit counted over a longer
+    span, or a lock-out) pauses every start for it."""
+    clock = Clock()
+    clock.now = 100.0
+    limiter = answered(clock, [100.5 + i * 0.01 for i in range(50)])
+    sent = starts(limiter, 1)[0]
+    clock.now = sent + 0.01
+    limiter.on_throttle(sent, 5.0)
+    assert limiter.rate() == pytest.approx(50 * CubicRate.GAMMA_COUNTED)
+    assert limiter.paused_until == pytest.approx(clock.now + 5.0)
+
+
 def test_a_refused_request_frees_its_place_and_one_still_out_holds_it() -> None:
     """During the drain a request still unanswered counts as held by the server; its 429
     frees the place at once."""

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import repeat
 
-from batchprov.check.orders import NormalisedRow, to_order
+import numpy as np
+import pandas as pd
+
+from batchprov.check.orders import NormalisedRow, to_orders
 from batchprov.check.rules import all_rules
 from batchprov.check.schema import error_issues, warning_issues
-from batchprov.check.values import Values, normalise, zipped
+from batchprov.check.values import Values, normalise
 from batchprov.collector import collector_paused
 from batchprov.models import CheckedRow, Issue, Severity, Table
 from batchprov.read.headers import CANONICAL_FIELDS
@@ -84,27 +88,36 @@ def _with_uncalculated(
 
 def _checked_rows(values: Values, invalid: set[int]) -> tuple[CheckedRow, ...]:
     """One CheckedRow per sheet row; rows without errors carry their order."""
-    columns = zipped(  # in NormalisedRow's field order
-        values.name,
-        values.group_id,
-        values.match_type,
-        values.termination,
-        values.local,
-        values.city,
-        values.state.fillna(""),
-        values.filter.fillna(""),
-        values.route_type,
-        values.record_calls,
-        values.recording,
-        values.whisper,
+    fields = pd.DataFrame(
+        {
+            "name": values.name,
+            "group_id": values.group_id,
+            "match_type": values.match_type,
+            "termination_number": values.termination,
+            "local_to_number": values.local,
+            "city": values.city,
+            "state": values.state.fillna(""),
+            "number_match_filter": values.filter.fillna(""),
+            "route_type": values.route_type,
+            "record_calls": values.record_calls,
+            "recording_message": values.recording,
+            "whisper_message": values.whisper,
+        },
+        columns=NormalisedRow._fields,
     )
-    rows = []
-    fallbacks = values.fallback.tolist()
-    for position, (excel_row, cells) in enumerate(zip(values.excel_rows, columns, strict=True)):
-        order = None if position in invalid else to_order(NormalisedRow._make(cells))
-        rows.append(
-            CheckedRow(
-                position, excel_row, order, match_type=cells[2], fallback=fallbacks[position]
-            )
+    valid = np.ones(len(fields), dtype=bool)
+    valid[list(invalid)] = False
+    orders = np.full(len(fields), None, dtype=object)
+    orders[valid] = to_orders(fields[valid])
+    # Positional arguments are the cheapest; ``previous`` is filled in later, by the pipeline.
+    return tuple(
+        map(
+            CheckedRow,
+            range(len(fields)),
+            values.excel_rows,
+            orders.tolist(),
+            values.match_type.tolist(),
+            repeat(None),
+            values.fallback.tolist(),
         )
-    return tuple(rows)
+    )

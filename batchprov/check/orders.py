@@ -2,16 +2,20 @@
 
 The match type decides which location fields travel: a localtonumber order carries only
 ``local_to_number``, a localtocity order only ``city`` and ``state``, a tollfree order neither,
-whatever else the row holds.
+whatever else the row holds. `to_order` says so for one row; `to_orders` does the same for a
+whole sheet's columns at once.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+import pandas as pd
+
 from batchprov.models import MatchType, OrderRequest
 
-__all__ = ["NormalisedRow", "to_order"]
+__all__ = ["NormalisedRow", "to_order", "to_orders"]
 
 
 class NormalisedRow(NamedTuple):
@@ -67,3 +71,46 @@ def to_order(row: NormalisedRow) -> OrderRequest:
         recording_message=row.recording_message or None,
         whisper_message=row.whisper_message or None,
     )
+
+
+def to_orders(rows: pd.DataFrame) -> list[OrderRequest]:
+    """`to_order` for every row of ``rows``, whose columns are NormalisedRow's fields.
+
+    The fields are chosen column by column; only the records are made one per row.
+    """
+    match_type = _objects(rows["match_type"])
+    # The column holds MatchType members or None, so == picks the same rows as `is`.
+    by_number = match_type == MatchType.LOCAL_TO_NUMBER
+    by_city = match_type == MatchType.LOCAL_TO_CITY
+    fields = (
+        _objects(rows["group_id"]),
+        _objects(rows["name"]),
+        match_type,
+        _objects(rows["termination_number"]),
+        _only(by_number, _objects(rows["local_to_number"])),
+        _only(by_city, _objects(rows["city"])),
+        _only(by_city, _objects(rows["state"])),
+        _or_none(rows["number_match_filter"]),
+        _objects(rows["route_type"]),
+        _objects(rows["record_calls"]),
+        _or_none(rows["recording_message"]),
+        _or_none(rows["whisper_message"]),
+    )  # in OrderRequest's field order: positional arguments are the cheapest to pass
+    return list(map(OrderRequest, *(field.tolist() for field in fields)))
+
+
+def _objects(column: pd.Series) -> np.ndarray:
+    return column.to_numpy(dtype=object)
+
+
+def _only(where: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """The cells where ``where`` holds, None elsewhere."""
+    kept = np.full(len(cells), None, dtype=object)
+    kept[where] = cells[where]
+    return kept
+
+
+def _or_none(texts: pd.Series) -> np.ndarray:
+    """Each text, or None where it is '' (``text or None`` for a column)."""
+    cells = _objects(texts)
+    return _only(cells.astype(bool), cells)

@@ -12,8 +12,9 @@ import re
 import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from batchprov.check.excelnum import excel_digits
@@ -28,6 +29,7 @@ __all__ = [
     "blanks",
     "clean_text",
     "clean_texts",
+    "distinct",
     "filter_problem",
     "invisible_problem",
     "parse_filter",
@@ -38,6 +40,7 @@ __all__ = [
     "parse_yes_no",
     "per_distinct",
     "quote",
+    "spread",
     "suggest_state",
     "suggestions_of",
 ]
@@ -97,13 +100,23 @@ def per_distinct(
     values: pd.Series, parse: Callable[[str], Parsed[T]]
 ) -> tuple[pd.Series, pd.Series]:
     """Apply a parser once per distinct cell text: (values, problems) aligned to ``values``."""
-    texts = values.tolist()
-    verdicts = {text: parse(text) for text in dict.fromkeys(texts)}
-    cells = [verdicts[text] for text in texts]
-    index = values.index
-    parsed = pd.Series([v.value for v in cells], index=index, dtype=object)
-    problems = pd.Series([v.problem for v in cells], index=index, dtype=object)
-    return parsed, problems
+    codes, texts = distinct(values)
+    verdicts = [parse(text) for text in texts]
+    parsed = spread([v.value for v in verdicts], codes, values.index)
+    return parsed, spread([v.problem for v in verdicts], codes, values.index)
+
+
+def distinct(values: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    """The distinct cells of a column (in order of first appearance) and each cell's position
+    among them: what a per-distinct pass computes on, and `spread` takes back to the cells."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=False)
+    return codes, uniques.tolist()
+
+
+def spread(per_distinct: list[Any], codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """Values computed once per distinct cell (`distinct`), back at every cell of the column."""
+    computed = np.fromiter(per_distinct, dtype=object, count=len(per_distinct))
+    return pd.Series(computed[codes], index=index, dtype=object)
 
 
 #: Characters that show as nothing (or reorder the text) yet are sent to the API as they are.
@@ -147,9 +160,8 @@ def _describe(char: str) -> str:
 
 def suggestions_of(values: pd.Series, suggest: Callable[[str], str]) -> pd.Series:
     """``suggest`` applied once per distinct cell text ('' where it has nothing to offer)."""
-    texts = values.tolist()
-    offers = {text: suggest(text) for text in dict.fromkeys(texts)}
-    return pd.Series([offers[text] for text in texts], index=values.index, dtype=object)
+    codes, texts = distinct(values)
+    return spread([suggest(text) for text in texts], codes, values.index)
 
 
 @lru_cache(maxsize=4096)

@@ -19,6 +19,7 @@ import pandas as pd
 import phonenumbers
 
 from batchprov.check.excelnum import excel_digits
+from batchprov.check.parsers import distinct, spread
 
 __all__ = ["PhoneCheck", "check_phone", "check_phones", "suggest_phone"]
 
@@ -107,12 +108,10 @@ def _check_unusual(text: str) -> PhoneCheck:
 
 def check_phones(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Check a whole column: (10-digit numbers or '', problems or ''), aligned to ``values``."""
-    texts = values.tolist()
-    verdicts = {text: check_phone(text) for text in dict.fromkeys(texts)}
-    cells = [verdicts[text] for text in texts]
-    numbers = pd.Series([v.number for v in cells], index=values.index, dtype=object)
-    problems = pd.Series([v.problem for v in cells], index=values.index, dtype=object)
-    return numbers, problems
+    codes, texts = distinct(values)
+    verdicts = [check_phone(text) for text in texts]
+    numbers = spread([v.number for v in verdicts], codes, values.index)
+    return numbers, spread([v.problem for v in verdicts], codes, values.index)
 
 
 @lru_cache(maxsize=1 << 14)

@@ -9,7 +9,7 @@ rest would be a guess about which row the user meant.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from batchprov.check.parsers import MAX_MESSAGE, MAX_NAME, filter_problem, invisible_problem
-from batchprov.check.values import LTC, LTN, TF, Values, zipped
+from batchprov.check.values import LTC, LTN, TF, Values, filled, zipped
 from batchprov.models import MatchType, Severity
 from batchprov.numbering import nanp
 from batchprov.numbering.area import city_suggestion, city_warning, filter_place_warning
@@ -53,17 +53,39 @@ class Rule:
 
 def _where(mask: pd.Series, message: str | pd.Series) -> pd.Series:
     """``message`` on the rows where ``mask`` holds, '' elsewhere."""
-    chosen = message.to_numpy(dtype=object) if isinstance(message, pd.Series) else message
-    picked = np.where(mask.to_numpy(dtype=bool), chosen, "")
+    where = mask.to_numpy(dtype=bool)
+    picked = np.full(len(where), "", dtype=object)
+    chosen = message.to_numpy(dtype=object)[where] if isinstance(message, pd.Series) else message
+    picked[where] = chosen
     return pd.Series(picked, index=mask.index, dtype=object)
 
 
 def _each(mask: pd.Series, template: str, values: pd.Series) -> pd.Series:
     """``template`` filled with each masked row's value, '' elsewhere (built only where needed)."""
+    return _at(mask, template.format, values)
+
+
+def _at(mask: pd.Series, message: Callable[..., str], *columns: pd.Series) -> pd.Series:
+    """``message(*cells)`` for each row where ``mask`` holds, '' elsewhere.
+
+    Only the masked rows are computed: most rules concern few rows of a sheet.
+    """
+    where = np.flatnonzero(mask.to_numpy(dtype=bool))
+    cells = zip(*(column.to_numpy(dtype=object)[where].tolist() for column in columns), strict=True)
     messages = np.full(len(mask), "", dtype=object)
-    where = mask.to_numpy(dtype=bool)
-    messages[where] = [template.format(value) for value in values.to_numpy(dtype=object)[where]]
+    messages[where] = np.fromiter((message(*row) for row in cells), dtype=object, count=len(where))
     return pd.Series(messages, index=mask.index, dtype=object)
+
+
+def _empty(texts: pd.Series) -> pd.Series:
+    """True for the '' cells of a column of texts."""
+    return pd.Series(~filled(texts), index=texts.index)
+
+
+def _lengths(texts: pd.Series) -> pd.Series:
+    """The length of each text (a list pass: pandas' object .str is slower)."""
+    lengths = np.fromiter(map(len, texts.tolist()), dtype=np.int64, count=len(texts))
+    return pd.Series(lengths, index=texts.index)
 
 
 def _is(values: Values, match_type: MatchType) -> pd.Series:
@@ -86,13 +108,13 @@ def all_rules(values: Values, default: int | None) -> list[Rule]:
 
 
 def _name_rules(values: Values) -> list[Rule]:
-    label, length = values.labels["name"], values.name.str.len()
+    label, length = values.labels["name"], _lengths(values.name)
     too_long = f"{label} is {{}} characters long; the limit is {MAX_NAME}"
     return [
         Rule(
             "name",
             "required",
-            _where(values.name == "", f"{label} is empty; give the advertiser's name"),
+            _where(_empty(values.name), f"{label} is empty; give the advertiser's name"),
         ),
         Rule("name", "max_length", _each(length > MAX_NAME, too_long, length)),
         Rule("name", "visible", _invisible(values.name, label)),
@@ -102,7 +124,10 @@ def _name_rules(values: Values) -> list[Rule]:
 
 def _invisible(texts: pd.Series, label: str) -> pd.Series:
     """A message for each text holding a character that shows as nothing (zero-width, control)."""
-    problems = ["" if text.isprintable() else invisible_problem(text) for text in texts.tolist()]
+    cells = texts.tolist()
+    if "".join(cells).isprintable():  # every text is: the answer for nearly every column
+        return pd.Series("", index=texts.index, dtype=object)
+    problems = ["" if text.isprintable() else invisible_problem(text) for text in cells]
     return pd.Series(
         [f"{label} {problem}" if problem else "" for problem in problems],
         index=texts.index,
@@ -112,8 +137,10 @@ def _invisible(texts: pd.Series, label: str) -> pd.Series:
 
 def _duplicates(values: Values) -> pd.Series:
     """For each row whose name is used again in its group: a message naming the other rows."""
-    keys = pd.DataFrame({"group": values.group_id, "name": values.name.str.casefold()})
-    keys = keys[keys["group"].notna() & (values.name != "")]
+    folded = pd.Series([name.casefold() for name in values.name.tolist()], index=values.name.index)
+    keys = pd.DataFrame({"group": values.group_id, "name": folded})
+    # A name used twice in a group is used twice in the sheet: rule out the others first.
+    keys = keys[folded.duplicated(keep=False) & keys["group"].notna() & ~_empty(values.name)]
     keys = keys[keys.duplicated(keep=False)]
     messages = pd.Series("", index=values.name.index, dtype=object)
     for key, positions in keys.groupby(["group", "name"], sort=False).indices.items():
@@ -167,7 +194,9 @@ def _local_rules(values: Values) -> list[Rule]:
     label, by_number = values.labels["local_to_number"], _is(values, LTN)
     missing = by_number & values.blank["local_to_number"]
     bad = by_number & ~values.blank["local_to_number"]
-    tollfree = by_number & values.local.str[:3].isin(nanp.TOLLFREE_NPAS)
+    tollfree = by_number & pd.Series(
+        [nanp.is_tollfree(number) for number in values.local.tolist()], index=values.local.index
+    )
     warning = f"{label} {{}} is a toll-free number; a local number cannot be matched to it"
     return [
         Rule(
@@ -191,17 +220,11 @@ def _local_rules(values: Values) -> list[Rule]:
 
 def _city_rules(values: Values) -> list[Rule]:
     labels, by_city = values.labels, _is(values, LTC)
-    city_missing = by_city & (values.city == "")
+    city_missing = by_city & _empty(values.city)
     state_missing = by_city & values.blank["state"]
-    known = by_city & (values.city != "") & values.state.notna()
-    unplaced = [
-        city_warning(city, state) if ok else ""
-        for city, state, ok in zipped(values.city, values.state, known)
-    ]
-    closest = [
-        city_suggestion(city, state) if warned else ""
-        for city, state, warned in zipped(values.city, values.state, pd.Series(unplaced))
-    ]
+    known = by_city & ~city_missing & values.state.notna()
+    unplaced = _at(known, city_warning, values.city, values.state)
+    closest = _at(~_empty(unplaced), city_suggestion, values.city, values.state)
     return [
         Rule(
             "city",
@@ -212,13 +235,7 @@ def _city_rules(values: Values) -> list[Rule]:
                 "(match type Local to city); fill it, or change the match type",
             ),
         ),
-        Rule(
-            "city",
-            "known",
-            pd.Series(unplaced, index=values.city.index),
-            Severity.WARNING,
-            pd.Series(closest, index=values.city.index, dtype=object),
-        ),
+        Rule("city", "known", unplaced, Severity.WARNING, closest),
         Rule("city", "visible", _invisible(values.city, labels["city"])),
         Rule(
             "state",
@@ -239,28 +256,25 @@ def _city_rules(values: Values) -> list[Rule]:
 
 
 def _filter_rules(values: Values) -> list[Rule]:
-    index = values.filter.index
-    fits = [
-        filter_problem(digits, match_type) if digits and match_type else ""
-        for digits, match_type in zipped(values.filter, values.match_type)
-    ]
+    given = pd.Series(filled(values.filter), index=values.filter.index)
+    typed = pd.Series(filled(values.match_type), index=values.match_type.index)
+    fits = _at(given & typed, filter_problem, values.filter, values.match_type)
     return [
         Rule("number_match_filter", "format", values.filter_problem),
-        Rule("number_match_filter", "match_type", pd.Series(fits, index=index, dtype=object)),
-        Rule("number_match_filter", "place", _filter_places(values, fits), Severity.WARNING),
+        Rule("number_match_filter", "match_type", fits),
+        Rule(
+            "number_match_filter",
+            "place",
+            _filter_places(values, given & _empty(fits)),
+            Severity.WARNING,
+        ),
     ]
 
 
-def _filter_places(values: Values, fits: list[str]) -> pd.Series:
+def _filter_places(values: Values, fitting: pd.Series) -> pd.Series:
     """Warnings for filters whose area code does not serve the row's number or city."""
-    columns = zipped(
-        values.filter, pd.Series(fits), values.match_type, values.local, values.city, values.state
-    )
-    warnings = [
-        filter_place_warning(digits, match_type, local, city, state) if digits and not fit else ""
-        for digits, fit, match_type, local, city, state in columns
-    ]
-    return pd.Series(warnings, index=values.filter.index, dtype=object)
+    columns = (values.filter, values.match_type, values.local, values.city, values.state)
+    return _at(fitting, filter_place_warning, *columns)
 
 
 def _termination_rules(values: Values) -> list[Rule]:
@@ -280,7 +294,7 @@ def _termination_rules(values: Values) -> list[Rule]:
 
 def _option_rules(values: Values) -> list[Rule]:
     labels = values.labels
-    unplayed = (values.record_calls == False) & (values.recording != "")  # noqa: E712
+    unplayed = (values.record_calls == False) & ~_empty(values.recording)  # noqa: E712
     silent = f"{labels['recording_message']} will not be played: {labels['record_calls']} is no"
     return [
         Rule("route_type", "supported", values.route_problem),
@@ -298,7 +312,7 @@ def _option_rules(values: Values) -> list[Rule]:
 
 
 def _too_long(texts: pd.Series, labels: dict[str, str], kind: str = "recording") -> pd.Series:
-    label, length = labels[f"{kind}_message"], texts.str.len()
+    label, length = labels[f"{kind}_message"], _lengths(texts)
     message = f"{label} is {{}} characters long; the limit is {MAX_MESSAGE}"
     return _each(length > MAX_MESSAGE, message, length)
 

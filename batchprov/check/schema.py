@@ -16,7 +16,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from batchprov.check.rules import Rule
-from batchprov.check.values import Values
+from batchprov.check.values import Values, filled
 from batchprov.models import Issue, Severity
 from batchprov.read.headers import CANONICAL_FIELDS
 
@@ -26,7 +26,11 @@ Found = list[tuple[tuple[int, int], Issue]]  # ((frame position, rule order), is
 def error_issues(values: Values, rules: list[Rule]) -> Found:
     """Run the error rules as a pandera schema; every failure of every row becomes an Issue."""
     errors = {_check_name(rule): order for order, rule in enumerate(rules) if _is_error(rule)}
-    columns = {f: pa.Column(checks=_checks(rules, f), required=True) for f in CANONICAL_FIELDS}
+    # The raw cells are all str ('' when blank): pandera has no null to look for or drop.
+    columns = {
+        f: pa.Column(checks=_checks(rules, f), required=True, nullable=True)
+        for f in CANONICAL_FIELDS
+    }
     schema = pa.DataFrameSchema(columns)
     try:
         with _without_hypothesis():
@@ -65,7 +69,9 @@ def _check_name(rule: Rule) -> str:
 
 def _checks(rules: list[Rule], field: str) -> list[pa.Check]:
     return [
-        pa.Check(_passing(rule.problems), element_wise=False, name=_check_name(rule))
+        pa.Check(
+            _passing(rule.problems), element_wise=False, ignore_na=False, name=_check_name(rule)
+        )
         for rule in rules
         if rule.field == field and _is_error(rule)
     ]
@@ -73,7 +79,7 @@ def _checks(rules: list[Rule], field: str) -> list[pa.Check]:
 
 def _passing(problems: pd.Series) -> Callable[[pd.Series], pd.Series]:
     """A vectorised pandera check: the rows whose problem column is empty pass."""
-    passes = problems == ""
+    passes = pd.Series(~filled(problems), index=problems.index)
     return lambda _column: passes
 
 
@@ -95,7 +101,7 @@ def failure_positions(values: Values, rule: Rule, failed: pd.DataFrame) -> list[
     positions = set(indexed.dropna().astype(int).tolist())
     unindexed = failed.loc[indexed.isna().to_numpy(), "failure_case"]
     if len(unindexed):
-        failing = (rule.problems != "").to_numpy()
+        failing = filled(rule.problems)
         for case in unindexed.tolist():
             same = failing & (values.raw[rule.field] == case).to_numpy()
             positions.update(int(i) for i in np.flatnonzero(same if same.any() else failing))
@@ -106,7 +112,7 @@ def warning_issues(values: Values, rules: list[Rule]) -> Found:
     found: Found = []
     for order, rule in enumerate(rules):
         if not _is_error(rule):
-            positions = np.flatnonzero((rule.problems != "").to_numpy()).tolist()
+            positions = np.flatnonzero(filled(rule.problems)).tolist()
             found += _issues(values, order, rule, positions)
     return found
 

@@ -124,7 +124,7 @@ def normalise(table: Table, fields: Mapping[str, str], default: int | None) -> V
 
 def _offers(cells: pd.Series, problems: pd.Series, suggest: Callable[[str], str]) -> pd.Series:
     """Suggestions for the refused cells only (most cells are fine: they are not looked at)."""
-    refused = (problems != "").to_numpy()
+    refused = filled(problems)
     if not refused.any():
         return pd.Series("", index=cells.index, dtype=object)
     offers = suggestions_of(cells[refused], suggest)
@@ -164,6 +164,14 @@ def _choose(mask: pd.Series, chosen: int | pd.Series, other: pd.Series) -> pd.Se
         chosen.to_numpy(dtype=object)[where] if isinstance(chosen, pd.Series) else chosen
     )
     return pd.Series(picked, index=other.index, dtype=object)
+
+
+def filled(column: pd.Series) -> np.ndarray:
+    """Each cell's truth as Python sees it: False for '' and None, True for a text or a value.
+
+    For a problem column (a message, or '' where the row passes): the rows that fail.
+    """
+    return column.to_numpy(dtype=object).astype(bool)
 
 
 def zipped(*columns: pd.Series) -> Iterator[tuple[Any, ...]]:

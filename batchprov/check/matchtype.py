@@ -37,8 +37,8 @@ def infer_match_type(cells: Mapping[str, str]) -> MatchType | None:
 def infer_match_types(blank: pd.DataFrame, filter_: pd.Series) -> pd.Series:
     """`infer_match_type` for a whole sheet: ``blank`` says which cells are empty."""
     inferred = pd.Series([None] * len(blank), index=blank.index, dtype=object)
-    tollfree_filter = filter_.map(lambda f: bool(f) and f[:3] in nanp.TOLLFREE_NPAS)
-    inferred[tollfree_filter.astype(bool)] = MatchType.TOLLFREE
+    tollfree_filter = [bool(f) and f[:3] in nanp.TOLLFREE_NPAS for f in filter_.tolist()]
+    inferred[pd.Series(tollfree_filter, index=filter_.index, dtype=bool)] = MatchType.TOLLFREE
     inferred[~(blank["city"] & blank["state"])] = MatchType.LOCAL_TO_CITY
     inferred[~blank["local_to_number"]] = MatchType.LOCAL_TO_NUMBER
     return inferred

@@ -11,6 +11,7 @@ import difflib
 import re
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -28,8 +29,8 @@ __all__ = [
     "Parsed",
     "blanks",
     "clean_text",
+    "Distinct",
     "clean_texts",
-    "distinct",
     "filter_problem",
     "invisible_problem",
     "parse_filter",
@@ -40,7 +41,6 @@ __all__ = [
     "parse_yes_no",
     "per_distinct",
     "quote",
-    "spread",
     "suggest_state",
     "suggestions_of",
 ]
@@ -85,38 +85,58 @@ def clean_text(text: str) -> str:
     return " ".join(text.split())
 
 
-def clean_texts(values: pd.Series) -> pd.Series:
-    """``clean_text`` for a whole column (a list pass: pandas' object .str is slower)."""
+@dataclass(frozen=True, slots=True)
+class Distinct:
+    """A column by distinct cell text, so that each text is looked at once, not once per cell.
+
+    ``texts`` are in order of first appearance; ``codes`` holds each cell's position among
+    them. The column helpers below take a Series or its Distinct: a column that several of
+    them look at is factorised once.
+    """
+
+    texts: list[Any]
+    codes: np.ndarray
+    index: pd.Index
+
+    @classmethod
+    def of(cls, values: pd.Series | Distinct) -> Distinct:
+        if isinstance(values, Distinct):
+            return values
+        codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=False)
+        return cls(uniques.tolist(), codes, values.index)
+
+    def spread(self, per_text: list[Any], dtype: type = object) -> pd.Series:
+        """Values computed once per text, back at every cell of the column."""
+        computed: np.ndarray = np.fromiter(per_text, dtype=dtype, count=len(per_text))
+        return pd.Series(computed[self.codes], index=self.index, dtype=dtype)
+
+
+def clean_texts(values: pd.Series | Distinct) -> pd.Series:
+    """``clean_text`` for a whole column.
+
+    A Series is cleaned cell by cell, the cheapest way for texts that rarely repeat (names);
+    a Distinct once per text. (A list pass either way: pandas' object .str is slower.)
+    """
+    if isinstance(values, Distinct):
+        return values.spread([clean_text(text) for text in values.texts])
     cleaned = [" ".join(text.split()) for text in values.tolist()]
     return pd.Series(cleaned, index=values.index, dtype=object)
 
 
-def blanks(values: pd.Series) -> pd.Series:
+def blanks(values: pd.Series | Distinct) -> pd.Series:
     """True for the cells holding nothing but whitespace."""
-    return pd.Series([not text.strip() for text in values.tolist()], index=values.index, dtype=bool)
+    cells = Distinct.of(values)
+    return cells.spread([not text.strip() for text in cells.texts], dtype=bool)
 
 
 def per_distinct(
-    values: pd.Series, parse: Callable[[str], Parsed[T]]
+    values: pd.Series | Distinct, parse: Callable[[str], Parsed[T]]
 ) -> tuple[pd.Series, pd.Series]:
     """Apply a parser once per distinct cell text: (values, problems) aligned to ``values``."""
-    codes, texts = distinct(values)
-    verdicts = [parse(text) for text in texts]
-    parsed = spread([v.value for v in verdicts], codes, values.index)
-    return parsed, spread([v.problem for v in verdicts], codes, values.index)
-
-
-def distinct(values: pd.Series) -> tuple[np.ndarray, list[Any]]:
-    """The distinct cells of a column (in order of first appearance) and each cell's position
-    among them: what a per-distinct pass computes on, and `spread` takes back to the cells."""
-    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=False)
-    return codes, uniques.tolist()
-
-
-def spread(per_distinct: list[Any], codes: np.ndarray, index: pd.Index) -> pd.Series:
-    """Values computed once per distinct cell (`distinct`), back at every cell of the column."""
-    computed = np.fromiter(per_distinct, dtype=object, count=len(per_distinct))
-    return pd.Series(computed[codes], index=index, dtype=object)
+    cells = Distinct.of(values)
+    verdicts = [parse(text) for text in cells.texts]
+    parsed = cells.spread([v.value for v in verdicts])
+    return parsed, cells.spread([v.problem for v in verdicts])
 
 
 #: Characters that show as nothing (or reorder the text) yet are sent to the API as they are.
@@ -160,8 +180,8 @@ def _describe(char: str) -> str:
 
 def suggestions_of(values: pd.Series, suggest: Callable[[str], str]) -> pd.Series:
     """``suggest`` applied once per distinct cell text ('' where it has nothing to offer)."""
-    codes, texts = distinct(values)
-    return spread([suggest(text) for text in texts], codes, values.index)
+    cells = Distinct.of(values)
+    return cells.spread([suggest(text) for text in cells.texts])
 
 
 @lru_cache(maxsize=4096)

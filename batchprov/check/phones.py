@@ -19,7 +19,7 @@ import pandas as pd
 import phonenumbers
 
 from batchprov.check.excelnum import excel_digits
-from batchprov.check.parsers import distinct, spread
+from batchprov.check.parsers import Distinct
 
 __all__ = ["PhoneCheck", "check_phone", "check_phones", "suggest_phone"]
 
@@ -106,12 +106,11 @@ def _check_unusual(text: str) -> PhoneCheck:
     return _check_digits(digits)
 
 
-def check_phones(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+def check_phones(values: pd.Series | Distinct) -> tuple[pd.Series, pd.Series]:
     """Check a whole column: (10-digit numbers or '', problems or ''), aligned to ``values``."""
-    codes, texts = distinct(values)
-    verdicts = [check_phone(text) for text in texts]
-    numbers = spread([v.number for v in verdicts], codes, values.index)
-    return numbers, spread([v.problem for v in verdicts], codes, values.index)
+    cells = Distinct.of(values)
+    verdicts = [check_phone(text) for text in cells.texts]
+    return cells.spread([v.number for v in verdicts]), cells.spread([v.problem for v in verdicts])
 
 
 @lru_cache(maxsize=1 << 14)

@@ -79,7 +79,7 @@ def _at(mask: pd.Series, message: Callable[..., str], *columns: pd.Series) -> pd
 
 def _empty(texts: pd.Series) -> pd.Series:
     """True for the '' cells of a column of texts."""
-    return pd.Series(~filled(texts), index=texts.index)
+    return pd.Series(texts.to_numpy(dtype=object) == "", index=texts.index)
 
 
 def _lengths(texts: pd.Series) -> pd.Series:
@@ -138,9 +138,9 @@ def _invisible(texts: pd.Series, label: str) -> pd.Series:
 def _duplicates(values: Values) -> pd.Series:
     """For each row whose name is used again in its group: a message naming the other rows."""
     folded = pd.Series([name.casefold() for name in values.name.tolist()], index=values.name.index)
-    keys = pd.DataFrame({"group": values.group_id, "name": folded})
     # A name used twice in a group is used twice in the sheet: rule out the others first.
-    keys = keys[folded.duplicated(keep=False) & keys["group"].notna() & ~_empty(values.name)]
+    named = folded.duplicated(keep=False) & values.group_id.notna() & ~_empty(values.name)
+    keys = pd.DataFrame({"group": values.group_id[named], "name": folded[named]})
     keys = keys[keys.duplicated(keep=False)]
     messages = pd.Series("", index=values.name.index, dtype=object)
     for key, positions in keys.groupby(["group", "name"], sort=False).indices.items():

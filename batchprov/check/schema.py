@@ -16,7 +16,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from batchprov.check.rules import Rule
-from batchprov.check.values import Values, filled
+from batchprov.check.values import Values, failing
 from batchprov.models import Issue, Severity
 from batchprov.read.headers import CANONICAL_FIELDS
 
@@ -79,7 +79,7 @@ def _checks(rules: list[Rule], field: str) -> list[pa.Check]:
 
 def _passing(problems: pd.Series) -> Callable[[pd.Series], pd.Series]:
     """A vectorised pandera check: the rows whose problem column is empty pass."""
-    passes = pd.Series(~filled(problems), index=problems.index)
+    passes = pd.Series(~failing(problems), index=problems.index)
     return lambda _column: passes
 
 
@@ -101,10 +101,10 @@ def failure_positions(values: Values, rule: Rule, failed: pd.DataFrame) -> list[
     positions = set(indexed.dropna().astype(int).tolist())
     unindexed = failed.loc[indexed.isna().to_numpy(), "failure_case"]
     if len(unindexed):
-        failing = filled(rule.problems)
+        broken = failing(rule.problems)
         for case in unindexed.tolist():
-            same = failing & (values.raw[rule.field] == case).to_numpy()
-            positions.update(int(i) for i in np.flatnonzero(same if same.any() else failing))
+            same = broken & (values.raw[rule.field] == case).to_numpy()
+            positions.update(int(i) for i in np.flatnonzero(same if same.any() else broken))
     return sorted(positions)
 
 
@@ -112,7 +112,7 @@ def warning_issues(values: Values, rules: list[Rule]) -> Found:
     found: Found = []
     for order, rule in enumerate(rules):
         if not _is_error(rule):
-            positions = np.flatnonzero(filled(rule.problems)).tolist()
+            positions = np.flatnonzero(failing(rule.problems)).tolist()
             found += _issues(values, order, rule, positions)
     return found
 

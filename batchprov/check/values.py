@@ -15,6 +15,7 @@ import pandas as pd
 
 from batchprov.check.matchtype import infer_match_types
 from batchprov.check.parsers import (
+    Distinct,
     blanks,
     clean_texts,
     parse_filter,
@@ -75,18 +76,20 @@ class Values:
 
 def normalise(table: Table, fields: Mapping[str, str], default: int | None) -> Values:
     raw = _raw_frame(table, fields)
-    blank = pd.DataFrame({field: blanks(raw[field]) for field in _BLANK_TESTED})
-    group_id, group_problem = per_distinct(raw["group_id"], parse_group_id)
+    # Each column is factorised once, for all that looks at it; names rarely repeat.
+    cells = {field: Distinct.of(raw[field]) for field in CANONICAL_FIELDS if field != "name"}
+    blank = pd.DataFrame({field: blanks(cells[field]) for field in _BLANK_TESTED})
+    group_id, group_problem = per_distinct(cells["group_id"], parse_group_id)
     if default is not None:
         group_id = _choose(blank["group_id"], default, group_id)
-    given, type_problem = per_distinct(raw["match_type"], parse_match_type)
-    local, local_problem = check_phones(raw["local_to_number"])
-    termination, termination_problem = check_phones(raw["termination_number"])
-    state, state_problem = per_distinct(raw["state"], parse_state)
-    filter_, filter_format = per_distinct(raw["number_match_filter"], parse_filter)
-    route_type, route_problem = per_distinct(raw["route_type"], parse_route_type)
-    record_calls, record_problem = per_distinct(raw["record_calls"], parse_yes_no)
-    fallback, fallback_problem = per_distinct(raw["fallback"], parse_fallback)
+    given, type_problem = per_distinct(cells["match_type"], parse_match_type)
+    local, local_problem = check_phones(cells["local_to_number"])
+    termination, termination_problem = check_phones(cells["termination_number"])
+    state, state_problem = per_distinct(cells["state"], parse_state)
+    filter_, filter_format = per_distinct(cells["number_match_filter"], parse_filter)
+    route_type, route_problem = per_distinct(cells["route_type"], parse_route_type)
+    record_calls, record_problem = per_distinct(cells["record_calls"], parse_yes_no)
+    fallback, fallback_problem = per_distinct(cells["fallback"], parse_fallback)
     return Values(
         raw=raw,
         blank=blank,
@@ -101,7 +104,7 @@ def normalise(table: Table, fields: Mapping[str, str], default: int | None) -> V
         local_problem=local_problem,
         termination=termination,
         termination_problem=termination_problem,
-        city=clean_texts(raw["city"]),
+        city=clean_texts(cells["city"]),
         state=state,
         state_problem=state_problem,
         filter=filter_,
@@ -110,8 +113,8 @@ def normalise(table: Table, fields: Mapping[str, str], default: int | None) -> V
         route_problem=route_problem,
         record_calls=record_calls,
         record_problem=record_problem,
-        recording=clean_texts(raw["recording_message"]),
-        whisper=clean_texts(raw["whisper_message"]),
+        recording=clean_texts(cells["recording_message"]),
+        whisper=clean_texts(cells["whisper_message"]),
         fallback=fallback,
         fallback_problem=fallback_problem,
         local_suggestion=_offers(raw["local_to_number"], local_problem, suggest_phone),
@@ -124,7 +127,7 @@ def normalise(table: Table, fields: Mapping[str, str], default: int | None) -> V
 
 def _offers(cells: pd.Series, problems: pd.Series, suggest: Callable[[str], str]) -> pd.Series:
     """Suggestions for the refused cells only (most cells are fine: they are not looked at)."""
-    refused = filled(problems)
+    refused = failing(problems)
     if not refused.any():
         return pd.Series("", index=cells.index, dtype=object)
     offers = suggestions_of(cells[refused], suggest)
@@ -150,6 +153,8 @@ def _raw_frame(table: Table, fields: Mapping[str, str]) -> pd.DataFrame:
 def _texts(column: pd.Series) -> np.ndarray:
     """The cells as str. The reader gives str; blanks as NaN/None and numbers are tolerated."""
     cells = column.to_numpy(dtype=object, na_value="")
+    if isinstance(column.dtype, pd.StringDtype):  # str cells, and '' for the missing ones
+        return cells
     if len(cells) and pd.api.types.infer_dtype(cells, skipna=False) != "string":
         texts = [cell if isinstance(cell, str) else str(cell) for cell in cells]
         cells = np.array(texts, dtype=object)
@@ -167,11 +172,14 @@ def _choose(mask: pd.Series, chosen: int | pd.Series, other: pd.Series) -> pd.Se
 
 
 def filled(column: pd.Series) -> np.ndarray:
-    """Each cell's truth as Python sees it: False for '' and None, True for a text or a value.
-
-    For a problem column (a message, or '' where the row passes): the rows that fail.
-    """
+    """Each cell's truth as Python sees it: False for '' and None, True for a text or a value."""
     return column.to_numpy(dtype=object).astype(bool)
+
+
+def failing(problems: pd.Series) -> np.ndarray:
+    """The rows of a problem column (a message, or '' where the row passes) that hold a message."""
+    broken: np.ndarray = problems.to_numpy(dtype=object) != ""
+    return broken
 
 
 def zipped(*columns: pd.Series) -> Iterator[tuple[Any, ...]]:

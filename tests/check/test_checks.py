@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -874,3 +876,43 @@ def test_problems_beyond_a_guess_have_no_suggestion() -> None:
     assert outcome.issues and all(i.suggestion is None for i in outcome.issues)
     state = next(i for i in check([{**BASE, "city": "X", "state": "Albrta"}]).issues)
     assert state.message == "unknown state/province 'Albrta' (did you mean AB — Alberta?)"
+
+
+# --- a sheet is checked column by column: each row still gets its own verdict -------------------
+
+VARIED = {
+    "group_id": ["11623282", "11623282.0", "", "abc", "-5", "1.5"],
+    "match_type": ["", "localtonumber", "City", "TF", "800", "bogus"],
+    "local_to_number": ["", "9056372046", "(905) 637-2046", "8005551234", "12345", "2024-03-05"],
+    "city": ["", "Toronto", " Atlanta ", "Missisauga", "Springfield", "Hello\u200bthere"],
+    "state": ["", "ON", "Georgia", "Albrta", "ZZ", " ga "],
+    "number_match_filter": ["", "289", "404.0", "905637", "800", "911", "12", "312"],
+    "termination_number": ["4165551234", "", "416-555-1234 ext. 12", "1-800-FLOWERS", "4115551234"],
+    "route_type": ["", "Basic", "Fancy"],
+    "record_calls": ["", "yes", "no", "maybe"],
+    "recording_message": ["", "This call may be recorded.", "R" * 501, "a\u200bb"],
+    "whisper_message": ["", "Call from web", "W" * 501],
+    "fallback": ["", "overlay", "none", "toll-free, drop-filter", "bogus"],
+}
+
+
+def test_each_row_gets_in_a_sheet_the_issues_it_gets_alone() -> None:
+    """Rules run on whole columns give every row of a varied sheet what checking it alone gives."""
+    rng = random.Random(5)
+    names = ["Shop {}", "  Shop\u00a0 {} ", "Shop {}\u200b", "S{}" + "x" * 100, "Shop {}"]
+    rows = []
+    for i in range(48):  # a good row of each match type, a few cells of it changed
+        row = {**(LOCAL, CITY, TOLLFREE)[i % 3], "name": names[i % len(names)].format(i)}
+        for field, cells in VARIED.items():
+            if rng.random() < 0.15:
+                row[field] = rng.choice(cells)
+        rows.append(row)
+    sheet = check(rows)
+    for position, row in enumerate(rows):
+        alone = check([row])
+        excel_row = HEADER_ROW + 1 + position
+        assert [i for i in sheet.issues if i.row == excel_row] == [
+            replace(issue, row=excel_row) for issue in alone.issues
+        ]
+        assert sheet.rows[position] == replace(alone.rows[0], index=position, excel_row=excel_row)
+    assert 0 < sum(row.order is not None for row in sheet.rows) < len(rows)

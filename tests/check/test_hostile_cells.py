@@ -42,6 +42,15 @@ def test_invisible_characters_in_other_sent_texts_are_errors(field: str) -> None
     ]
 
 
+def test_only_the_row_holding_an_invisible_character_is_refused() -> None:
+    """Among many clean rows, the one name with a zero-width space is the only one refused."""
+    rows = [{**BASE, "name": f"Shop {i}", "match_type": "tollfree"} for i in range(30)]
+    rows[17]["name"] = "Shop\u200b 17"
+    outcome = check(rows)
+    assert [row.order is None for row in outcome.rows] == [i == 17 for i in range(30)]
+    assert [issue.row for issue in outcome.issues] == [outcome.rows[17].excel_row]
+
+
 def test_ordinary_accents_and_spaces_are_not_invisible() -> None:
     """Accented letters, non-breaking spaces and emoji are ordinary text."""
     outcome = check([{**BASE, "name": "Café\u00a0Montréal 🍕", "match_type": "tollfree"}])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
+import pandas as pd
 import pytest
 
-from batchprov.check.orders import NormalisedRow, to_order
+from batchprov.check.orders import NormalisedRow, to_order, to_orders
 from batchprov.models import MatchType, OrderRequest
 
 # The three request bodies of https://v3api.telmetrics.com/docs/automatic-number-assignment,
@@ -159,3 +161,35 @@ def test_record_calls_no_turns_recording_off() -> None:
     order = to_order(_row(record_calls=False, recording_message="unused"))
     features = order.body()["call_routes"]["route"]["features"]
     assert features == {"call_record": {"enabled": False, "record": False}}
+
+
+def test_orders_of_a_sheet_equal_each_rows_own_order() -> None:
+    """to_orders on a sheet's columns gives, row by row, exactly what to_order gives."""
+    rows = [
+        _row(
+            name=f"Shop {i}",
+            match_type=match_type,
+            local_to_number=local,
+            city=city,
+            state=state,
+            number_match_filter=filter_,
+            record_calls=record,
+            recording_message=recording,
+            whisper_message=whisper,
+        )
+        for i, (match_type, local, city, state, filter_, record, recording, whisper) in enumerate(
+            itertools.product(
+                MatchType,
+                ("", "9056372046"),
+                ("", "Atlanta"),
+                ("", "GA"),
+                ("", "404", "404399"),
+                (None, True, False),
+                ("", "This call may be recorded"),
+                ("", "Call from web"),
+            )
+        )
+    ]
+    frame = pd.DataFrame(rows, columns=NormalisedRow._fields, dtype=object)
+    assert to_orders(frame) == [to_order(row) for row in rows]
+    assert to_orders(frame.iloc[:0]) == []

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from batchprov.check.parsers import (
+    Distinct,
     blanks,
     clean_text,
     clean_texts,
@@ -18,7 +19,8 @@ from batchprov.check.parsers import (
     parse_yes_no,
     per_distinct,
 )
-from batchprov.models import MatchType, Parsed
+from batchprov.models import Fallback, MatchType, Parsed
+from batchprov.numbering.fallback import parse_fallback
 from batchprov.wording import quote
 
 LTN, LTC, TF = MatchType.LOCAL_TO_NUMBER, MatchType.LOCAL_TO_CITY, MatchType.TOLLFREE
@@ -279,6 +281,29 @@ def test_per_distinct_parses_each_text_once() -> None:
     assert calls == ["ab", "", "c"]
     assert values.tolist() == [2, None, 2, 1]
     assert problems.tolist() == ["", "empty", "", ""]
+
+
+def test_a_column_and_its_distinct_texts_give_the_same() -> None:
+    """Each column helper gives the same for a Series as for its Distinct, index kept."""
+    values = pd.Series([" a  b ", "", " a  b ", "  ", "x\ty", "", "ab"], index=range(3, 10))
+    cells = Distinct.of(values)
+    assert cells.texts == [" a  b ", "", "  ", "x\ty", "ab"]
+    assert Distinct.of(cells) is cells
+    assert clean_texts(cells).equals(clean_texts(values))
+    assert clean_texts(cells).tolist() == [clean_text(text) for text in values]
+    assert blanks(cells).equals(blanks(values))
+    assert blanks(cells).tolist() == [not text.strip() for text in values]
+    parsed, problems = per_distinct(cells, parse_route_type)
+    assert parsed.index.tolist() == list(range(3, 10))
+    assert parsed.tolist() == [parse_route_type(text).value for text in values]
+    assert problems.tolist() == [parse_route_type(text).problem for text in values]
+
+
+def test_tuple_values_stay_one_value_per_cell() -> None:
+    """A parser's tuple values (a fallback list) are spread to the cells whole."""
+    values, problems = per_distinct(pd.Series(["overlay, toll-free", "", "none"]), parse_fallback)
+    assert values.tolist() == [(Fallback.OVERLAY, Fallback.TOLLFREE), None, ()]
+    assert problems.tolist() == ["", "", ""]
 
 
 def test_quote_shortens_long_values() -> None:

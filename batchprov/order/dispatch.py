@@ -103,7 +103,7 @@ class Dispatcher:
     async def _attempt(self, row: RowState, sent_at: float) -> None:
         s = self.state
         # The item keeps the row's own order; the attempt, the body sent (maybe a fallback).
-        payload, body = row.primary.body_json(), row.order.body_json()
+        payload, body = row.payload, row.body_json()
         if not s.budget.take(row):
             s.final(row, failed_result(row, row.item, s.budget.text(), Status.NOT_ATTEMPTED))
             return

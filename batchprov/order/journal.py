@@ -301,20 +301,20 @@ class Journal:
         """
         intent_id, body = uuid.uuid4().hex, sent or payload
         with self._tx() as db:
-            cur = db.execute(
+            updated = db.execute(
                 "UPDATE item SET state='INTENT', intent_id=?, intent_at=?, intent_epoch=?,"
                 " attempts=attempts+1, payload=?, sent=?, updated_at=?"
-                " WHERE item_key=? AND state='PENDING'",
+                f" WHERE item_key=? AND state='PENDING' RETURNING {_ITEM_COLUMNS}",
                 (intent_id, now_iso(), time.time(), payload, body, now_iso(), key),
-            )
-            if cur.rowcount != 1:
+            ).fetchall()
+            if len(updated) != 1:
                 raise RuntimeError(f"item {key!r} is not PENDING; no second intent is allowed")
             db.execute(
                 "INSERT INTO attempt(intent_id, item_key, run_id, sent_at, payload)"
                 " VALUES (?,?,?,?,?)",
                 (intent_id, key, run_id, now_iso(), body),
             )
-        return self._must(key)
+        return _item(updated[0])
 
     def attempts(self, key: str) -> list[tuple[str, str | None]]:
         """(body sent, outcome) of each attempt of an item, oldest first."""
@@ -592,8 +592,7 @@ class Journal:
         if item.state not in allowed:
             raise RuntimeError(f"item {key!r} is {item.state}, not one of {sorted(allowed)}")
         with self._tx() as db:
-            _set(db, key, self._scrubbed(changes))
-        return self._must(key)
+            return _item(_set(db, key, self._scrubbed(changes)))
 
     def _scrubbed(self, changes: Mapping[str, object]) -> dict[str, object]:
         return {
@@ -610,18 +609,21 @@ class Journal:
         status: int | None,
         detail: str | None,
     ) -> Item:
-        """Apply an outcome to the item and close its open attempt, in one transaction."""
-        item = self._must(key)
+        """Apply an outcome to the item and close its open attempt, in one transaction.
+
+        The item is read back from its own UPDATE (``RETURNING``): an outcome changes neither
+        its intent nor its key, so no SELECT before or after is needed.
+        """
         detail = None if detail is None else self._scrub(detail)
         with self._tx() as db:
-            _set(db, key, self._scrubbed(changes))
+            item = _item(_set(db, key, self._scrubbed(changes)))
             if item.intent_id is not None:
                 db.execute(
                     "UPDATE attempt SET finished_at=?, outcome=?, http_status=?, detail=?"
                     " WHERE intent_id=? AND finished_at IS NULL",
                     (now_iso(), outcome, status, detail, item.intent_id),
                 )
-        return self._must(key)
+        return item
 
 
 #: Item columns holding texts from the API or built from its answers.
@@ -638,11 +640,16 @@ _SCRUBBED = frozenset(
 )
 
 
-def _set(db: sqlite3.Connection, key: str, changes: Mapping[str, object]) -> None:
+def _set(db: sqlite3.Connection, key: str, changes: Mapping[str, object]) -> tuple[object, ...]:
+    """Update the item's columns; its row as it is now. KeyError when there is no such item."""
     values = {**changes, "updated_at": now_iso()}
     columns = ", ".join(f"{name}=?" for name in values)
     params = [str(v) if isinstance(v, State) else v for v in values.values()]
-    db.execute(f"UPDATE item SET {columns} WHERE item_key=?", (*params, key))
+    sql = f"UPDATE item SET {columns} WHERE item_key=? RETURNING {_ITEM_COLUMNS}"
+    rows = db.execute(sql, (*params, key)).fetchall()
+    if not rows:
+        raise KeyError(key)
+    return tuple(rows[0])
 
 
 def peek_items(path: Path, keys: Iterable[str]) -> dict[str, Item]:

@@ -9,6 +9,7 @@ that name with the API's numeric suffix (``Studio 5`` → ``Studio 5``, ``Studio
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -40,9 +41,20 @@ class Decision:
         return ", ".join(n.id for n in self.numbers)
 
 
+@functools.lru_cache(maxsize=1024)
 def name_pattern(name: str) -> re.Pattern[str]:
     """The anchored pattern of a requested name and its API-suffixed variants."""
     return re.compile(rf"{re.escape(name.strip())}( \d+)?", re.IGNORECASE)
+
+
+def name_fits(name: str, assigned: str) -> bool:
+    """True when ``assigned`` is the requested ``name`` or an API-suffixed form of it.
+
+    Both are trimmed. The usual answer, the name exactly as asked, is told without a
+    pattern: compiling one per row would cost more than the rest of the checks of an answer.
+    """
+    asked, got = name.strip(), assigned.strip()
+    return got == asked or name_pattern(asked).fullmatch(got) is not None
 
 
 def candidates(listing: Iterable[Number], excluded: Collection[str]) -> list[Number]:

@@ -47,10 +47,23 @@ class RowState:
     warnings: list[str] = field(default_factory=list)
     step: int = 0  # fallbacks used: 0 while the row's own order is tried
     holds_budget: bool = False  # a send that may have bought counts against the run's cap
+    #: `payload`, once made: every attempt journals it, and the plan compares it.
+    _payload: str | None = field(default=None, repr=False)
 
     @property
     def group(self) -> int:
         return self.order.group_id
+
+    @property
+    def payload(self) -> str:
+        """The row's own order as the JSON the journal keeps (`primary`'s ``body_json``)."""
+        if self._payload is None:
+            self._payload = self.primary.body_json()
+        return self._payload
+
+    def body_json(self) -> str:
+        """The JSON body of the order being tried: `payload`, or the fallback's."""
+        return self.payload if self.order is self.primary else self.order.body_json()
 
     @property
     def primary(self) -> OrderRequest:

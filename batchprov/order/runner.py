@@ -108,7 +108,7 @@ def _new_items(rows: Sequence[RowState]) -> list[tuple[int, str, str]]:
     first: dict[str, RowState] = {}
     for row in rows:
         first.setdefault(row.key, row)  # a repeated name is refused by the plan, not journaled
-    return [(row.group, row.order.name, row.order.body_json()) for row in first.values()]
+    return [(row.group, row.order.name, row.payload) for row in first.values()]
 
 
 def _row_state(api_url: str, row: CheckedRow) -> RowState:
@@ -190,7 +190,7 @@ class _Run:
     def _plan_row(self, row: RowState, item: Item) -> None:
         s = self.state
         row.item = item
-        changed = item.payload != row.order.body_json()
+        changed = item.payload != row.payload
         row.resume(item)  # a fallback an earlier run sent is what the row reports, or resends
         if item.state is State.DONE:
             if changed:

@@ -16,7 +16,7 @@ from typing import Any
 
 from batchprov.check.phones import check_phone
 from batchprov.order.client import Number
-from batchprov.order.matching import name_pattern
+from batchprov.order.matching import name_fits
 from batchprov.redact import REDACTED, Redactor
 
 #: Longest value of an answer's field quoted in a message.
@@ -49,7 +49,7 @@ def vet(number: Number, *, group_id: int, name: str, redactor: Redactor) -> Vett
         problems.append(f"its phone_number {shown(phone)} is not a 10-digit North American number")
     if number.group_id not in (None, REDACTED) and number.group_id.strip() != str(group_id):
         problems.append(f"it is in group {shown(number.group_id)}, not group {group_id}")
-    if number.name != REDACTED and not name_pattern(name).fullmatch(number.name.strip()):
+    if number.name != REDACTED and not name_fits(name, number.name):
         problems.append(f'its name {shown(number.name)} is not "{name.strip()}" or a suffixed form')
     for field, value in (("route_id", number.route_id), ("created_at", number.created_datetime)):
         if value is not None and len(value) > LONGEST_FIELD:

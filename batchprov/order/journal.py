@@ -332,11 +332,12 @@ class Journal:
         resolved_by: str,
         status: int | None = None,
     ) -> Item:
-        """The item owns ``number`` (a 2xx answer, or adopted by a reconcile)."""
-        owner = self._owner(number.id)
-        if owner is not None and owner != key:
-            detail = f"number {number.id} is already recorded for another row ({owner})"
-            return self.record_review(key, detail, [number.id])
+        """The item owns ``number`` (a 2xx answer, or adopted by a reconcile).
+
+        A number another item owns sends this one to REVIEW instead. ``number_id`` is UNIQUE,
+        so the owner is looked up only when the UPDATE says the number is taken: the usual
+        answer, a number nobody holds, costs no query of its own.
+        """
         changes = {
             "state": State.DONE,
             "number_id": number.id,
@@ -347,7 +348,14 @@ class Journal:
             "resolved_by": resolved_by,
             "last_error": None,
         }
-        return self._finish(key, changes, outcome=resolved_by, status=status, detail=None)
+        try:  # (the failed UPDATE is undone with its savepoint or transaction)
+            return self._finish(key, changes, outcome=resolved_by, status=status, detail=None)
+        except sqlite3.IntegrityError:
+            owner = self._owner(number.id)
+            if owner is None or owner == key:
+                raise
+        detail = f"number {number.id} is already recorded for another row ({owner})"
+        return self.record_review(key, detail, [number.id])
 
     def record_unknown(self, key: str, detail: str, *, status: int | None = None) -> Item:
         """The attempt may have bought: reconcile before anything is re-sent."""

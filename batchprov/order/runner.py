@@ -222,13 +222,14 @@ def _scrubbed(result: RowResult, redactor: Redactor) -> RowResult:
     def clean(text: str | None) -> str | None:
         return None if text is None else redactor.scrub(text)
 
-    return replace(
-        result,
-        tracking_number=clean(result.tracking_number),
-        number_id=clean(result.number_id),
-        route_id=clean(result.route_id),
-        assigned_name=clean(result.assigned_name),
-        error=clean(result.error),
-        warnings=tuple(redactor.scrub(w) for w in result.warnings),
-        provisioned_at=clean(result.provisioned_at),
-    )
+    cleaned = {
+        "tracking_number": clean(result.tracking_number),
+        "number_id": clean(result.number_id),
+        "route_id": clean(result.route_id),
+        "assigned_name": clean(result.assigned_name),
+        "error": clean(result.error),
+        "warnings": tuple(redactor.scrub(w) for w in result.warnings),
+        "provisioned_at": clean(result.provisioned_at),
+    }
+    changed = {k: v for k, v in cleaned.items() if v != getattr(result, k)}
+    return replace(result, **changed) if changed else result  # (usually nothing to mask)

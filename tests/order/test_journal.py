@@ -78,6 +78,38 @@ def test_one_number_never_serves_two_rows(journal: Journal) -> None:
     journal.record_done(a.key, number(1), provisioned_at="x", resolved_by="answer")
     second = journal.record_done(b.key, number(1), provisioned_at="x", resolved_by="answer")
     assert second.state == State.REVIEW
+    assert second.last_error == f"number 1 is already recorded for another row ({a.key})"
+    assert [outcome for _, outcome in journal.attempts(b.key)] == ["review"]
+
+
+def test_a_taken_number_in_a_group_commit_undoes_only_that_update(journal: Journal) -> None:
+    """Inside a group commit, a number already owned sends its item to REVIEW and leaves
+    the other calls of the group, before and after it, as they were written."""
+    run = journal.start_run("t")
+    a, b, c = (journal.ensure_item(API, 5, n, "{}") for n in ("A", "B", "C"))
+    for item in (a, b, c):
+        journal.begin_attempt(item.key, run, "{}")
+    with journal.group_commit():
+        journal.record_done(a.key, number(1), provisioned_at="x", resolved_by="answer")
+        second = journal.record_done(b.key, number(1), provisioned_at="x", resolved_by="answer")
+        journal.record_done(c.key, number(3), provisioned_at="x", resolved_by="answer")
+    assert second.state == State.REVIEW and second.number_id is None
+    states = {k: journal.get(k) for k in (a.key, b.key, c.key)}
+    assert [(i.state, i.number_id) for i in states.values() if i] == [
+        (State.DONE, "1"),
+        (State.REVIEW, None),
+        (State.DONE, "3"),
+    ]
+
+
+def test_the_same_number_recorded_twice_for_one_item_stays_done(journal: Journal) -> None:
+    """Recording an item's own number again is no conflict: it stays DONE with it."""
+    run = journal.start_run("t")
+    a = journal.ensure_item(API, 5, "A", "{}")
+    journal.begin_attempt(a.key, run, "{}")
+    journal.record_done(a.key, number(1), provisioned_at="x", resolved_by="answer")
+    again = journal.record_done(a.key, number(1), provisioned_at="x", resolved_by="reconcile")
+    assert (again.state, again.number_id) == (State.DONE, "1")
 
 
 def test_baseline_is_recorded_per_group(journal: Journal) -> None:

@@ -1,0 +1,118 @@
+"""The journal thread: calls that arrive close together share a commit, never a promise."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from batchprov.order.journal import Journal, State
+from batchprov.order.state import JournalThread
+
+API = "https://api.test/v3/api"
+
+
+def committed_state(path: Path, key: str) -> str | None:
+    """An item's state as another connection sees it: only committed writes."""
+    with sqlite3.connect(path) as db:
+        row = db.execute("SELECT state FROM item WHERE item_key=?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def count_commits(journal: Journal, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Each group commit the journal thread runs, as the number of calls it holds."""
+    commits: list[int] = []
+    group_commit = journal.group_commit
+
+    @contextmanager
+    def counted() -> Iterator[None]:
+        commits.append(0)
+        with group_commit():
+            yield
+
+    monkeypatch.setattr(journal, "group_commit", counted)
+    return commits
+
+
+def intents(
+    path: Path, journal: Journal, keys: list[str], *, linger: float, busy: int, gap: float
+) -> list[str | None]:
+    """Begin each key's attempt through one journal thread, ``gap`` seconds apart; return
+    what another connection saw of each item the moment its caller got the answer."""
+    run = journal.start_run("test")
+
+    async def go() -> list[str | None]:
+        jx = JournalThread(journal, linger=linger, busy=lambda: busy)
+        try:
+
+            async def intent(key: str, delay: float) -> str | None:
+                await asyncio.sleep(delay)
+                item = await jx(journal.begin_attempt, key, run, "{}")
+                assert item.state is State.INTENT
+                return committed_state(path, key)
+
+            return await asyncio.gather(*(intent(k, i * gap) for i, k in enumerate(keys)))
+        finally:
+            jx.close()
+
+    return asyncio.run(go())
+
+
+def test_calls_a_moment_apart_share_one_commit_while_sends_are_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With sends in flight, the thread waits a little for their calls: calls 10 ms apart
+    share a commit, each on disk before its caller hears back, and the wait ends as soon as
+    every send in flight has its call queued."""
+    path = tmp_path / "journal.sqlite"
+    with Journal.open(path) as journal:
+        keys = [journal.ensure_item(API, 5, f"N{i}", "{}").key for i in range(3)]
+        commits = count_commits(journal, monkeypatch)
+        started = time.monotonic()
+        seen = intents(path, journal, keys, linger=5.0, busy=3, gap=0.01)
+        took = time.monotonic() - started
+    assert seen == ["INTENT"] * 3
+    assert len(commits) == 1
+    assert took < 2.5  # not the whole 5 s: the third call ended the wait
+
+
+def test_a_lone_call_is_committed_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no other send in flight, nothing more can come: the thread does not wait."""
+    path = tmp_path / "journal.sqlite"
+    with Journal.open(path) as journal:
+        keys = [journal.ensure_item(API, 5, f"N{i}", "{}").key for i in range(2)]
+        commits = count_commits(journal, monkeypatch)
+        started = time.monotonic()
+        seen = intents(path, journal, keys, linger=5.0, busy=1, gap=0.05)
+        took = time.monotonic() - started
+    assert seen == ["INTENT"] * 2
+    assert len(commits) == 2  # one each: neither waited for the other
+    assert took < 2.5  # far less than one wait of 5 s
+
+
+def test_closing_ends_the_wait_and_commits_what_is_queued(tmp_path: Path) -> None:
+    """A thread asked to close while it waits for more calls commits the queued ones at once."""
+    path = tmp_path / "journal.sqlite"
+    with Journal.open(path) as journal:
+        run = journal.start_run("test")
+        key = journal.ensure_item(API, 5, "A", "{}").key
+
+        async def go() -> tuple[float, State]:
+            jx = JournalThread(journal, linger=5.0, busy=lambda: 10)
+            call = asyncio.ensure_future(jx(journal.begin_attempt, key, run, "{}"))
+            await asyncio.sleep(0.05)  # the thread holds the call and waits for more
+            assert not call.done()
+            started = time.monotonic()
+            await asyncio.to_thread(jx.close)
+            took = time.monotonic() - started
+            return took, (await call).state
+
+        took, state = asyncio.run(go())
+    assert took < 2.5
+    assert state is State.INTENT
+    assert committed_state(path, key) == "INTENT"

@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -222,7 +223,7 @@ def _scrubbed(result: RowResult, redactor: Redactor) -> RowResult:
     def clean(text: str | None) -> str | None:
         return None if text is None else redactor.scrub(text)
 
-    cleaned = {
+    cleaned: dict[str, Any] = {
         "tracking_number": clean(result.tracking_number),
         "number_id": clean(result.number_id),
         "route_id": clean(result.route_id),

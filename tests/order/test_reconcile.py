@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from batchprov.order.client import Number
-from batchprov.order.matching import Verdict, candidates, decide, name_pattern
+from batchprov.order.matching import Verdict, candidates, decide, name_fits, name_pattern
 
 
 def n(i: int, name: str) -> Number:
@@ -23,6 +23,17 @@ def test_regex_characters_are_literal() -> None:
     """Names with regex characters match only themselves."""
     assert name_pattern("A+B (c)").fullmatch("A+B (c) 2")
     assert not name_pattern("A+B").fullmatch("AAB")
+
+
+def test_name_fits_as_the_pattern_does() -> None:
+    """An assigned name fits exactly when the pattern says so: as asked (trimmed), suffixed,
+    any case; never a longer number or another name."""
+    names = ["Studio 5", " Studio 5 ", "studio 5 2", "STUDIO 5 13", "Studio 54", "Studio 5b", ""]
+    for asked in ("Studio 5", "  Studio 5", "A+B (c)"):
+        for got in [*names, "A+B (c)", "a+b (C) 3", "AAB"]:
+            expected = bool(name_pattern(asked).fullmatch(got.strip()))
+            assert name_fits(asked, got) is expected, (asked, got)
+    assert name_fits(" Studio 5", "Studio 5  ") and not name_fits("Studio 5", "Studio 54")
 
 
 def test_verdicts() -> None:

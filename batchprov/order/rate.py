@@ -20,9 +20,10 @@ a whole-second Retry-After overstates (a sliding window frees as its oldest requ
 out). The server counted every request it accepted before answering it, so the accepted
 answers of the last second plus the requests still unanswered bound what it holds in any
 window of a second; for a second and a round trip after the cut (the *drain*), a start also
-waits until that bound is under the count. Against a sliding window this resumes as the
-window frees, and no delay between slot and arrival can make the bound too low; against a
-fixed window, the requests of the full window keep it at the count until the window turns.
+waits until that bound is under the count (and a request slotted before the cut waits in
+`space` until it fits). Against a sliding window this resumes as the window frees, and no
+delay between slot and arrival can make the bound too low; against a fixed window, the
+requests of the full window keep it at the count until the window turns.
 
 Whatever the count cannot foresee shows as another 429 (a token bucket whose burst inflated
 the count, a server that also counts the requests it refused, one that locks a client out for
@@ -224,12 +225,17 @@ class RateLimiter:
         Slots are handed out evenly, but the journal commit between a slot and its request
         takes a variable time: a slow commit would let requests bunch up behind it, and a
         server counting arrivals over a second would see more than the rate allows.
+
+        A request that took its slot before a counted cut is also held, at most until the
+        drain ends, until the server has room for it: sent now, it would only be refused.
         """
         now = self._clock()
         at = max(now, self._spaced + 1.0 / self._pace())
         self._spaced = at  # reserved at once: the next caller spaces itself after this one
         if at > now:
             await self._space_sleep(at - now)
+        while (frees := self._window_frees(now := self._clock(), own=1)) > now:
+            await self._space_sleep(min(frees - now, 1.0 / self._pace()))
 
     def pause(self, seconds: float) -> None:
         """Hold every start for ``seconds`` from now (a Retry-After)."""
@@ -286,9 +292,10 @@ class RateLimiter:
         # Slow answers, or nothing accepted yet, say little: cap the cut.
         return min(rate, max(accepted, rate / 2, MIN_RATE)), False
 
-    def _window_frees(self, now: float) -> float:
-        """While draining: when fewer than the cap of requests can still be in the server's
-        window of a second (-inf: now, or not draining).
+    def _window_frees(self, now: float, *, own: int = 0) -> float:
+        """While draining: when fewer than the cap of requests (besides the caller's ``own``,
+        already started) can still be in the server's window of a second (-inf: now, or not
+        draining).
 
         Each accepted request was counted before its answer came, so it is out of any window
         a second after its answer; an unanswered one may be counted at any moment.
@@ -296,7 +303,7 @@ class RateLimiter:
         if now >= self._drain_until:
             return float("-inf")
         held = _count_recent(self._answers, now) + _count_recent(self._unresolved, now)
-        excess = int(held) - self._cap + 1
+        excess = int(held) - own - self._cap + 1
         if excess <= 0:
             return float("-inf")
         return heapq.nsmallest(excess, itertools.chain(self._answers, self._unresolved))[-1] + 1.0

@@ -137,6 +137,20 @@ def test_a_counted_throttle_pauses_only_the_refused_request() -> None:
     assert resumed[-1] < sent + 1.0 + 0.5  # a pause would have held them all past sent + 1
 
 
+def test_a_request_slotted_before_a_counted_cut_is_held_until_there_is_room() -> None:
+    """A request that took its slot before the 429 came back waits in `space` until the
+    server has room for it, instead of going out to be refused."""
+    clock = Clock()
+    clock.now = 100.0
+    accepted = [100.5 + i * 0.01 for i in range(50)]
+    limiter = answered(clock, accepted)
+    refused, slotted = starts(limiter, 2)
+    clock.now = slotted + 0.01
+    limiter.on_throttle(refused, 1.0)
+    asyncio.run(limiter.space())
+    assert clock.now == pytest.approx(accepted[0] + 1.0)
+
+
 def test_a_counted_throttle_asking_for_more_than_a_second_pauses_everyone() -> None:
     """A counted 429 whose Retry-After is longer than a second (a limit counted over a longer
     span, or a lock-out) pauses every start for it."""

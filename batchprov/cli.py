@@ -865,8 +865,8 @@ def leave(code: object) -> None:
     (not a daemon) gets the ordinary exit, which waits for it.
     """
     status = _exit_status(code)
-    main = threading.main_thread()
-    if any(t is not main and not t.daemon for t in threading.enumerate()):
+    first = threading.main_thread()
+    if any(t is not first and not t.daemon for t in threading.enumerate()):
         sys.exit(status)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):

@@ -117,7 +117,7 @@ def test_validation_loads_no_ordering_code(tmp_path: Path) -> None:
 
 
 def test_a_run_imports_the_workbook_writer_while_it_orders(tmp_path: Path) -> None:
-    """A run orders before openpyxl is imported; it is loaded meanwhile and the output written."""
+    """A run sends its first orders before openpyxl is imported; it is loaded meanwhile."""
     out = tmp_path / "out.xlsx"
     code = (
         "import json, sys\n"
@@ -131,6 +131,12 @@ def test_a_run_imports_the_workbook_writer_while_it_orders(tmp_path: Path) -> No
         "    seen['before'] = 'openpyxl' in sys.modules\n"
         "    return real(*args, **kwargs)\n"
         "runner.order_rows = spy\n"
+        "import batchprov.order.client as client\n"
+        "create = client.ApiClient.create_number\n"
+        "async def first(*args, **kwargs):\n"
+        "    seen.setdefault('at_first_send', 'openpyxl' in sys.modules)\n"
+        "    return await create(*args, **kwargs)\n"
+        "client.ApiClient.create_number = first\n"
         "with sandbox_session() as session:\n"
         f"    report = run_file('examples/advertisers.xlsx', {str(out)!r},\n"
         "        config=RunConfig(journal=session.journal), api=session.api)\n"
@@ -141,5 +147,5 @@ def test_a_run_imports_the_workbook_writer_while_it_orders(tmp_path: Path) -> No
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert {"before": False, "ordered": 26} == json.loads(done.stdout.strip().splitlines()[-1])
+    assert {"before": False, "at_first_send": False, "ordered": 26} == json.loads(done.stdout.strip().splitlines()[-1])
     assert out.stat().st_size > 0

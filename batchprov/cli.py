@@ -114,11 +114,12 @@ class Cli(click.Group):
             formatter.write_dl(rows)
 
 
-def _start_reader() -> None:
-    """Boot the reader server while this command imports pandas (`read.isolate.start_reader`)."""
+def _start_reader(path: Path, *, sheet: str | None, include_hidden: bool) -> None:
+    """Boot the reader server and have it parse ``path`` while this command imports pandas
+    (`read.isolate.start_reader`)."""
     from batchprov.read.isolate import start_reader
 
-    start_reader()
+    start_reader(path, sheet=sheet, include_hidden=include_hidden)
 
 
 def _hidden(command: click.Command | None) -> bool:
@@ -186,7 +187,7 @@ def validate(
     as_json: bool,
 ) -> None:
     """Check every row of INPUT and write an annotated copy; orders nothing."""
-    _start_reader()
+    _start_reader(input_path, sheet=sheet, include_hidden=include_hidden)
     from batchprov.config import RunConfig
     from batchprov.pipeline import validate_file
 
@@ -300,7 +301,7 @@ def run(
     quiet: bool,
 ) -> None:
     """Order a number for every valid row of INPUT and write the results into a copy."""
-    _start_reader()
+    _start_reader(input_path, sheet=sheet, include_hidden=include_hidden)
     from batchprov.config import Environment, RunConfig
     from batchprov.numbering.fallback import parse_run_fallback
     from batchprov.order.runner import RunOptions

@@ -147,5 +147,6 @@ def test_a_run_imports_the_workbook_writer_while_it_orders(tmp_path: Path) -> No
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert {"before": False, "at_first_send": False, "ordered": 26} == json.loads(done.stdout.strip().splitlines()[-1])
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert {"before": False, "at_first_send": False, "ordered": 26} == seen
     assert out.stat().st_size > 0

@@ -15,12 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from batchprov.errors import UnreadableFileError
 from batchprov.models import Table
 from batchprov.read.grid import HEADER_SCAN_ROWS, MIN_HEADER_SCORE, Parts
+from batchprov.read.head import EXCEL_SUFFIXES, SUPPORTED_SUFFIXES, TEXT_SUFFIXES, read_head
 from batchprov.read.isolate import read_parts
 from batchprov.read.limits import ReadLimits
-from batchprov.read.parse import EXCEL_SUFFIXES
 from batchprov.read.workbook import DELIMITERS
 
 __all__ = [
@@ -35,10 +34,6 @@ __all__ = [
     "sha256_of",
     "to_table",
 ]
-
-TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
-SUPPORTED_SUFFIXES = EXCEL_SUFFIXES + TEXT_SUFFIXES
-_MB = 1 << 20
 
 
 def read_table(
@@ -63,14 +58,8 @@ def read_table(
         ConfigError: a ``BATCHPROV_READ_*`` variable holds no valid limit.
     """
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        kinds = ", ".join(SUPPORTED_SUFFIXES)
-        raise UnreadableFileError(
-            f"{path.name}: unsupported file type '{path.suffix}'; batchprov reads {kinds}."
-        )
     limits = ReadLimits.from_env() if limits is None else limits
-    head = _read_head(path, limits)
+    head = read_head(path, limits)
     outcome = read_parts(path, head, sheet=sheet, include_hidden=include_hidden, limits=limits)
     return to_table(path, outcome.parts)
 
@@ -102,28 +91,3 @@ def sha256_of(path: str | Path) -> str:
     """The SHA-256 hex digest of the file's bytes (recorded in the Summary sheet)."""
     with Path(path).open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
-def _read_head(path: Path, limits: ReadLimits) -> bytes:
-    """The first bytes of the file, after checking it exists, is a file, not empty nor huge."""
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(512)
-            size = handle.seek(0, 2)
-    except FileNotFoundError:
-        raise UnreadableFileError(f"{path} does not exist.") from None
-    except IsADirectoryError:
-        raise UnreadableFileError(f"{path} is a folder, not a file.") from None
-    except PermissionError:
-        raise UnreadableFileError(
-            f"{path} cannot be opened (permission denied); if it is open in Excel, "
-            "close it and try again."
-        ) from None
-    if not head:
-        raise UnreadableFileError(f"{path.name} is empty (0 bytes).")
-    if size > limits.max_file_mb * _MB:
-        raise UnreadableFileError(
-            f"{path.name} could not be read: it is {size / _MB:,.0f} MB, more than the "
-            f"{limits.max_file_mb:,} MB batchprov reads."
-        )
-    return head

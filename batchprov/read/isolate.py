@@ -36,6 +36,7 @@ from typing import IO, Any
 from batchprov import errors
 from batchprov.errors import UnreadableFileError
 from batchprov.read.grid import Parts
+from batchprov.read.head import read_head
 from batchprov.read.limits import ENV_NAMES, ReadLimits
 
 __all__ = ["Outcome", "read_parts", "reader_cpu_seconds", "start_reader"]
@@ -102,15 +103,28 @@ def read_parts(
     return _outcome(ending, path.name, limits)
 
 
-def start_reader() -> None:
+def start_reader(
+    path: Path | None = None, *, sheet: str | None = None, include_hidden: bool = False
+) -> None:
     """Start this process's reader server now rather than at the first read (no-op if it runs).
 
     For a command about to read a file that still has to import pandas and the rest: the
-    server boots and loads its parser on the other core meanwhile.
+    server boots and loads its parser on the other core meanwhile, and with ``path`` parses
+    that file at once. The `read_parts` of the same job then takes that answer; any other
+    read discards it. A file that fails the first checks (`head.read_head`) is not sent: its
+    read reports why.
     """
-    if hasattr(os, "fork"):
-        with _SERVER.lock:
-            _SERVER.running()
+    if not hasattr(os, "fork"):
+        return
+    job = None
+    if path is not None:
+        with contextlib.suppress(errors.BatchprovError):
+            limits = ReadLimits.from_env()
+            job = _Job(str(path), read_head(path, limits), sheet, include_hidden, limits)
+    with _SERVER.lock:
+        _SERVER.running()
+        if job is not None and _SERVER.ahead is None:
+            _SERVER.send_ahead(job)
 
 
 def reader_cpu_seconds() -> float:
@@ -142,13 +156,30 @@ class _Server:
         self.process: subprocess.Popen[bytes] | None = None
         self.owner = os.getpid()
         self.cpu_seconds = 0.0
+        self.ahead: _Job | None = None  # sent by `start_reader`, its answer not yet read
+
+    def send_ahead(self, job: _Job) -> None:
+        """Send ``job`` now; its answer is read by the `run` of the same job."""
+        process = self.running()
+        assert process.stdin is not None
+        try:
+            _write_frame(process.stdin, pickle.dumps(job))
+        except OSError:
+            self._stop()
+        else:
+            self.ahead = job
 
     def run(self, job: _Job, name: str) -> _Ending:
         with self.lock:
+            ahead, self.ahead = self.ahead, None
+            if ahead is not None and self.process is not None and ahead != job:
+                self._stop()  # a parse of something else: kill it rather than wait for it
+                ahead = None
             process = self.running()
             assert process.stdin is not None and process.stdout is not None
             try:
-                _write_frame(process.stdin, pickle.dumps(job))
+                if ahead is None:
+                    _write_frame(process.stdin, pickle.dumps(job))
                 wait = job.limits.timeout_seconds + _GRACE
                 ending = pickle.loads(_read_frame(process.stdout, time.monotonic() + wait))
             except BaseException as error:
@@ -165,7 +196,7 @@ class _Server:
 
     def running(self) -> subprocess.Popen[bytes]:
         if self.owner != os.getpid():  # a forked copy of this process: the server is not ours
-            self.process, self.owner = None, os.getpid()
+            self.process, self.owner, self.ahead = None, os.getpid(), None
         if self.process is not None and self.process.poll() is None:
             return self.process
         package = str(Path(__file__).resolve().parent.parent)
@@ -180,7 +211,7 @@ class _Server:
         return self.process
 
     def _stop(self) -> None:
-        process, self.process = self.process, None
+        process, self.process, self.ahead = self.process, None, None
         if process is None:
             return
         with contextlib.suppress(OSError):
@@ -197,6 +228,9 @@ class _Server:
         """Let the server end (it stops when its stdin closes)."""
         process = self.process
         if process is None or self.owner != os.getpid():
+            return
+        if self.ahead is not None:  # a parse nobody will read
+            self._stop()
             return
         with contextlib.suppress(OSError):
             if process.stdin is not None:
@@ -331,7 +365,7 @@ def serve() -> None:
         try:
             job = pickle.loads(_read_blocking(stdin))
         except EOFError:
-            return
+            os._exit(0)  # nothing to tear down; the parent waits for this exit
         _write_frame(channel, pickle.dumps(_run(job)))
 
 

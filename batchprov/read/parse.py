@@ -9,12 +9,11 @@ from pathlib import Path
 
 from batchprov.read.delimited import read_delimited
 from batchprov.read.grid import Parts, to_parts
+from batchprov.read.head import EXCEL_SUFFIXES
 from batchprov.read.limits import ReadLimits
 from batchprov.read.workbook import read_workbook
 
 __all__ = ["EXCEL_SUFFIXES", "parse_file"]
-
-EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 
 
 def parse_file(

@@ -28,6 +28,7 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from batchprov.read.delimited import decode_text
+from batchprov.read.head import EXCEL_SUFFIXES, SUPPORTED_SUFFIXES
 
 CSRF_COOKIE = "batchprov_csrf"
 CSRF_FIELD = "csrf_token"
@@ -37,9 +38,7 @@ OPEN_PATHS = frozenset({"/healthz"})
 #: Room for the multipart envelope and the small form fields around the file itself.
 FORM_OVERHEAD = 64 * 1024
 
-EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
-TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
-ALLOWED_SUFFIXES = EXCEL_SUFFIXES + TEXT_SUFFIXES
+ALLOWED_SUFFIXES = SUPPORTED_SUFFIXES
 
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")

@@ -8,9 +8,7 @@ The CLI and the web page are thin shells over these: they build a `config.RunCon
 from __future__ import annotations
 
 import contextlib
-import importlib
 import re
-import sys
 import tempfile
 import threading
 from collections import Counter, defaultdict
@@ -50,7 +48,7 @@ if TYPE_CHECKING:  # ordering is imported by the functions that order: `validate
     from batchprov.change.update import Held, UpdatePlan
     from batchprov.order.client import Number
     from batchprov.order.runlog import RunMeta
-    from batchprov.order.runner import OrderOutcome, Progress
+    from batchprov.order.runner import OrderOutcome, Progress, RunOptions
     from batchprov.survey import Survey
 
 __all__ = ["Checked", "check_file", "default_output", "plan_run", "run_file", "validate_file"]
@@ -411,9 +409,24 @@ class _Order:
         on_progress: ProgressFn | None,
         stop: threading.Event | None,
     ) -> OrderOutcome:
+        options = replace(self.config.options, max_purchases=plan.purchase_cap)
+        ahead = _WriterAhead(self.checked.table, self.out)
+        try:
+            return self._send(rows, journal, options, survey, ahead.progress(on_progress), stop)
+        finally:
+            ahead.wait()
+
+    def _send(
+        self,
+        rows: Sequence[CheckedRow],
+        journal: Path,
+        options: RunOptions,
+        survey: Survey,
+        on_progress: ProgressFn,
+        stop: threading.Event | None,
+    ) -> OrderOutcome:
         from batchprov.order.runner import order_rows
 
-        options = replace(self.config.options, max_purchases=plan.purchase_cap)
         return order_rows(
             rows,
             api_url=self.api.url,
@@ -421,7 +434,7 @@ class _Order:
             journal_path=journal,
             options=options,
             transport=self.api.transport,
-            on_progress=_importing_writer_after_first(on_progress),
+            on_progress=on_progress,
             stop=stop,
             meta=self._meta(survey, rows),
             listings=survey.fresh_listings(within=_FRESH_LISTING),
@@ -766,33 +779,49 @@ def _finish(
     )
 
 
-def _importing_writer_after_first(on_progress: ProgressFn | None) -> ProgressFn:
-    """``on_progress``, which also imports the workbook writer (openpyxl) in the background
-    once the first row is final.
+class _WriterAhead:
+    """Prepares the output's writing in the background once the first row is final: imports
+    the workbook writer (openpyxl) and opens the workbook (`write.ahead.open_ahead`).
 
     The run mostly waits on the network then, and the output is written right after the last
-    answer: the import no longer adds to the user's wait. Not sooner: an import holds the
-    interpreter for long stretches, and while the first orders go out it delayed the first
+    answer: this no longer adds to the user's wait. Not sooner: an import holds the
+    interpreter for long stretches, and while the first orders went out it delayed the first
     send by about 0.15 s.
     """
-    started = threading.Event()
 
-    def progress(update: Progress) -> None:
-        if update.last is not None and not started.is_set():
-            started.set()
-            _import_writer_meanwhile()
-        if on_progress is not None:
-            on_progress(update)
+    def __init__(self, table: Table, out: Path) -> None:
+        self._table = table
+        self._out = out
+        self._thread: threading.Thread | None = None
 
-    return progress
+    def progress(self, on_progress: ProgressFn | None) -> ProgressFn:
+        """``on_progress``, which also starts the preparing at the first final row."""
+
+        def progress(update: Progress) -> None:
+            if update.last is not None and self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._prepare, name="writer-ahead", daemon=True
+                )
+                self._thread.start()
+            if on_progress is not None:
+                on_progress(update)
+
+        return progress
+
+    def wait(self) -> None:
+        """Until the preparing is done (a write meanwhile would open the workbook twice)."""
+        if self._thread is not None:
+            self._thread.join(_AHEAD_WAIT)
+
+    def _prepare(self) -> None:
+        import batchprov.write.output  # noqa: F401  - the write's own modules, loaded meanwhile
+        from batchprov.write.ahead import open_ahead
+
+        open_ahead(self._table, self._out)
 
 
-def _import_writer_meanwhile() -> None:
-    name = "batchprov.write.output"
-    if name not in sys.modules:
-        threading.Thread(
-            target=importlib.import_module, args=(name,), name="writer-import", daemon=True
-        ).start()
+#: The longest a write waits for its workbook to be opened ahead; then it opens its own.
+_AHEAD_WAIT = 60.0
 
 
 def _info(mode: str, checked: Checked, *, api: Api | None, started: str) -> RunInfo:

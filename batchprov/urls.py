@@ -8,6 +8,7 @@ normalised form never contains them.
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = ["normalise_url"]
@@ -15,6 +16,7 @@ __all__ = ["normalise_url"]
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+@functools.lru_cache(maxsize=64)  # a run keys every row by the same few URLs
 def normalise_url(url: str) -> str:
     """Scheme and host in lower case, default port, credentials and trailing slash dropped."""
     parts = urlsplit(url.strip())

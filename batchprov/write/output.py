@@ -31,6 +31,7 @@ from batchprov.collector import collector_paused
 from batchprov.models import Issue, RowResult, Severity, Status, Table
 from batchprov.read.headers import result_span
 from batchprov.report import RunInfo
+from batchprov.write.ahead import take_ahead
 from batchprov.write.atomic import atomic_write
 from batchprov.write.attention import (
     ATTENTION_SHEET,
@@ -270,7 +271,10 @@ def _open_workbook(
         return (*_workbook_from_table(table), None, None)
     source: StreamedSheet | None = None
     try:
-        if stream:
+        opened = take_ahead(table, keep_vba=keep_vba) if stream else None
+        if opened is not None:
+            wb, source = opened
+        elif stream:
             wb, source = open_streamed(table.path, table.sheet, table.header_row, keep_vba=keep_vba)
         else:
             with warnings.catch_warnings():

@@ -21,7 +21,7 @@ import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import isfinite
 from pathlib import Path
 from typing import IO, Any
@@ -44,7 +44,7 @@ from openpyxl.writer.excel import ExcelWriter
 
 from batchprov.write.datasheet import LAST_ROW, RowWork
 
-__all__ = ["NotStreamable", "StreamedSheet", "open_streamed", "save_streamed"]
+__all__ = ["NotStreamable", "StreamedSheet", "open_streamed", "parse_ahead", "save_streamed"]
 
 #: Rows parsed, annotated and written at a time.
 _SLICE_ROWS = 2_000
@@ -60,6 +60,10 @@ class NotStreamable(Exception):
     """The data sheet cannot be streamed; write the workbook in memory instead."""
 
 
+#: A parsed row: its number, its cells (openpyxl's parser's records) and its settings.
+_Row = tuple[int, list[dict[str, Any]], RowDimension | None]
+
+
 @dataclass(frozen=True)
 class StreamedSheet:
     """Where the data sheet's rows are read from when the output is saved."""
@@ -68,6 +72,23 @@ class StreamedSheet:
     member: str
     header_row: int
     shared_strings: list[Any]
+    #: Every row below the header, when `parse_ahead` parsed them before the save.
+    parsed: tuple[_Row, ...] | None = None
+
+
+def parse_ahead(ws: Worksheet, source: StreamedSheet) -> StreamedSheet:
+    """``source`` holding its rows already parsed, for a save to write without parsing.
+
+    For a sheet of at most one slice of rows (their parse is most of a small output's saving
+    time): a larger one is left to stream, as it would not fit the memory that bounds.
+    Raises `NotStreamable` as the save would.
+    """
+    rows: list[_Row] = []
+    for row in _parsed(ws, source):
+        rows.append(row)
+        if len(rows) > _SLICE_ROWS:
+            return source
+    return replace(source, parsed=tuple(rows))
 
 
 def open_streamed(
@@ -212,7 +233,7 @@ def _rows(ws: Worksheet, source: StreamedSheet, work: RowWork) -> Iterator[tuple
     yield from _take(ws, 1, source.header_row)
     done = source.header_row
     batch: list[_Row] = []
-    for row in _parsed(ws, source):
+    for row in source.parsed if source.parsed is not None else _parsed(ws, source):
         batch.append(row)
         index = row[0]
         if len(batch) >= _SLICE_ROWS:
@@ -224,10 +245,6 @@ def _rows(ws: Worksheet, source: StreamedSheet, work: RowWork) -> Iterator[tuple
         _bind(ws, batch)
     work.apply(ws, done + 1, LAST_ROW)
     yield from _take(ws, done + 1, LAST_ROW)
-
-
-#: A parsed row: its number, its cells (openpyxl's parser's records) and its settings.
-_Row = tuple[int, list[dict[str, Any]], RowDimension | None]
 
 
 def _parsed(ws: Worksheet, source: StreamedSheet) -> Iterator[_Row]:

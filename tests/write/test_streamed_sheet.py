@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from batchprov.models import Issue, RowResult, Severity, Status, Table
 from batchprov.read.files import read_table
 from batchprov.report import RunInfo
-from batchprov.write import output, stream
+from batchprov.write import ahead, output, stream
 from batchprov.write.output import write_output
 
 HEADERS = ("Advertiser", "Group ID", "Match Type", "Local To", "City", "Province", "Forward To")
@@ -318,3 +319,67 @@ def test_rows_out_of_order_are_written_in_memory(
     sheet = facts["Advertisers"]
     assert isinstance(sheet, dict)
     assert sheet["cells"][f"{last},1"][1] == f"Advertiser {ROWS - 1}"
+
+
+def _write_ahead(path: Path, out: Path) -> Table:
+    """Open the output of ``path`` ahead (`write.ahead`), as a run does while it orders."""
+    table = read_table(path)
+    ahead.open_ahead(table, out)
+    return table
+
+
+def test_a_workbook_opened_ahead_writes_the_same_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write takes the workbook opened and parsed ahead, and the output is the same."""
+    source = _rich_workbook(tmp_path / "advertisers.xlsx")
+    out = tmp_path / "ahead.xlsx"
+    table = _write_ahead(source, out)
+    opened: list[Path] = []
+    real = output.open_streamed
+
+    def spy(path: Path, *args: Any, **kwargs: Any) -> Any:
+        opened.append(path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(output, "open_streamed", spy)
+    write_output(table, _results(table), _issues(table), _info(), out)
+    assert [] == opened  # taken from open_ahead
+    assert ahead.take_ahead(table, keep_vba=False) is None  # taken once
+    monkeypatch.undo()
+    write_output(table, _results(table), _issues(table), _info(), tmp_path / "plain.xlsx")
+    assert _book_facts(out) == _book_facts(tmp_path / "plain.xlsx")
+
+
+def test_an_input_changed_after_it_was_opened_ahead_is_opened_again(tmp_path: Path) -> None:
+    """A workbook opened ahead is not used once its input changed: the write reads it anew."""
+    source = _rich_workbook(tmp_path / "advertisers.xlsx")
+    out = tmp_path / "ahead.xlsx"
+    table = _write_ahead(source, out)
+    stat = source.stat()
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert ahead.take_ahead(table, keep_vba=False) is None
+
+
+def test_only_a_sheet_of_one_slice_is_parsed_ahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sheet of more rows than one slice keeps streaming: its rows are not held in memory."""
+    source = _rich_workbook(tmp_path / "advertisers.xlsx")
+    table = read_table(source)
+    assert len(table) > 2
+    for slice_rows, held in ((1_000, True), (2, False)):
+        monkeypatch.setattr(stream, "_SLICE_ROWS", slice_rows)
+        ahead.open_ahead(table, tmp_path / "out.xlsx")
+        opened = ahead.take_ahead(table, keep_vba=False)
+        assert opened is not None and opened[1] is not None
+        assert (opened[1].parsed is not None) is held
+
+
+def test_a_workbook_that_cannot_be_opened_ahead_is_left_to_the_write(tmp_path: Path) -> None:
+    """open_ahead of a damaged workbook keeps quiet and holds nothing; the write handles it."""
+    source = _rich_workbook(tmp_path / "advertisers.xlsx")
+    table = read_table(source)
+    source.write_bytes(b"PK\x03\x04 damaged since it was read")
+    ahead.open_ahead(table, tmp_path / "out.xlsx")
+    assert ahead.take_ahead(table, keep_vba=False) is None

@@ -302,6 +302,10 @@ def run(
 ) -> None:
     """Order a number for every valid row of INPUT and write the results into a copy."""
     _start_reader(input_path, sheet=sheet, include_hidden=include_hidden)
+    if not sandbox and (online or not dry_run):  # an API will be asked
+        from batchprov.order.client import warm_tls_context
+
+        warm_tls_context()
     from batchprov.config import Environment, RunConfig
     from batchprov.numbering.fallback import parse_run_fallback
     from batchprov.order.runner import RunOptions

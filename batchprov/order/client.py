@@ -21,6 +21,7 @@ import json
 import math
 import random
 import ssl
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -544,11 +545,29 @@ def _route_field(data: dict[Any, Any], name: str) -> str | None:
     return _text(route.get(name)) if isinstance(route, dict) else None
 
 
-@functools.cache
 def tls_context() -> ssl.SSLContext:
     """The certificate-checking TLS context every client of the process shares.
 
     httpx builds one per client by default, loading the whole CA bundle each time (about
-    60 ms); a run makes one client to list the account and one to order.
+    60 ms); a run makes one client to list the account and one to order. A caller while
+    another thread builds it waits for that one (`warm_tls_context`).
     """
+    with _TLS_LOCK:
+        return _tls_context()
+
+
+def warm_tls_context() -> None:
+    """Build `tls_context` in the background now.
+
+    OpenSSL reads the CA bundle without holding the interpreter, so for a command that still
+    imports pandas the bundle is read on the other core meanwhile.
+    """
+    threading.Thread(target=tls_context, name="tls-context", daemon=True).start()
+
+
+_TLS_LOCK = threading.Lock()
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()

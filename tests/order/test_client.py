@@ -6,6 +6,8 @@ import asyncio
 import email.utils
 import json
 import ssl
+import threading
+import time
 from collections.abc import Callable
 
 import httpx
@@ -22,6 +24,7 @@ from batchprov.order.client import (
     TokenRejected,
     parse_retry_after,
     tls_context,
+    warm_tls_context,
 )
 from batchprov.sandbox import SandboxConfig, SandboxTransport, transport
 
@@ -224,3 +227,30 @@ def test_clients_share_one_certificate_checking_tls_context() -> None:
     contexts = [pool._ssl_context for pool in pools]
     assert contexts[0] is contexts[1] is tls_context()
     assert contexts[0].verify_mode == ssl.CERT_REQUIRED and contexts[0].check_hostname
+
+
+def test_the_tls_context_warmed_in_the_background_is_built_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A client asking while warm_tls_context builds the context waits for that one."""
+    from batchprov.order import client
+
+    built: list[ssl.SSLContext] = []
+    started = threading.Event()
+    real = httpx.create_ssl_context
+
+    def slow() -> ssl.SSLContext:
+        started.set()
+        time.sleep(0.2)
+        built.append(real())
+        return built[-1]
+
+    monkeypatch.setattr(client.httpx, "create_ssl_context", slow)
+    client._tls_context.cache_clear()
+    try:
+        warm_tls_context()
+        assert started.wait(5)
+        assert tls_context() is built[0]
+        assert len(built) == 1
+    finally:
+        client._tls_context.cache_clear()

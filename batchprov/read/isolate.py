@@ -172,9 +172,10 @@ class _Server:
     def run(self, job: _Job, name: str) -> _Ending:
         with self.lock:
             ahead, self.ahead = self.ahead, None
-            if ahead is not None and self.process is not None and ahead != job:
+            if ahead is not None and ahead != job:
                 self._stop()  # a parse of something else: kill it rather than wait for it
-                ahead = None
+            if self.process is None or self.process.poll() is not None:
+                ahead = None  # the server that had it is gone: ask the next one
             process = self.running()
             assert process.stdin is not None and process.stdout is not None
             try:
@@ -199,6 +200,8 @@ class _Server:
             self.process, self.owner, self.ahead = None, os.getpid(), None
         if self.process is not None and self.process.poll() is None:
             return self.process
+        if self.process is not None:
+            self._stop()  # it died: close its pipes
         package = str(Path(__file__).resolve().parent.parent)
         self.process = subprocess.Popen(
             [sys.executable, "-c", _BOOT, package],

@@ -94,3 +94,17 @@ def test_an_answer_nobody_reads_does_not_hold_up_the_exit(tmp_path: Path) -> Non
     seconds, code_ = done.stdout.split()
     assert float(seconds) < 1.0, done.stderr
     assert int(code_) != 0  # killed, not left parsing
+
+
+def test_a_reader_that_died_with_the_file_sent_ahead_is_asked_again(
+    tmp_path: Path, sent: list[str]
+) -> None:
+    """When the server is gone before the read, a new one is sent the file: no waiting on it."""
+    path = _csv(tmp_path / "in.csv")
+    isolate.start_reader(path, sheet=None, include_hidden=False)
+    server = isolate._SERVER.process
+    assert server is not None
+    server.kill()
+    server.wait(5)
+    assert ["A", "B"] == list(read_table(path).frame["name"])
+    assert [str(path), str(path)] == sent

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
+from typing import Any, cast
 
 import filelock
 
@@ -299,20 +300,20 @@ class Journal:
         ``payload`` is the row's request as written; ``sent`` the body this attempt sends
         when it differs (a fallback). Both the item and the attempt keep what was sent.
         """
-        intent_id, body = uuid.uuid4().hex, sent or payload
+        intent_id, body, stamp = uuid.uuid4().hex, sent or payload, now_iso()
         with self._tx() as db:
             updated = db.execute(
                 "UPDATE item SET state='INTENT', intent_id=?, intent_at=?, intent_epoch=?,"
                 " attempts=attempts+1, payload=?, sent=?, updated_at=?"
                 f" WHERE item_key=? AND state='PENDING' RETURNING {_ITEM_COLUMNS}",
-                (intent_id, now_iso(), time.time(), payload, body, now_iso(), key),
+                (intent_id, stamp, time.time(), payload, body, stamp, key),
             ).fetchall()
             if len(updated) != 1:
                 raise RuntimeError(f"item {key!r} is not PENDING; no second intent is allowed")
             db.execute(
                 "INSERT INTO attempt(intent_id, item_key, run_id, sent_at, payload)"
                 " VALUES (?,?,?,?,?)",
-                (intent_id, key, run_id, now_iso(), body),
+                (intent_id, key, run_id, stamp, body),
             )
         return _item(updated[0])
 
@@ -623,13 +624,14 @@ class Journal:
         its intent nor its key, so no SELECT before or after is needed.
         """
         detail = None if detail is None else self._scrub(detail)
+        stamp = now_iso()
         with self._tx() as db:
-            item = _item(_set(db, key, self._scrubbed(changes)))
+            item = _item(_set(db, key, self._scrubbed(changes), stamp))
             if item.intent_id is not None:
                 db.execute(
                     "UPDATE attempt SET finished_at=?, outcome=?, http_status=?, detail=?"
                     " WHERE intent_id=? AND finished_at IS NULL",
-                    (now_iso(), outcome, status, detail, item.intent_id),
+                    (stamp, outcome, status, detail, item.intent_id),
                 )
         return item
 
@@ -648,9 +650,11 @@ _SCRUBBED = frozenset(
 )
 
 
-def _set(db: sqlite3.Connection, key: str, changes: Mapping[str, object]) -> tuple[object, ...]:
+def _set(
+    db: sqlite3.Connection, key: str, changes: Mapping[str, object], stamp: str | None = None
+) -> tuple[object, ...]:
     """Update the item's columns; its row as it is now. KeyError when there is no such item."""
-    values = {**changes, "updated_at": now_iso()}
+    values = {**changes, "updated_at": stamp or now_iso()}
     columns = ", ".join(f"{name}=?" for name in values)
     params = [str(v) if isinstance(v, State) else v for v in values.values()]
     sql = f"UPDATE item SET {columns} WHERE item_key=? RETURNING {_ITEM_COLUMNS}"
@@ -712,46 +716,10 @@ def _migrate(conn: sqlite3.Connection) -> None:
 
 
 def _item(row: tuple[object, ...]) -> Item:
-    (
-        key,
-        url,
-        gid,
-        name,
-        payload,
-        state,
-        intent_id,
-        epoch,
-        attempts,
-        number_id,
-        phone,
-        actual,
-        route,
-        prov,
-        resolved,
-        error,
-        review,
-        sent,
-    ) = row
-    return Item(
-        key=str(key),
-        api_url=str(url),
-        group_id=int(str(gid)),
-        name=str(name),
-        payload=str(payload),
-        state=State(str(state)),
-        intent_id=_opt(intent_id),
-        intent_epoch=float(str(epoch)) if epoch is not None else None,
-        attempts=int(str(attempts)),
-        number_id=_opt(number_id),
-        phone=_opt(phone),
-        actual_name=_opt(actual),
-        route_id=_opt(route),
-        provisioned_at=_opt(prov),
-        resolved_by=_opt(resolved),
-        last_error=_opt(error),
-        review_numbers=_opt(review),
-        sent=_opt(sent),
-    )
+    # SQLite hands back str, int, float or None per column already (TEXT, INTEGER, REAL
+    # affinities): only the state needs converting. This runs twice per row sent.
+    key, url, gid, name, payload, state, *rest = cast(tuple[Any, ...], row)
+    return Item(key, url, gid, name, payload, State(state), *rest)
 
 
 def _opt(value: object) -> str | None:

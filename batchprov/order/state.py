@@ -167,18 +167,27 @@ def _run_group(journal: Journal, batch: list[_Call]) -> None:
                     answers.append((False, exc))
     except BaseException as exc:  # the commit failed: none of the writes is durable
         answers = [(False, exc)] * len(batch)
+    # One wake-up per loop for the whole batch, not one per call: each costs a syscall.
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Answer]] = {}
     for (ok, value), (_, loop, future) in zip(answers, batch, strict=True):
+        by_loop.setdefault(loop, []).append((future, ok, value))
+    for loop, settled in by_loop.items():
         with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
-            loop.call_soon_threadsafe(_settle, future, ok, value)
+            loop.call_soon_threadsafe(_settle_all, settled)
 
 
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.done():  # the caller was cancelled
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
+#: A call's future, and whether it returned (True, its value) or raised (False, the exception).
+_Answer = tuple["asyncio.Future[Any]", bool, Any]
+
+
+def _settle_all(settled: list[_Answer]) -> None:
+    for future, ok, value in settled:
+        if future.done():  # the caller was cancelled
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 class PurchaseBudget:

@@ -43,7 +43,8 @@ def open_ahead(table: Table, out: Path) -> None:
             wb, source = open_streamed(table.path, table.sheet, table.header_row, keep_vba=keep_vba)
             ws = wb[table.sheet]
             if source is not None and isinstance(ws, Worksheet):
-                source = parse_ahead(ws, source)
+                read = len(table) + len(table.hidden_rows)
+                source = parse_ahead(ws, source, rows_read=read)
     except Exception:  # the write opens the workbook itself and meets the same trouble
         return
     with _LOCK:

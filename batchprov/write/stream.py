@@ -76,13 +76,16 @@ class StreamedSheet:
     parsed: tuple[_Row, ...] | None = None
 
 
-def parse_ahead(ws: Worksheet, source: StreamedSheet) -> StreamedSheet:
+def parse_ahead(ws: Worksheet, source: StreamedSheet, *, rows_read: int) -> StreamedSheet:
     """``source`` holding its rows already parsed, for a save to write without parsing.
 
     For a sheet of at most one slice of rows (their parse is most of a small output's saving
     time): a larger one is left to stream, as it would not fit the memory that bounds.
-    Raises `NotStreamable` as the save would.
+    ``rows_read`` (the rows the reader found below the header) spares parsing a slice of a
+    sheet known to be larger. Raises `NotStreamable` as the save would.
     """
+    if rows_read > _SLICE_ROWS:
+        return source
     rows: list[_Row] = []
     for row in _parsed(ws, source):
         rows.append(row)

@@ -376,6 +376,27 @@ def test_only_a_sheet_of_one_slice_is_parsed_ahead(
         assert (opened[1].parsed is not None) is held
 
 
+def test_a_sheet_the_reader_found_larger_than_a_slice_is_not_parsed_ahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader's row count spares parsing a slice that would be thrown away."""
+    source = _rich_workbook(tmp_path / "advertisers.xlsx")
+    table = read_table(source)
+    parses: list[object] = []
+    real = stream._parsed
+
+    def spy(*args: Any) -> Any:
+        parses.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(stream, "_SLICE_ROWS", 2)
+    monkeypatch.setattr(stream, "_parsed", spy)
+    ahead.open_ahead(table, tmp_path / "out.xlsx")
+    opened = ahead.take_ahead(table, keep_vba=False)
+    assert opened is not None and opened[1] is not None and opened[1].parsed is None
+    assert [] == parses
+
+
 def test_a_workbook_that_cannot_be_opened_ahead_is_left_to_the_write(tmp_path: Path) -> None:
     """open_ahead of a damaged workbook keeps quiet and holds nothing; the write handles it."""
     source = _rich_workbook(tmp_path / "advertisers.xlsx")

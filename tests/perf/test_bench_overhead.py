@@ -1,13 +1,13 @@
 """Target 3: what batchprov's run engine costs over a bare ``httpx.AsyncClient`` loop.
 
-Both sides POST the same 5,000 bodies at the same concurrency to a sandbox with no latency
+Both sides POST the same 2,000 bodies at the same concurrency to a sandbox with no latency
 and no rate limit. batchprov runs with its journal (intent committed before every POST, the
 outcome after) and a fixed ``--rate`` far above what the server can take, so that pacing is out
 of the picture; the baseline has no journal, no pacing, no classification.
 
-* over loopback, the sandbox in its own process: batchprov ≥ 75% of the baseline's throughput.
-  The sandbox itself tops out around 100-150 POST/s on a 2-core machine, so both sides are
-  mostly server-bound here;
+* over loopback, the sandbox in its own process: batchprov ≥ 75% of the baseline's throughput,
+  the median of several rounds in turn. Both sides are bound by their own CPU here (the
+  client process near 100% of a core, the sandbox's near 30%);
 * in-process through ``httpx.ASGITransport`` (no sockets), which isolates the client side's
   own cost much better (same interpreter, same event loop as the app). Recorded for reference
   against the same 75%, not asserted: the target is the loopback figure.
@@ -19,6 +19,7 @@ them bounds the throughput.
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -36,7 +37,9 @@ from batchprov.order.runner import RunOptions, order_rows
 from batchprov.pipeline import check_file
 from batchprov.sandbox import SandboxConfig, create_app
 
-ROWS = 5_000
+ROWS = 2_000
+#: Turns each side takes over loopback (see `test_overhead_over_loopback`).
+ROUNDS = 5
 CONCURRENCY = 16
 UNPACED = 10_000.0  # requests/s: far above what the sandbox can answer
 TARGET = 0.75
@@ -145,7 +148,16 @@ def _time_batchprov(
     return _measure(run, server_pid)
 
 
-def _record(figures: Figures, where: str, ours: Side, theirs: Side, *, judged: bool) -> bool | None:
+def _record(
+    figures: Figures,
+    where: str,
+    ours: Side,
+    theirs: Side,
+    *,
+    judged: bool,
+    spread: str | None = None,
+) -> bool | None:
+    """Record one comparison (``spread``: how the ratio varied over rounds, when there were)."""
     share = theirs.wall / ours.wall  # throughput ratio: (ROWS / ours) / (ROWS / theirs)
     print(
         f"\n{where}: batchprov {ROWS / ours.wall:.0f} rows/s ({ours.wall:.1f} s; {ours.busy()}), "
@@ -154,10 +166,11 @@ def _record(figures: Figures, where: str, ours: Side, theirs: Side, *, judged: b
     )
     value = (
         f"{share:.0%} ({ROWS / ours.wall:.0f} vs {ROWS / theirs.wall:.0f} rows/s; "
-        f"batchprov {ours.busy()}; minimal {theirs.busy()})"
+        f"batchprov {ours.busy()}; minimal {theirs.busy()}" + (f"; {spread})" if spread else ")")
     )
+    label = f"{ROWS // 1000}k rows" + (", rounds in turn" if spread else "")
     return figures.record(
-        f"client overhead 5k rows, {where} (batchprov / minimal httpx throughput)",
+        f"client overhead {label}, {where} (batchprov / minimal httpx throughput)",
         value,
         f"≥ {TARGET:.0%}"
         if judged
@@ -168,14 +181,31 @@ def _record(figures: Figures, where: str, ours: Side, theirs: Side, *, judged: b
 
 @pytest.mark.perf
 def test_overhead_over_loopback(rows: list[CheckedRow], bench_dir: Path, figures: Figures) -> None:
-    """Sandbox in its own process, no latency, no limit: ≥ 75% of a bare httpx loop."""
-    with perfkit.sandbox_process("--seed", "1") as sandbox:
-        theirs = _time_minimal(sandbox.url, rows, server_pid=sandbox.process.pid)
-    with perfkit.sandbox_process("--seed", "1") as sandbox:
-        journal = bench_dir / "overhead-socket.sqlite"
-        ours = _time_batchprov(sandbox.url, rows, journal, server_pid=sandbox.process.pid)
-        assert sandbox.ledger_size() == ROWS
-    assert _record(figures, "loopback socket", ours, theirs, judged=True)
+    """Sandbox in its own process, no latency, no limit: ≥ 75% of a bare httpx loop.
+
+    The two sides take turns, ROUNDS times, each against a fresh sandbox: this machine's
+    speed drifts by ±15% over tens of seconds, so one long run of each side would compare two
+    moments more than two clients. The figure is the median of the rounds' ratios.
+    """
+    ratios, ours_sides, theirs_sides = [], [], []
+    for round_ in range(ROUNDS):
+        pair: dict[str, Side] = {}
+        for side in ("minimal", "batchprov")[:: 1 if round_ % 2 == 0 else -1]:
+            with perfkit.sandbox_process("--seed", "1") as sandbox:
+                pid = sandbox.process.pid
+                if side == "minimal":
+                    pair[side] = _time_minimal(sandbox.url, rows, server_pid=pid)
+                else:
+                    journal = bench_dir / f"overhead-socket-{round_}.sqlite"
+                    pair[side] = _time_batchprov(sandbox.url, rows, journal, server_pid=pid)
+                    assert sandbox.ledger_size() == len(rows)
+        ours_sides.append(pair["batchprov"])
+        theirs_sides.append(pair["minimal"])
+        ratios.append(pair["minimal"].wall / pair["batchprov"].wall)
+    middle = ratios.index(statistics.median_low(ratios))
+    spread = f"rounds {min(ratios):.0%}–{max(ratios):.0%}, n={ROUNDS}"
+    ours, theirs = ours_sides[middle], theirs_sides[middle]
+    assert _record(figures, "loopback socket", ours, theirs, judged=True, spread=spread)
 
 
 @pytest.mark.perf

@@ -137,6 +137,8 @@ class Journal:
         self._conn = conn
         self._lock = lock
         self._grouped = False
+        #: Inside a group: the error of a call that failed after writing (undoes the group).
+        self._spoilt: BaseException | None = None
         #: Applied to every text an outcome stores (`redact` installs the run's secrets).
         self._scrub: Callable[[str], str] = str
 
@@ -301,7 +303,7 @@ class Journal:
         when it differs (a fallback). Both the item and the attempt keep what was sent.
         """
         intent_id, body, stamp = uuid.uuid4().hex, sent or payload, now_iso()
-        with self._tx() as db:
+        with self._tx(undo_alone=False) as db:
             updated = db.execute(
                 "UPDATE item SET state='INTENT', intent_id=?, intent_at=?, intent_epoch=?,"
                 " attempts=attempts+1, payload=?, sent=?, updated_at=?"
@@ -549,8 +551,11 @@ class Journal:
             return
         self._conn.execute("BEGIN IMMEDIATE")
         self._grouped = True
+        self._spoilt = None
         try:
             yield
+            if self._spoilt is not None:  # a call failed with writes it cannot undo alone
+                raise self._spoilt
             self._conn.execute("COMMIT")
         except BaseException:
             if self._conn.in_transaction:
@@ -558,13 +563,29 @@ class Journal:
             raise
         finally:
             self._grouped = False
+            self._spoilt = None
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self, *, undo_alone: bool = True) -> Iterator[sqlite3.Connection]:
         """One short write transaction, committed (and fsynced) on exit.
 
-        Inside `group_commit` it is a savepoint of the group's transaction instead.
+        Inside `group_commit` it is a savepoint of the group's transaction instead, so that a
+        call that fails undoes its own writes alone. With ``undo_alone=False`` it is neither:
+        for the calls of every send (an intent, an outcome), whose first statement either
+        writes or fails having written nothing, and whose later statements break no
+        constraint. Their savepoint would cost two statements, each a round trip for the
+        interpreter lock against the busy event loop. Should such a call still fail after
+        writing, the whole group is undone and every caller in it gets the error.
         """
+        if self._grouped and not undo_alone:
+            before = self._conn.total_changes
+            try:
+                yield self._conn
+            except BaseException as exc:
+                if self._conn.total_changes != before and self._spoilt is None:
+                    self._spoilt = exc
+                raise
+            return
         if self._grouped:
             self._conn.execute("SAVEPOINT tx")
             try:
@@ -625,7 +646,7 @@ class Journal:
         """
         detail = None if detail is None else self._scrub(detail)
         stamp = now_iso()
-        with self._tx() as db:
+        with self._tx(undo_alone=False) as db:  # (a taken number fails the UPDATE alone)
             item = _item(_set(db, key, self._scrubbed(changes), stamp))
             if item.intent_id is not None:
                 db.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,67 @@ def test_a_taken_number_in_a_group_commit_undoes_only_that_update(journal: Journ
         (State.REVIEW, None),
         (State.DONE, "3"),
     ]
+
+
+def _attempts_refused(journal: Journal) -> None:
+    """Make every new attempt row fail to insert, after its item's UPDATE has written."""
+    journal._conn.execute(
+        "CREATE TEMP TRIGGER refuse BEFORE INSERT ON attempt BEGIN SELECT RAISE(ABORT, 'disk"
+        " trouble'); END"
+    )
+
+
+def _committed_state(journal: Journal, key: str) -> str:
+    """An item's state as another connection sees it: only what was committed."""
+    with sqlite3.connect(journal.path) as db:
+        return str(db.execute("SELECT state FROM item WHERE item_key=?", (key,)).fetchone()[0])
+
+
+def test_an_intent_failing_after_its_first_write_undoes_its_whole_group(journal: Journal) -> None:
+    """An intent has no savepoint of its own: one that fails after writing its item undoes
+    every write of its group, and the group's end raises that error for all its callers."""
+    run = journal.start_run("t")
+    a, b = (journal.ensure_item(API, 5, n, "{}") for n in ("A", "B"))
+    journal.begin_attempt(a.key, run, "{}")  # committed before the group
+    _attempts_refused(journal)
+    group_end = pytest.raises(sqlite3.IntegrityError, match="disk trouble")
+    with group_end, journal.group_commit():
+        journal.record_unknown(a.key, "timeout")
+        with pytest.raises(sqlite3.IntegrityError, match="disk trouble"):  # the call itself
+            journal.begin_attempt(b.key, run, "{}")
+    assert (_committed_state(journal, a.key), _committed_state(journal, b.key)) == (
+        "INTENT",
+        "PENDING",
+    )
+    assert [outcome for _, outcome in journal.attempts(a.key)] == [None]
+
+
+def test_an_intent_failing_alone_outside_a_group_undoes_only_itself(journal: Journal) -> None:
+    """Outside a group, the same failure rolls back that intent's own transaction."""
+    run = journal.start_run("t")
+    a = journal.ensure_item(API, 5, "A", "{}")
+    _attempts_refused(journal)
+    with pytest.raises(sqlite3.IntegrityError, match="disk trouble"):
+        journal.begin_attempt(a.key, run, "{}")
+    assert _committed_state(journal, a.key) == "PENDING"
+    assert journal.get(a.key).attempts == 0  # type: ignore[union-attr]
+
+
+def test_a_call_failing_before_it_writes_leaves_its_group_to_commit(journal: Journal) -> None:
+    """A second intent, refused before it writes anything, spoils nothing: the group's other
+    writes commit, the refused call alone raising."""
+    run = journal.start_run("t")
+    a, b = (journal.ensure_item(API, 5, n, "{}") for n in ("A", "B"))
+    journal.begin_attempt(a.key, run, "{}")
+    with journal.group_commit():
+        with pytest.raises(RuntimeError, match="not PENDING"):
+            journal.begin_attempt(a.key, run, "{}")
+        journal.begin_attempt(b.key, run, "{}")
+        journal.record_done(a.key, number(1), provisioned_at="x", resolved_by="answer")
+    assert (_committed_state(journal, a.key), _committed_state(journal, b.key)) == (
+        "DONE",
+        "INTENT",
+    )
 
 
 def test_the_same_number_recorded_twice_for_one_item_stays_done(journal: Journal) -> None:

@@ -92,6 +92,34 @@ def test_the_journal_thread_passes_each_call_its_own_exception(tmp_path: Path) -
         assert journal.get(key).state is State.INTENT  # type: ignore[union-attr]
 
 
+def test_a_call_failing_after_writing_fails_every_call_of_its_batch(tmp_path: Path) -> None:
+    """Intents have no savepoint each: when one fails after writing, the journal thread's
+    whole batch is undone and each caller hears that error; none of them is durable."""
+    path = tmp_path / "journal.sqlite"
+    with Journal.open(path) as journal:
+        run = journal.start_run("test")
+        a, b = (journal.ensure_item(API, 5, n, "{}").key for n in ("A", "B"))
+        journal._conn.execute(
+            "CREATE TEMP TRIGGER refuse BEFORE INSERT ON attempt"
+            f" WHEN NEW.item_key = '{b}' BEGIN SELECT RAISE(ABORT, 'disk trouble'); END"
+        )
+
+        async def go() -> list[object]:
+            jx = JournalThread(journal, linger=5.0, busy=lambda: 2)  # one batch of both
+            try:
+                return await asyncio.gather(
+                    jx(journal.begin_attempt, a, run, "{}"),
+                    jx(journal.begin_attempt, b, run, "{}"),
+                    return_exceptions=True,
+                )
+            finally:
+                jx.close()
+
+        answers = asyncio.run(go())
+        assert [type(x) for x in answers] == [sqlite3.IntegrityError] * 2
+        assert [other_connection_state(path, k) for k in (a, b)] == ["PENDING", "PENDING"]
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 0.0

@@ -15,6 +15,7 @@ disagree with each other fails instead of being followed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import functools
 import json
@@ -562,7 +563,14 @@ def warm_tls_context() -> None:
     OpenSSL reads the CA bundle without holding the interpreter, so for a command that still
     imports pandas the bundle is read on the other core meanwhile.
     """
-    threading.Thread(target=tls_context, name="tls-context", daemon=True).start()
+    threading.Thread(target=_warm_tls, name="tls-context", daemon=True).start()
+
+
+def _warm_tls() -> None:
+    # A bundle that cannot be read is the first client's error to report, in one line: a
+    # failure is not cached, so that client builds the context again and raises.
+    with contextlib.suppress(Exception):
+        tls_context()
 
 
 _TLS_LOCK = threading.Lock()

@@ -184,10 +184,13 @@ def _settle_all(settled: list[_Answer]) -> None:
     for future, ok, value in settled:
         if future.done():  # the caller was cancelled
             continue
-        if ok:
-            future.set_result(value)
-        else:
-            future.set_exception(value)
+        try:
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+        except Exception as exc:  # (StopIteration cannot be set): never strand the rest
+            future.set_exception(RuntimeError(f"the journal call failed: {exc!r}"))
 
 
 class PurchaseBudget:

@@ -72,6 +72,20 @@ class _Job:
     sheet: str | None
     include_hidden: bool
     limits: ReadLimits
+    #: The file's size, mtime and inode as the job was made: a job sent ahead is the same
+    #: job only while the file is unchanged (its first bytes alone do not say so).
+    stamp: tuple[int, int, int] | None = None
+
+
+def _job(
+    path: Path, head: bytes, sheet: str | None, include_hidden: bool, limits: ReadLimits
+) -> _Job:
+    try:
+        st = os.stat(path)
+    except OSError:  # gone: the child's open says why
+        return _Job(str(path), head, sheet, include_hidden, limits)
+    stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
+    return _Job(str(path), head, sheet, include_hidden, limits, stamp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +109,7 @@ def read_parts(
     Raises:
         InputError: the file cannot be read (every failure of the child is one of these).
     """
-    job = _Job(str(path), head, sheet, include_hidden, limits)
+    job = _job(path, head, sheet, include_hidden, limits)
     if not hasattr(os, "fork"):
         return Outcome(_parse(job))
     ending = _SERVER.run(job, path.name)
@@ -120,7 +134,7 @@ def start_reader(
     if path is not None:
         with contextlib.suppress(errors.BatchprovError):
             limits = ReadLimits.from_env()
-            job = _Job(str(path), read_head(path, limits), sheet, include_hidden, limits)
+            job = _job(path, read_head(path, limits), sheet, include_hidden, limits)
     with _SERVER.lock:
         _SERVER.running()
         if job is not None and _SERVER.ahead is None:
@@ -174,9 +188,10 @@ class _Server:
             ahead, self.ahead = self.ahead, None
             if ahead is not None and ahead != job:
                 self._stop()  # a parse of something else: kill it rather than wait for it
-            if self.process is None or self.process.poll() is not None:
-                ahead = None  # the server that had it is gone: ask the next one
+            sent_to = self.process
             process = self.running()
+            if process is not sent_to:
+                ahead = None  # the server that had it is gone: ask the new one
             assert process.stdin is not None and process.stdout is not None
             try:
                 if ahead is None:

@@ -254,3 +254,33 @@ def test_the_tls_context_warmed_in_the_background_is_built_once(
         assert len(built) == 1
     finally:
         client._tls_context.cache_clear()
+
+
+def test_a_bundle_that_cannot_be_read_is_reported_by_the_client_not_the_warm_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """warm_tls_context keeps a failure to itself (no thread traceback on stderr); the
+    client that needs the context then raises it, to be told in one line."""
+    from batchprov.order import client
+
+    tried: list[str] = []
+    hooked: list[threading.ExceptHookArgs] = []
+
+    def broken() -> ssl.SSLContext:
+        tried.append(threading.current_thread().name)
+        raise ssl.SSLError("no certificates in the bundle")
+
+    monkeypatch.setattr(client.httpx, "create_ssl_context", broken)
+    monkeypatch.setattr(threading, "excepthook", hooked.append)
+    client._tls_context.cache_clear()
+    try:
+        warm_tls_context()
+        for thread in threading.enumerate():
+            if thread.name == "tls-context":
+                thread.join(5)
+        assert [] == hooked
+        with pytest.raises(ssl.SSLError, match="no certificates"):
+            tls_context()
+        assert ["tls-context", threading.current_thread().name] == tried
+    finally:
+        client._tls_context.cache_clear()

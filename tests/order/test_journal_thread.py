@@ -116,3 +116,21 @@ def test_closing_ends_the_wait_and_commits_what_is_queued(tmp_path: Path) -> Non
     assert took < 2.5
     assert state is State.INTENT
     assert committed_state(path, key) == "INTENT"
+
+
+def test_an_answer_that_cannot_be_set_does_not_strand_the_rest_of_its_batch() -> None:
+    """A call whose exception a future refuses (StopIteration) gets a RuntimeError in its
+    place, and the calls after it in the batch still get their answers."""
+    from batchprov.order.state import _settle_all
+
+    async def go() -> list[object]:
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in range(3)]
+        _settle_all(
+            [(futures[0], True, "a"), (futures[1], False, StopIteration()), (futures[2], True, "c")]
+        )
+        return await asyncio.gather(*futures, return_exceptions=True)
+
+    first, second, third = asyncio.run(go())
+    assert (first, third) == ("a", "c")
+    assert isinstance(second, RuntimeError) and "StopIteration" in str(second)

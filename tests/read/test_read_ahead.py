@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -106,5 +107,41 @@ def test_a_reader_that_died_with_the_file_sent_ahead_is_asked_again(
     assert server is not None
     server.kill()
     server.wait(5)
+    assert ["A", "B"] == list(read_table(path).frame["name"])
+    assert [str(path), str(path)] == sent
+
+
+def test_a_file_changed_past_its_first_bytes_is_read_again(
+    tmp_path: Path, sent: list[str]
+) -> None:
+    """A change after the first 512 bytes, same size, is still seen: the job carries the
+    file's size, mtime and inode, not only its head."""
+    rows = "".join(f"Advertiser {i:03d},1\n" for i in range(60))
+    path = _csv(tmp_path / "in.csv", "name,group_id\n" + rows)
+    isolate.start_reader(path, sheet=None, include_hidden=False)
+    before = path.stat().st_mtime_ns
+    _csv(path, "name,group_id\n" + rows.replace("Advertiser 059", "Changed at 59"))
+    os.utime(path, ns=(before + 1_000_000, before + 1_000_000))  # (a coarse clock may not move)
+    assert list(read_table(path).frame["name"])[-1] == "Changed at 59"
+    assert [str(path), str(path)] == sent
+
+
+def test_a_reader_replaced_as_the_read_begins_is_sent_the_file(
+    tmp_path: Path, sent: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that dies between the read's look at it and its use is replaced, and the new
+    one is sent the file: the read does not wait on an answer nobody will send."""
+    path = _csv(tmp_path / "in.csv")
+    isolate.start_reader(path, sheet=None, include_hidden=False)
+    real = isolate._SERVER.running
+
+    def dies_first() -> subprocess.Popen[bytes]:
+        server = isolate._SERVER.process
+        if server is not None and server.poll() is None:
+            server.kill()
+            server.wait(5)
+        return real()
+
+    monkeypatch.setattr(isolate._SERVER, "running", dies_first)
     assert ["A", "B"] == list(read_table(path).frame["name"])
     assert [str(path), str(path)] == sent

@@ -111,9 +111,7 @@ def test_a_reader_that_died_with_the_file_sent_ahead_is_asked_again(
     assert [str(path), str(path)] == sent
 
 
-def test_a_file_changed_past_its_first_bytes_is_read_again(
-    tmp_path: Path, sent: list[str]
-) -> None:
+def test_a_file_changed_past_its_first_bytes_is_read_again(tmp_path: Path, sent: list[str]) -> None:
     """A change after the first 512 bytes, same size, is still seen: the job carries the
     file's size, mtime and inode, not only its head."""
     rows = "".join(f"Advertiser {i:03d},1\n" for i in range(60))

@@ -39,7 +39,7 @@ from batchprov.sandbox import SandboxConfig, create_app
 
 ROWS = 2_000
 #: Turns each side takes over loopback (see `test_overhead_over_loopback`).
-ROUNDS = 5
+ROUNDS = 9
 CONCURRENCY = 16
 UNPACED = 10_000.0  # requests/s: far above what the sandbox can answer
 TARGET = 0.75

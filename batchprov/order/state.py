@@ -101,7 +101,11 @@ class JournalThread:
             if self._closing:
                 raise RuntimeError("the journal thread is closed")
             self._calls.append((functools.partial(fn, *args, **kwargs), loop, future))
-            self._ready.notify()
+            # Wake the thread for a batch's first call, and when its last is in: a wake-up
+            # for every call of a lingering batch only makes the thread take the interpreter
+            # from the event loop to look and wait again.
+            if len(self._calls) == 1 or not self._lingers(len(self._calls)):
+                self._ready.notify()
         return await future
 
     def close(self) -> None:
@@ -118,7 +122,7 @@ class JournalThread:
                     self._ready.wait()
                 if not self._calls:
                     return
-                # Callers queue meanwhile (each wakes the wait); closing ends it at once.
+                # Callers queue meanwhile (the last one wakes the wait); closing ends it at once.
                 deadline = time.monotonic() + self._linger
                 while self._lingers(len(self._calls)):
                     left = deadline - time.monotonic()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,6 +81,37 @@ def test_calls_a_moment_apart_share_one_commit_while_sends_are_in_flight(
     assert seen == ["INTENT"] * 3
     assert len(commits) == 1
     assert took < 2.5  # not the whole 5 s: the third call ended the wait
+
+
+def test_a_lingering_thread_is_woken_by_a_batch_first_call_and_its_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While it waits for the calls of the sends in flight, the thread is not woken by each
+    one (every wake-up takes the interpreter from the event loop): only by the first and by
+    the one that completes the batch."""
+    woken: list[int] = []
+    ours: list[threading.Condition] = []
+    real_init, real_notify = JournalThread.__init__, threading.Condition.notify
+
+    def init(self: JournalThread, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        ours.append(self._ready)
+
+    def counted(self: threading.Condition, n: int = 1) -> None:
+        if any(self is c for c in ours):
+            woken.append(n)
+        real_notify(self, n)
+
+    monkeypatch.setattr(JournalThread, "__init__", init)
+    monkeypatch.setattr(threading.Condition, "notify", counted)
+    path = tmp_path / "journal.sqlite"
+    with Journal.open(path) as journal:
+        keys = [journal.ensure_item(API, 5, f"N{i}", "{}").key for i in range(5)]
+        commits = count_commits(journal, monkeypatch)
+        seen = intents(path, journal, keys, linger=5.0, busy=5, gap=0.01)
+    assert seen == ["INTENT"] * 5
+    assert len(commits) == 1
+    assert len(woken) == 3  # the first call, the fifth, and closing
 
 
 def test_a_lone_call_is_committed_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

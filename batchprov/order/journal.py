@@ -582,7 +582,10 @@ class Journal:
             try:
                 yield self._conn
             except BaseException as exc:
-                if self._conn.total_changes != before and self._spoilt is None:
+                # (A change not yet counted, its statement still stepping, must spoil too:
+                # only the refusals known to come before any write leave the group whole.)
+                wrote = self._conn.total_changes != before or not isinstance(exc, _WRITE_NOTHING)
+                if wrote and self._spoilt is None:
                     self._spoilt = exc
                 raise
             return
@@ -656,6 +659,10 @@ class Journal:
                 )
         return item
 
+
+#: How a call without a savepoint is refused before it writes: an item that is not PENDING,
+#: a number another item owns (SQLite undoes that statement itself), no such item.
+_WRITE_NOTHING = (RuntimeError, sqlite3.IntegrityError, KeyError)
 
 #: Item columns holding texts from the API or built from its answers.
 _SCRUBBED = frozenset(

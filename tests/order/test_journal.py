@@ -136,6 +136,32 @@ def test_an_intent_failing_after_its_first_write_undoes_its_whole_group(journal:
     assert [outcome for _, outcome in journal.attempts(a.key)] == [None]
 
 
+def test_an_unexpected_error_in_an_outcome_spoils_its_group_even_with_nothing_counted(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the refusals known to come before any write leave a group whole: any other error
+    of a call without a savepoint undoes the group, whatever SQLite has counted so far."""
+    from batchprov.order import journal as module
+
+    run = journal.start_run("t")
+    a, b = (journal.ensure_item(API, 5, n, "{}") for n in ("A", "B"))
+    for item in (a, b):
+        journal.begin_attempt(item.key, run, "{}")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    with pytest.raises(MemoryError), journal.group_commit():
+        journal.record_done(a.key, number(1), provisioned_at="x", resolved_by="answer")
+        monkeypatch.setattr(module, "_set", broken)
+        with pytest.raises(MemoryError):
+            journal.record_unknown(b.key, "timeout")
+    assert (_committed_state(journal, a.key), _committed_state(journal, b.key)) == (
+        "INTENT",
+        "INTENT",
+    )
+
+
 def test_an_intent_failing_alone_outside_a_group_undoes_only_itself(journal: Journal) -> None:
     """Outside a group, the same failure rolls back that intent's own transaction."""
     run = journal.start_run("t")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -128,6 +129,13 @@ def money(
             or _key(entry["requested_name"]) != _key(orders[r.index].name)
         ),
     )
+
+
+def committed_state(path: Path, key: str) -> str | None:
+    """An item's state as another connection sees it: only what was committed."""
+    with sqlite3.connect(path) as db:
+        row = db.execute("SELECT state FROM item WHERE item_key=?", (key,)).fetchone()
+    return None if row is None else str(row[0])
 
 
 def _key(name: str) -> str:

@@ -6,10 +6,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from purchases import committed_state
 
 from batchprov.errors import JournalBusyError
 from batchprov.order.client import Number
-from batchprov.order.journal import Journal, State, item_key
+from batchprov.order.journal import Item, Journal, State, item_key
 
 API = "https://api.test/v3/api/"
 
@@ -111,10 +112,9 @@ def _attempts_refused(journal: Journal) -> None:
     )
 
 
-def _committed_state(journal: Journal, key: str) -> str:
-    """An item's state as another connection sees it: only what was committed."""
-    with sqlite3.connect(journal.path) as db:
-        return str(db.execute("SELECT state FROM item WHERE item_key=?", (key,)).fetchone()[0])
+def _committed(journal: Journal, *items: Item) -> tuple[str | None, ...]:
+    """The items' states as another connection sees them."""
+    return tuple(committed_state(journal.path, item.key) for item in items)
 
 
 def test_an_intent_failing_after_its_first_write_undoes_its_whole_group(journal: Journal) -> None:
@@ -129,10 +129,7 @@ def test_an_intent_failing_after_its_first_write_undoes_its_whole_group(journal:
         journal.record_unknown(a.key, "timeout")
         with pytest.raises(sqlite3.IntegrityError, match="disk trouble"):  # the call itself
             journal.begin_attempt(b.key, run, "{}")
-    assert (_committed_state(journal, a.key), _committed_state(journal, b.key)) == (
-        "INTENT",
-        "PENDING",
-    )
+    assert _committed(journal, a, b) == ("INTENT", "PENDING")
     assert [outcome for _, outcome in journal.attempts(a.key)] == [None]
 
 
@@ -156,10 +153,7 @@ def test_an_unexpected_error_in_an_outcome_spoils_its_group_even_with_nothing_co
         monkeypatch.setattr(module, "_set", broken)
         with pytest.raises(MemoryError):
             journal.record_unknown(b.key, "timeout")
-    assert (_committed_state(journal, a.key), _committed_state(journal, b.key)) == (
-        "INTENT",
-        "INTENT",
-    )
+    assert _committed(journal, a, b) == ("INTENT", "INTENT")
 
 
 def test_an_intent_failing_alone_outside_a_group_undoes_only_itself(journal: Journal) -> None:
@@ -169,7 +163,7 @@ def test_an_intent_failing_alone_outside_a_group_undoes_only_itself(journal: Jou
     _attempts_refused(journal)
     with pytest.raises(sqlite3.IntegrityError, match="disk trouble"):
         journal.begin_attempt(a.key, run, "{}")
-    assert _committed_state(journal, a.key) == "PENDING"
+    assert _committed(journal, a) == ("PENDING",)
     assert journal.get(a.key).attempts == 0  # type: ignore[union-attr]
 
 
@@ -184,10 +178,7 @@ def test_a_call_failing_before_it_writes_leaves_its_group_to_commit(journal: Jou
             journal.begin_attempt(a.key, run, "{}")
         journal.begin_attempt(b.key, run, "{}")
         journal.record_done(a.key, number(1), provisioned_at="x", resolved_by="answer")
-    assert (_committed_state(journal, a.key), _committed_state(journal, b.key)) == (
-        "DONE",
-        "INTENT",
-    )
+    assert _committed(journal, a, b) == ("DONE", "INTENT")
 
 
 def test_the_same_number_recorded_twice_for_one_item_stays_done(journal: Journal) -> None:

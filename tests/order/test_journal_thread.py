@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -12,18 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from purchases import committed_state
 
 from batchprov.order.journal import Journal, State
 from batchprov.order.state import JournalThread
 
 API = "https://api.test/v3/api"
-
-
-def committed_state(path: Path, key: str) -> str | None:
-    """An item's state as another connection sees it: only committed writes."""
-    with sqlite3.connect(path) as db:
-        row = db.execute("SELECT state FROM item WHERE item_key=?", (key,)).fetchone()
-    return None if row is None else str(row[0])
 
 
 def count_commits(journal: Journal, monkeypatch: pytest.MonkeyPatch) -> list[int]:

@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from purchases import committed_state
 
 from batchprov.order.journal import Journal, State
 from batchprov.order.rate import FIXED_HEADROOM, RateLimiter
@@ -21,11 +22,21 @@ from batchprov.order.state import JournalThread
 API = "https://api.test/v3/api"
 
 
-def other_connection_state(path: Path, key: str) -> str | None:
-    """An item's state as another connection sees it: only committed writes."""
-    with sqlite3.connect(path) as db:
-        row = db.execute("SELECT state FROM item WHERE item_key=?", (key,)).fetchone()
-    return None if row is None else str(row[0])
+def _intents_through_one_thread(
+    journal: Journal, run: str, keys: list[str], *, linger: float = 0.0
+) -> list[object]:
+    """Begin each key's attempt at once through one journal thread (with ``linger``, it
+    waits for all of them); each caller's answer or exception."""
+
+    async def go() -> list[object]:
+        jx = JournalThread(journal, linger=linger, busy=lambda: len(keys))
+        try:
+            calls = (jx(journal.begin_attempt, key, run, "{}") for key in keys)
+            return await asyncio.gather(*calls, return_exceptions=True)
+        finally:
+            jx.close()
+
+    return asyncio.run(go())
 
 
 def test_a_group_commits_once_and_a_failing_call_undoes_only_its_own_writes(
@@ -38,12 +49,12 @@ def test_a_group_commits_once_and_a_failing_call_undoes_only_its_own_writes(
         b = journal.ensure_item(API, 5, "B", "{}")
         with journal.group_commit():
             journal.begin_attempt(a.key, run, "{}")
-            assert other_connection_state(path, a.key) == "PENDING"  # not committed yet
+            assert committed_state(path, a.key) == "PENDING"  # not committed yet
             with pytest.raises(RuntimeError):
                 journal.begin_attempt(a.key, run, "{}")  # a second intent is refused
             journal.begin_attempt(b.key, run, "{}")
-        assert other_connection_state(path, a.key) == "INTENT"
-        assert other_connection_state(path, b.key) == "INTENT"
+        assert committed_state(path, a.key) == "INTENT"
+        assert committed_state(path, b.key) == "INTENT"
         assert journal.get(a.key).attempts == 1  # type: ignore[union-attr]
 
 
@@ -61,7 +72,7 @@ def test_the_journal_thread_answers_only_after_the_commit(tmp_path: Path) -> Non
                 async def intent(key: str) -> str | None:
                     item = await jx(journal.begin_attempt, key, run, "{}")
                     assert item.state is State.INTENT
-                    return other_connection_state(path, key)  # what a crash would leave
+                    return committed_state(path, key)  # what a crash would leave
 
                 return await asyncio.gather(*(intent(k) for k in keys))
             finally:
@@ -75,18 +86,7 @@ def test_the_journal_thread_passes_each_call_its_own_exception(tmp_path: Path) -
         run = journal.start_run("test")
         key = journal.ensure_item(API, 5, "A", "{}").key
 
-        async def go() -> list[object]:
-            jx = JournalThread(journal)
-            try:
-                return await asyncio.gather(
-                    jx(journal.begin_attempt, key, run, "{}"),
-                    jx(journal.begin_attempt, key, run, "{}"),
-                    return_exceptions=True,
-                )
-            finally:
-                jx.close()
-
-        first, second = asyncio.run(go())
+        first, second = _intents_through_one_thread(journal, run, [key, key])
         assert not isinstance(first, BaseException)
         assert isinstance(second, RuntimeError)
         assert journal.get(key).state is State.INTENT  # type: ignore[union-attr]
@@ -104,20 +104,9 @@ def test_a_call_failing_after_writing_fails_every_call_of_its_batch(tmp_path: Pa
             f" WHEN NEW.item_key = '{b}' BEGIN SELECT RAISE(ABORT, 'disk trouble'); END"
         )
 
-        async def go() -> list[object]:
-            jx = JournalThread(journal, linger=5.0, busy=lambda: 2)  # one batch of both
-            try:
-                return await asyncio.gather(
-                    jx(journal.begin_attempt, a, run, "{}"),
-                    jx(journal.begin_attempt, b, run, "{}"),
-                    return_exceptions=True,
-                )
-            finally:
-                jx.close()
-
-        answers = asyncio.run(go())
+        answers = _intents_through_one_thread(journal, run, [a, b], linger=5.0)  # one batch
         assert [type(x) for x in answers] == [sqlite3.IntegrityError] * 2
-        assert [other_connection_state(path, k) for k in (a, b)] == ["PENDING", "PENDING"]
+        assert [committed_state(path, k) for k in (a, b)] == ["PENDING", "PENDING"]
 
 
 class Clock:

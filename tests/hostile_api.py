@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 TOKEN = "Zq8vK3mW9xT2pL7nR4bY6cH1dF5gJ"
 MODES = (
     "ok",
+    "accepted",
     "trickle",
     "trickle_all",
     "huge",
@@ -203,7 +204,8 @@ class HostileApi:
         return _json(200, number)
 
     def _list(self, group: int, size: int, page: int) -> _Reply:
-        mine = [n for n in self.numbers if n["group_id"] == group]
+        # An "accepted" purchase is made later, out of sight: no listing shows it yet.
+        mine = [n for n in self.numbers if n["group_id"] == group and not n.get("later")]
         total = len(mine)
         trickle = 0.5 if self.mode == "trickle_all" else None
         if self.mode == "endless":  # always one more full page of new numbers
@@ -239,6 +241,9 @@ class HostileApi:
         if mode == "token_echo":
             return self._echo(group, name)
         number = self._buy(group, name)
+        if mode == "accepted":  # 202, no body: bought, and no listing shows it for now
+            number["later"] = True
+            return _Reply(202, b"")
         if mode == "bad_2xx":
             mode = BAD_2XX[int(name[-1]) % len(BAD_2XX)]
         if mode in ("trickle", "trickle_all"):

@@ -21,6 +21,7 @@ import functools
 import json
 import math
 import random
+import re
 import ssl
 import threading
 import time
@@ -107,7 +108,9 @@ class CreateResult:
         status: the HTTP status, when an answer arrived.
         retry_after: seconds the server asked to wait (429/503), if it said so.
         transport: True when the failure was the connection's (counts for the breaker).
-        claimed: a 2xx that says it bought, without the number's id or phone_number.
+        claimed: a 2xx, which says it bought, whose answer does not say what (no id or
+            phone_number, not JSON, or not read whole): a reconcile may find the number, but
+            its absence from a listing never makes the order safe to send again.
     """
 
     kind: Kind
@@ -116,7 +119,7 @@ class CreateResult:
     status: int | None = None
     retry_after: float | None = None
     transport: bool = False
-    #: A 2xx whose readable answer lacks the number's ids: the API says it bought.
+    #: A 2xx without a number it describes: the API says it bought.
     claimed: bool = False
 
 
@@ -147,8 +150,9 @@ class ApiError(Exception):
     """A listing could not be completed."""
 
 
-class BodyTooLarge(Exception):
-    """An answer's body is larger than the client reads."""
+class BodyUnread(Exception):
+    """An answer's status line arrived, but not its whole body: larger than the client reads,
+    or (a 2xx only) cut by the deadline, a dropped connection or a broken encoding."""
 
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
@@ -269,8 +273,9 @@ class ApiClient:
             return CreateResult(Kind.NOT_SENT, self._describe(exc), transport=True)
         except TimeoutError:
             return CreateResult(Kind.AMBIGUOUS, self._late(), transport=True)
-        except BodyTooLarge as exc:
-            return CreateResult(Kind.AMBIGUOUS, str(exc), status=exc.status)
+        except BodyUnread as exc:  # a 2xx says it bought, even unread: never re-sent
+            claimed = _is_success(exc.status)
+            return CreateResult(Kind.AMBIGUOUS, str(exc), status=exc.status, claimed=claimed)
         except httpx.TransportError as exc:
             return CreateResult(Kind.AMBIGUOUS, self._describe(exc), transport=True)
         except httpx.HTTPError as exc:
@@ -280,10 +285,22 @@ class ApiClient:
     async def _request(self, method: str, url: str, **kwargs: Any) -> HttpAnswer:
         """Send one request and read its answer within the deadline and the size cap.
 
-        Raises TimeoutError past the deadline, `BodyTooLarge` past the cap, httpx errors.
+        Raises `BodyUnread` past the cap, and when a 2xx's body is cut short; otherwise
+        TimeoutError past the deadline, httpx errors.
         """
+        status: list[int] = []  # the status line, once it arrived
+        try:
+            return await self._read(method, url, status, **kwargs)
+        except (TimeoutError, httpx.TransportError, httpx.DecodingError) as exc:
+            if not status or not _is_success(status[0]):
+                raise
+            cut = self._late() if isinstance(exc, TimeoutError) else self._describe(exc)
+            raise BodyUnread(f"HTTP {status[0]}, then {cut}", status[0]) from None
+
+    async def _read(self, method: str, url: str, status: list[int], **kwargs: Any) -> HttpAnswer:
         async with asyncio.timeout(self.deadline):
             async with self._http.stream(method, url, **kwargs) as response:
+                status.append(response.status_code)
                 declared = response.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > self.max_body:
                     raise self._too_large(response.status_code)
@@ -298,9 +315,9 @@ class ApiClient:
                     response.status_code, response.reason_phrase, response.headers, b"".join(chunks)
                 )
 
-    def _too_large(self, status: int) -> BodyTooLarge:
+    def _too_large(self, status: int) -> BodyUnread:
         size = f"{self.max_body / 2**20:g} MB"
-        return BodyTooLarge(f"HTTP {status} with an answer larger than {size} (not read)", status)
+        return BodyUnread(f"HTTP {status} with an answer larger than {size} (not read)", status)
 
     def _late(self) -> str:
         return f"no complete answer within {self.deadline:g} s"
@@ -351,7 +368,7 @@ class ApiClient:
             return Reply(Answer.NOT_SENT, self._describe(exc))
         except TimeoutError:
             return Reply(Answer.AMBIGUOUS, self._late())
-        except BodyTooLarge as exc:
+        except BodyUnread as exc:
             return Reply(Answer.AMBIGUOUS, str(exc), status=exc.status)
         except httpx.HTTPError as exc:
             return Reply(Answer.AMBIGUOUS, self._describe(exc))
@@ -436,7 +453,7 @@ class ApiClient:
             response = await self._request("GET", url, params=params)
         except TimeoutError:
             raise ListingFailed(self._late()) from None
-        except BodyTooLarge as exc:
+        except BodyUnread as exc:
             raise ListingFailed(str(exc)) from None
         except httpx.HTTPError as exc:
             raise ListingFailed(self._describe(exc)) from None
@@ -474,8 +491,7 @@ class ApiClient:
                 detail = f"HTTP {status} with an unreadable body"
                 if isinstance(data, dict):
                     detail = f"HTTP {status} without the number's id and phone_number"
-                claimed = isinstance(data, dict)
-                return CreateResult(Kind.AMBIGUOUS, detail, status=status, claimed=claimed)
+                return CreateResult(Kind.AMBIGUOUS, detail, status=status, claimed=True)
             return CreateResult(Kind.CREATED, f"HTTP {status}", number=number, status=status)
         text = self._status_text(response)
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -521,6 +537,16 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         when = when.replace(tzinfo=UTC)
     current = time.time() if now is None else now
     return max(when.timestamp() - current, 0.0)
+
+
+def says_bought(detail: str) -> bool:
+    """True for the detail of a ``claimed`` answer (a 2xx not saying what it bought): the
+    journal keeps only that text, and a later run's reconcile reads the claim back from it."""
+    return re.match(r"HTTP 2\d\d\b", detail) is not None
+
+
+def _is_success(status: int) -> bool:
+    return 200 <= status < 300
 
 
 def _json_or_none(response: HttpAnswer | httpx.Response) -> Any:

@@ -187,8 +187,6 @@ class Dispatcher:
             s.budget.give_back(row)
         if res.kind is Kind.CREATED and res.number is not None:
             await self._created(row, res)
-        elif res.claimed:
-            await self._unvouched(row, res)
         elif res.kind is Kind.PERMANENT:
             await self._refused(row, res)
         elif res.kind is Kind.AUTH:
@@ -212,16 +210,6 @@ class Dispatcher:
         answered = f"the API answered HTTP {res.status} (bought)"
         text = review_text(vetted, answered=answered, group_id=row.group, name=row.order.name)
         await s.record_review(row, text, [vetted.number.id])
-
-    async def _unvouched(self, row: RowState, res: CreateResult) -> None:
-        """A 2xx saying it bought, without the number's ids: a person must look."""
-        s = self.state
-        text = (
-            f"the API answered {res.detail}. It may have bought a number: check group "
-            f'{row.group} for "{row.order.name.strip()}" before ordering this row again; '
-            "batchprov will not re-send it"
-        )
-        await s.record_review(row, text, [])
 
     async def _refused(self, row: RowState, res: CreateResult) -> None:
         """The row fails for good, unless no number matched and a fallback is left to try."""
@@ -273,10 +261,15 @@ class Dispatcher:
             s.retry(row, s.clock() + backoff(row.sends, rng=s.rng))
 
     async def _ambiguous(self, row: RowState, res: CreateResult) -> None:
-        """It may have bought: no resend until a reconcile, after the settle delay, decides."""
+        """It may have bought: no resend until a reconcile, after the settle delay, decides.
+
+        A 2xx that did not say what it bought (``claimed``) is a purchase: the reconcile may
+        find its number, but never sends the row again.
+        """
         s = self.state
         s.stats["ambiguous"] += 1
         row.sends += 1
+        row.claimed = row.claimed or res.claimed
         row.item = await s.jx(s.journal.record_unknown, row.key, res.detail, status=res.status)
         now = s.clock()
         row.unknown_detail = res.detail

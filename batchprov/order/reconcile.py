@@ -2,8 +2,8 @@
 
 Once a row's settle delay has passed, its group is listed and `reconcile.decide` gives a
 verdict: exactly one matching new number is adopted, none (twice) means it is safe to send
-again, several go to review. Rows an earlier run left in flight are recovered the same way,
-before anything new is sent.
+again (unless a 2xx said it bought: then a person must look), several go to review. Rows an
+earlier run left in flight are recovered the same way, before anything new is sent.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import asyncio
 import time
 from collections.abc import Iterable
 
-from batchprov.order.client import Number
+from batchprov.order.client import Number, says_bought
 from batchprov.order.crashpoints import crashpoint
-from batchprov.order.journal import Item, Journal
+from batchprov.order.journal import Item, Journal, State
 from batchprov.order.matching import Decision, Verdict, candidates, decide, name_pattern
 from batchprov.order.rate import backoff
 from batchprov.order.rows import RowState, failed_result, unknown_text
@@ -37,6 +37,7 @@ class Reconciler:
         age = max(0.0, time.time() - (item.intent_epoch or time.time()))
         row.recovering = True
         row.unknown_detail = item.last_error or "the earlier run stopped while it was in flight"
+        row.claimed = item.state is State.UNKNOWN and says_bought(row.unknown_detail)
         row.ready_at = s.clock() - age + s.opts.settle
         s.mark_unknown(row)
         s.stats["recovered"] += 1
@@ -177,6 +178,9 @@ class Reconciler:
             row.absent_since = row.absent_since if row.absent_since is not None else taken_at
             row.ready_at = max(row.ready_at, row.absent_since + gap)
             return
+        if row.claimed:
+            await self._unvouched(row)
+            return
         s.stats["absent"] += 1
         s.budget.give_back(row)
         detail = f"not found after: {row.unknown_detail}"
@@ -186,6 +190,18 @@ class Reconciler:
             await s.exhausted(row, item, row.unknown_detail)
         else:
             s.retry(row, max(row.not_before, s.clock()))
+
+    async def _unvouched(self, row: RowState) -> None:
+        """A 2xx said it bought, and the listing shows no number by the name: a person must
+        look (a listing may lag behind a purchase); the row is never sent again."""
+        s = self.state
+        s.resolved(row)
+        text = (
+            f"the API answered {row.unknown_detail}, which says it bought a number, but group "
+            f'{row.group} shows none named "{row.order.name.strip()}": check the account before '
+            "ordering this row again; batchprov will not re-send it"
+        )
+        await s.record_review(row, text, [])
 
     def _give_up(self, row: RowState, why: str) -> None:
         """The group cannot be listed: leave the row UNKNOWN for the next run to reconcile."""

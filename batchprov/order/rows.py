@@ -43,6 +43,8 @@ class RowState:
     absent_since: float | None = None
     not_before: float = 0.0  # earliest resend
     unknown_detail: str = ""
+    #: A 2xx said it bought without saying what: absent from the listing, it goes to review.
+    claimed: bool = False
     recovering: bool = False
     warnings: list[str] = field(default_factory=list)
     step: int = 0  # fallbacks used: 0 while the row's own order is tried

@@ -385,6 +385,27 @@ def test_crash_recovery_resends_absent_once(api: Api, clock: FakeClock, journal:
     assert_no_duplicates(api)
 
 
+def test_earlier_2xx_saying_nothing_is_never_resent(
+    api: Api, clock: FakeClock, journal: Path
+) -> None:
+    """An earlier run's unread 2xx whose number no listing shows goes to review, unsent."""
+    with Journal.open(journal) as j:
+        j.add_baseline(API, GID, [])
+    _abandon_intent(journal, ["Claimed", "Lost"])
+    with Journal.open(journal) as j:
+        for name, detail in [
+            ("Claimed", "HTTP 202 with an unreadable body"),
+            ("Lost", "HTTP 500: x"),
+        ]:
+            j.record_unknown(j.lookup(API, GID, name).key, detail)  # type: ignore[union-attr]
+    outcome = run(api, clock, journal, rows(["Claimed", "Lost"]))
+    assert statuses(outcome) == ["failed", "provisioned"]
+    assert "HTTP 202 with an unreadable body, which says it bought" in str(outcome.results[0].error)
+    assert posts(api) == 1  # only the 500, which bought nothing, is sent again
+    with Journal.open(journal) as j:
+        assert j.lookup(API, GID, "Claimed").state is State.REVIEW  # type: ignore[union-attr]
+
+
 def test_second_run_on_a_journal_is_refused(api: Api, clock: FakeClock, journal: Path) -> None:
     """While one run holds the journal, another fails fast with JournalBusyError."""
     with Journal.open(journal), pytest.raises(JournalBusyError, match="Another batchprov run"):

@@ -14,7 +14,15 @@ import heapq
 
 from batchprov.models import Status
 from batchprov.numbering.fallback import is_no_match
-from batchprov.order.client import CreateResult, Kind, ListingFailed, ListingRefused, TokenRejected
+from batchprov.order.account import same_name
+from batchprov.order.client import (
+    CreateResult,
+    Kind,
+    ListingFailed,
+    ListingRefused,
+    Number,
+    TokenRejected,
+)
 from batchprov.order.crashpoints import crashpoint
 from batchprov.order.journal import State
 from batchprov.order.rate import backoff
@@ -37,6 +45,8 @@ class Dispatcher:
     def __init__(self, state: RunState) -> None:
         self.state = state
         self._baselined: set[int] = set()
+        #: Each group's numbers as this run found them before its first POST there.
+        self._before: dict[int, tuple[Number, ...]] = {}
         self._group_locks: dict[int, asyncio.Lock] = {}
 
     async def run(self) -> None:
@@ -140,6 +150,7 @@ class Dispatcher:
                 row.not_before = s.clock() + backoff(1, rng=s.rng)
                 return False
             await s.jx(refresh_baseline, s.journal, s.api_url, gid, listing)
+            self._before[gid] = tuple(listing)
             self._baselined.add(gid)
             return True
 
@@ -204,12 +215,33 @@ class Dispatcher:
         s = self.state
         assert res.number is not None
         vetted = vet(res.number, group_id=row.group, name=row.order.name, redactor=s.redactor)
+        if vetted.ok and self._named_since(row, vetted.number):
+            await s.record_review(row, self._twice_text(row, vetted.number), [vetted.number.id])
+            return
         if vetted.ok:
             await s.record_bought(row, vetted.number, resolved_by="answer", status=res.status)
             return
         answered = f"the API answered HTTP {res.status} (bought)"
         text = review_text(vetted, answered=answered, group_id=row.group, name=row.order.name)
         await s.record_review(row, text, [vetted.number.id])
+
+    def _named_since(self, row: RowState, number: Number) -> bool:
+        """True when the API suffixed the name for a number that was not in the group as
+        this run began: an earlier attempt of the row (its listing lagging), or another run,
+        has bought one since, so this purchase may be a second."""
+        name = row.order.name
+        if same_name(number.name, name):
+            return False
+        return not any(same_name(n.name, name) for n in self._before.get(row.group, ()))
+
+    def _twice_text(self, row: RowState, number: Number) -> str:
+        name = row.order.name.strip()
+        return (
+            f"This row may have been bought twice: the API named number {number.id} "
+            f'"{number.name}" because "{name}" is in use, but group {row.group} held no number '
+            f"by that name when this run began (an earlier attempt of this row, or another run, "
+            f"bought it since). Review both in the account and release the one you do not want"
+        )
 
     async def _refused(self, row: RowState, res: CreateResult) -> None:
         """The row fails for good, unless no number matched and a fallback is left to try."""

@@ -193,6 +193,50 @@ def test_absent_needs_the_settle_delay(api: Api, clock: FakeClock, journal: Path
     assert outcome.stats["adopted"] == 1
 
 
+def test_a_suffixed_answer_after_a_lagging_listing_goes_to_review(
+    api: Api, clock: FakeClock, journal: Path
+) -> None:
+    """A resend answered "A 2" where the group held no "A" as the run began: review, exit 1."""
+    api.sandbox.set_faults(Faults(list_lag_ms=600_000, script=("drop_after",)))
+    outcome = order_rows(
+        rows(["A", "B"]),
+        api_url=api.url,
+        token=TOKEN,
+        journal_path=journal,
+        options=RunOptions(timeout=5.0),
+        transport=api,
+        sleep=clock.sleep,
+        clock=clock,
+    )
+    names = sorted(str(n["name"]) for n in api.sandbox.ledger())
+    assert (names, posts(api)) == (["A", "A 2", "B"], 3)  # the listing lied: bought twice
+    first, second = outcome.results
+    assert (first.status, second.status) == (Status.FAILED, Status.PROVISIONED)
+    assert "may have been bought twice" in str(first.error) and '"A 2"' in str(first.error)
+    with Journal.open(journal) as j:
+        assert j.lookup(API, GID, "A").state is State.REVIEW  # type: ignore[union-attr]
+
+
+def test_a_suffixed_answer_is_expected_when_the_name_was_there(
+    api: Api, clock: FakeClock, journal: Path
+) -> None:
+    """With --existing order, a name the group already held comes back suffixed: provisioned."""
+    seed(api, "A")
+    api.sandbox.script("ok")
+    outcome = order_rows(
+        rows(["A"]),
+        api_url=api.url,
+        token=TOKEN,
+        journal_path=journal,
+        options=RunOptions(timeout=5.0),
+        transport=api,
+        sleep=clock.sleep,
+        clock=clock,
+    )
+    assert outcome.results[0].status == Status.PROVISIONED
+    assert 'the API assigned "A 2"' in outcome.results[0].warnings[0]
+
+
 @pytest.mark.parametrize("fault", ["429", "connect"], ids=str)
 def test_unsent_requests_are_resent(fault: str, api: Api, clock: FakeClock, journal: Path) -> None:
     """429s and connect errors are resent without a reconcile."""

@@ -277,13 +277,13 @@ class _Order:
             try:
                 survey = _survey(self.checked, self.config, self.api, journal, stop=stop)
             except ListingInterrupted:
-                return self._cut_short(f"interrupted: {_INTERRUPTED_PLAN}")
+                return self._cut_short(f"interrupted: {_INTERRUPTED_PLAN}", journal)
             except (TokenRejected, ListingFailed) as exc:
-                return self._cut_short(_listing_stop(exc))
+                return self._cut_short(_listing_stop(exc), journal)
             try:
                 updates = self._compare(survey, journal, stop)
             except ListingInterrupted:
-                return self._cut_short(f"interrupted: {_INTERRUPTED_PLAN}")
+                return self._cut_short(f"interrupted: {_INTERRUPTED_PLAN}", journal)
             plan = replace(
                 survey.plan,
                 to_update=len(updates.tasks),
@@ -291,7 +291,7 @@ class _Order:
                 not_updated=len(updates.failures),
             )
             if stop is not None and stop.is_set():  # Ctrl-C as the listing ended
-                return self._cut_short(f"interrupted: {_INTERRUPTED_PLAN}")
+                return self._cut_short(f"interrupted: {_INTERRUPTED_PLAN}", journal)
             if on_plan is not None:
                 on_plan(plan)
             over = plan.over_cap()
@@ -384,10 +384,16 @@ class _Order:
             ) from None
         return replace(report, extra={"plan": plan})
 
-    def _cut_short(self, reason: str) -> Report:
-        """The account could not be listed: nothing is sent, the output says why (exit 3)."""
+    def _cut_short(self, reason: str, journal: Path) -> Report:
+        """The account could not be listed: nothing is sent, the output says why (exit 3).
+
+        Rows the journal shows bought keep their numbers: the output may replace an earlier
+        one that showed them (the overwrite check counted on the journal's numbers).
+        """
+        bought = _journal_bought(self.checked, self.api, journal)
         results = [
-            _run_result(row, self.checked, {}, held=False, invalid=0) for row in self.checked.rows
+            bought.get(row.index) or _run_result(row, self.checked, {}, held=False, invalid=0)
+            for row in self.checked.rows
         ]
         info = _info("run", self.checked, api=self.api, started=self.started)
         info = replace(info, stopped_reason=reason)
@@ -561,6 +567,28 @@ def _held(
             row = keys[key]
             held[row.index] = Held(row, item.number_id, item.phone or "", row.order)
     return sorted(held.values(), key=lambda h: h.row.index)
+
+
+def _journal_bought(checked: Checked, api: Api, journal: Path) -> dict[int, RowResult]:
+    """The results of the rows whose numbers the journal holds (DONE), by row index."""
+    from batchprov.order.journal import State, item_key, peek_items
+
+    open_rows = [r for r in checked.rows if r.order is not None and not r.owned]
+    keys = {item_key(api.url, r.order.group_id, r.order.name): r for r in open_rows if r.order}
+    results: dict[int, RowResult] = {}
+    for key, item in peek_items(journal, keys).items():
+        if item.state is not State.DONE or not item.number_id:
+            continue
+        row = keys[key]
+        results[row.index] = replace(
+            _check_result(row, checked, Status.ALREADY_PROVISIONED),
+            tracking_number=item.phone,
+            number_id=item.number_id,
+            route_id=item.route_id,
+            assigned_name=item.actual_name,
+            provisioned_at=item.provisioned_at,
+        )
+    return results
 
 
 def _cells(checked: Checked, row: CheckedRow) -> dict[str, str]:

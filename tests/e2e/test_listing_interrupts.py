@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openpyxl
 import pytest
 from test_run_crash import write_rows
 
@@ -177,3 +178,23 @@ def test_stop_ends_the_updates_unanswered_read(tmp_path: Path) -> None:
     assert "interrupted" in (report.info.stopped_reason or "")
     (number,) = sandbox.sandbox.ledger()
     assert [] == number["changes"], number
+
+
+def test_a_run_stopped_at_the_listing_keeps_the_journals_numbers(
+    server: RunningSandbox, tmp_path: Path
+) -> None:
+    """A re-run whose listing fails rewrites the output with the bought numbers, not without."""
+    write_rows(tmp_path / "in.csv", 4)
+    first = run(server, tmp_path, threading.Event())
+    bought = {r.index: r.tracking_number for r in first.results}
+    assert {"provisioned"} == {r.status.value for r in first.results}
+    server.state.script_listings(*["503"] * 20)
+    again = run(server, tmp_path, threading.Event())
+    assert 3 == again.exit_code and "API unavailable" in (again.info.stopped_reason or "")
+    assert {"already provisioned"} == {r.status.value for r in again.results}
+    assert bought == {r.index: r.tracking_number for r in again.results}
+    assert 4 == len(server.state.ledger())
+    sheet = openpyxl.load_workbook(tmp_path / "out.xlsx").worksheets[0]
+    header = [c.value for c in sheet[1]]
+    shown = [row[header.index("Tracking Number")] for row in sheet.iter_rows(2, values_only=True)]
+    assert sorted(bought.values()) == sorted(shown)

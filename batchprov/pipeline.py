@@ -41,7 +41,7 @@ from batchprov.report import Report, RunInfo
 from batchprov.wording import api_words
 from batchprov.write.atomic import same_file
 from batchprov.write.columns import check_output, check_room
-from batchprov.write.overwrite import check_overwrite
+from batchprov.write.overwrite import check_overwrite, lost_numbers, overwrite_refused
 
 if TYPE_CHECKING:  # ordering is imported by the functions that order: `validate` needs none of it
     from batchprov.change.apply import ChangeOutcome, ChangeTask
@@ -210,11 +210,16 @@ def run_file(
         api = api or Api.from_environment()
         out = _output_path(output, path, mode="run", sandbox=api.sandbox)
         bought = _journal_numbers(config, api, out)
-        _guard(out, checked, config, command="run", also=bought, failed_only=also)
+        # Numbers the output shows that neither the input nor the journal holds may be found
+        # in the account (a run with another journal found them): the survey decides.
+        lists = config.lists_account and bool(api.token)
+        unconfirmed = _guard(
+            out, checked, config, command="run", also=bought, failed_only=also, defer=lists
+        )
         from batchprov.survey import check_can_write
 
         check_can_write(checked.table, out, journal=_journal_to_read(config, api))
-        run = _Order(checked, config, api, out, started, failed_only=also)
+        run = _Order(checked, config, api, out, started, failed_only=also, unconfirmed=unconfirmed)
         return run.go(confirm=confirm, on_plan=on_plan, on_progress=on_progress, stop=stop)
 
 
@@ -261,6 +266,8 @@ class _Order:
     out: Path
     started: str
     failed_only: Path | None = None
+    #: Bought numbers the output shows that only the account can say this run carries over.
+    unconfirmed: frozenset[str] = frozenset()
 
     def go(
         self,
@@ -280,6 +287,7 @@ class _Order:
                 return self._cut_short(f"interrupted: {_INTERRUPTED_PLAN}", journal)
             except (TokenRejected, ListingFailed) as exc:
                 return self._cut_short(_listing_stop(exc), journal)
+            self._check_carried(survey)
             try:
                 updates = self._compare(survey, journal, stop)
             except ListingInterrupted:
@@ -384,24 +392,43 @@ class _Order:
             ) from None
         return replace(report, extra={"plan": plan})
 
+    def _check_carried(self, survey: Survey) -> None:
+        """Refuse, before anything is sent, to replace an output showing numbers that neither
+        the input, the journal nor the account gives this run to show again."""
+        from batchprov.write.overwrite import overwrite_refused
+
+        found = {n.phone_number for row in self.checked.rows if (n := survey.found(row))}
+        lost = self.unconfirmed - found
+        if lost:
+            raise overwrite_refused(self.out, len(lost), command="run")
+
     def _cut_short(self, reason: str, journal: Path) -> Report:
         """The account could not be listed: nothing is sent, the output says why (exit 3).
 
         Rows the journal shows bought keep their numbers: the output may replace an earlier
-        one that showed them (the overwrite check counted on the journal's numbers).
+        one that showed them (the overwrite check counted on the journal's numbers). One
+        showing numbers only the account could vouch for is left as it is.
         """
         bought = _journal_bought(self.checked, self.api, journal)
         results = [
             bought.get(row.index) or _run_result(row, self.checked, {}, held=False, invalid=0)
             for row in self.checked.rows
         ]
+        out: Path | None = self.out
+        if self.unconfirmed:
+            out = None
+            count = len(self.unconfirmed)
+            reason = (
+                f"{reason}; {self.out} was left as it was: it shows {count} bought number(s) "
+                "that only the account can say this run would carry over"
+            )
         info = _info("run", self.checked, api=self.api, started=self.started)
         info = replace(info, stopped_reason=reason)
         return _finish(
             self.checked,
             results,
             info,
-            self.out,
+            out,
             extra_columns=_CHECK_COLUMNS,
             failed_only=self.failed_only,
         )
@@ -669,23 +696,30 @@ def _guard(
     also: frozenset[str] = frozenset(),
     columns: Sequence[str] = _CHECK_COLUMNS,
     failed_only: Path | None = None,
-) -> None:
+    defer: bool = False,
+) -> frozenset[str]:
     """Refuse, before anything is sent or written, to replace a file showing bought numbers
     that the new output would not show again (the input's own, or the journal's for a run),
     or to write result columns that would not fit in the sheet. The ``failed_only`` file
-    shows no bought number: it may replace none, nor the input, nor the output."""
+    shows no bought number: it may replace none, nor the input, nor the output.
+
+    ``defer``: return the numbers that would be lost instead of refusing (a run that lists
+    the account checks them against what it finds there).
+    """
     check_room(checked.table, out, extra_columns=columns, purchases=command == "run")
     shown = (r.previous.tracking_number for r in checked.rows if r.owned and r.previous)
     carried = {n for n in shown if n} | also
-    check_overwrite(out, carried=carried, command=command, sheet=config.sheet)
-    if failed_only is None:
-        return
-    if same_file(failed_only, out):
-        raise ConfigError(
-            f"--failed-only {failed_only} is the output file too; give it a name of its own."
-        )
-    check_output(checked.table, failed_only)
-    check_overwrite(failed_only, carried=(), command=command)
+    lost = lost_numbers(out, carried=carried, sheet=config.sheet)
+    if lost and not defer:
+        raise overwrite_refused(out, len(lost), command=command)
+    if failed_only is not None:
+        if same_file(failed_only, out):
+            raise ConfigError(
+                f"--failed-only {failed_only} is the output file too; give it a name of its own."
+            )
+        check_output(checked.table, failed_only)
+        check_overwrite(failed_only, carried=(), command=command)
+    return lost
 
 
 def _journal_numbers(config: RunConfig, api: Api, out: Path) -> frozenset[str]:

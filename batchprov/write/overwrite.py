@@ -16,7 +16,7 @@ from batchprov.models import OWNED
 from batchprov.read.files import SUPPORTED_SUFFIXES, read_table
 from batchprov.read.headers import result_header, result_span
 
-__all__ = ["bought_numbers", "check_overwrite"]
+__all__ = ["bought_numbers", "check_overwrite", "lost_numbers", "overwrite_refused"]
 
 _OWNED_TEXTS = frozenset(s.value for s in OWNED)
 
@@ -45,6 +45,13 @@ def _bought(status: str, number: str) -> bool:
     return status.strip() in _OWNED_TEXTS and bool(number.strip())
 
 
+def lost_numbers(
+    out: Path, *, carried: Collection[str], sheet: str | None = None
+) -> frozenset[str]:
+    """The bought numbers ``out`` shows that are not ``carried`` into the new file."""
+    return bought_numbers(out, sheet=sheet) - frozenset(carried)
+
+
 def check_overwrite(
     out: Path, *, carried: Collection[str], command: str, sheet: str | None = None
 ) -> None:
@@ -53,12 +60,15 @@ def check_overwrite(
     ``carried``: the tracking numbers the new file will show again (the input's own results,
     the journal's numbers for a run).
     """
-    lost = bought_numbers(out, sheet=sheet) - frozenset(carried)
-    if not lost:
-        return
-    count = len(lost)
+    lost = lost_numbers(out, carried=carried, sheet=sheet)
+    if lost:
+        raise overwrite_refused(out, len(lost), command=command)
+
+
+def overwrite_refused(out: Path, count: int, *, command: str) -> OutputError:
+    """The error refusing to replace ``out``, which shows ``count`` numbers not carried over."""
     noun = "number" if count == 1 else "numbers"
-    raise OutputError(
+    return OutputError(
         f"Not writing to {out}: it shows {count} bought {noun} that this {command} would not "
         f"carry over, and they would be lost from that file. Choose another output file (-o), "
         "or run with that file as the input."

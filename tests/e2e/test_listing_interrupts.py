@@ -20,7 +20,7 @@ import pytest
 from test_run_crash import write_rows
 
 from batchprov.config import Api, RunConfig
-from batchprov.errors import RunAborted
+from batchprov.errors import OutputError, RunAborted
 from batchprov.order.options import RunOptions
 from batchprov.order.reconcile import QUICK_RECONCILE
 from batchprov.pipeline import run_file
@@ -198,3 +198,54 @@ def test_a_run_stopped_at_the_listing_keeps_the_journals_numbers(
     header = [c.value for c in sheet[1]]
     shown = [row[header.index("Tracking Number")] for row in sheet.iter_rows(2, values_only=True)]
     assert sorted(bought.values()) == sorted(shown)
+
+
+def _run_with(server: RunningSandbox, tmp_path: Path, journal: str) -> Report:
+    return run_file(
+        tmp_path / "in.csv",
+        tmp_path / "out.xlsx",
+        config=RunConfig(journal=tmp_path / journal, options=OPTIONS),
+        api=Api(url=server.url, token=TOKEN),
+        confirm=lambda plan: True,
+    )
+
+
+def test_the_same_command_runs_again_after_a_journal_that_found_the_numbers(
+    server: RunningSandbox, tmp_path: Path
+) -> None:
+    """Numbers a fresh journal found in the account may be shown again: the re-run is allowed."""
+    write_rows(tmp_path / "in.csv", 4)
+    assert {"provisioned"} == {r.status.value for r in _run_with(server, tmp_path, "a").results}
+    for _ in range(2):  # the second journal records no purchase: only the account has them
+        again = _run_with(server, tmp_path, "b")
+        assert {"already provisioned"} == {r.status.value for r in again.results}
+    assert 4 == len(server.state.ledger())
+
+
+def test_numbers_the_account_does_not_hold_still_stop_the_overwrite(
+    server: RunningSandbox, tmp_path: Path
+) -> None:
+    """An output showing numbers no journal nor the account has is not replaced (exit 2)."""
+    write_rows(tmp_path / "in.csv", 4)
+    _run_with(server, tmp_path, "a")
+    for number in list(server.state.ledger()):
+        server.state.delete_number(int(number["id"]))  # released outside batchprov
+    with pytest.raises(OutputError, match="it shows 4 bought numbers"):
+        _run_with(server, tmp_path, "b")
+    assert 4 == len(server.state.ledger())  # nothing bought
+
+
+def test_a_failed_listing_leaves_an_output_only_the_account_vouches_for(
+    server: RunningSandbox, tmp_path: Path
+) -> None:
+    """With another journal and the listing down, the output showing bought numbers stays."""
+    write_rows(tmp_path / "in.csv", 4)
+    _run_with(server, tmp_path, "a")
+    before = (tmp_path / "out.xlsx").read_bytes()
+    server.state.script_listings(*["503"] * 20)
+    report = _run_with(server, tmp_path, "b")
+    assert 3 == report.exit_code and report.output_path is None
+    assert "out.xlsx was left as it was: it shows 4 bought number(s)" in str(
+        report.info.stopped_reason
+    )
+    assert before == (tmp_path / "out.xlsx").read_bytes()

@@ -509,7 +509,7 @@ def release(
 
 
 @cli.command()
-@click.argument("run_id", required=False, metavar="RUN_ID")
+@click.argument("run_id", required=False, metavar="[RUN_ID]")
 @click.option(
     "-o",
     "--output",
@@ -737,13 +737,25 @@ def _print_report(report: Report, *, as_json: bool) -> None:
         click.echo(f"  {'warnings':<20} {warnings:>7}")
     _print_problems(report)
     if info.stopped_reason:
-        click.secho(f"Stopped early: {info.stopped_reason}. {FINISH}", fg="yellow")
+        click.secho(
+            f"Stopped early: {info.stopped_reason}. {_after_stop(info.stopped_reason)}", fg="yellow"
+        )
     if report.output_path:
         click.echo(f"Output: {report.output_path}")
     if report.failed_only_path:
         count = len(problem_rows(report))
         noun = "row" if count == 1 else "rows"
         click.echo(f"Rows to fix ({count} {noun}): {report.failed_only_path}")
+
+
+def _after_stop(reason: str) -> str:
+    """What to do after a stopped run: for a rejected token, fix it first."""
+    if reason.startswith("token rejected"):
+        return (
+            "Check the token (TELMETRICS_TOKEN), then run the same command again: nothing "
+            "will be bought twice."
+        )
+    return FINISH
 
 
 def problem_rows(report: Report) -> list[RowResult]:

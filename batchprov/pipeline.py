@@ -549,7 +549,7 @@ def _listing_stop(exc: Exception) -> str:
 
     if isinstance(exc, TokenRejected):
         return f"token rejected ({exc}); nothing was ordered"
-    return f"API unavailable: {exc}; nothing was ordered"
+    return f"API unavailable: {str(exc).rstrip('. ')}; nothing was ordered"
 
 
 def _journal_to_read(config: RunConfig, api: Api) -> Path | None:

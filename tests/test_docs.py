@@ -277,3 +277,17 @@ def test_every_option_has_a_help_text(command: str) -> None:
     """No option of any command is left without a --help text."""
     for spellings, help_text in _options(command):
         assert help_text.strip(), (command, spellings)
+
+
+@pytest.mark.parametrize("command", ["history", "template"])
+def test_an_optional_argument_is_shown_in_brackets(command: str) -> None:
+    """--help's usage line marks an argument that may be left out as [ARG], as the SPEC does."""
+    import click
+
+    from batchprov.cli import cli
+
+    found = cli.get_command(click.Context(cli), command)
+    assert found is not None
+    for param in found.params:
+        if isinstance(param, click.Argument) and not param.required:
+            assert param.make_metavar(click.Context(found)).startswith("["), param.name

@@ -140,6 +140,8 @@ def stopped_result(row: RowState, item: Item | None, halt: str | None) -> RowRes
         return failed_result(row, item, unknown_text(detail))
     if item.state is State.FAILED:
         return failed_result(row, item, item.last_error or "failed")
+    if item.last_error and item.last_error in why:  # this row's own answer stopped the run
+        return failed_result(row, item, f"Not bought: {why}. {NOT_REACHED}")
     return failed_result(
         row,
         item,

@@ -128,6 +128,27 @@ def test_run_refuses_without_terminal_or_yes(
     assert not (tmp_path / "o.xlsx").exists()
 
 
+def test_a_rejected_token_says_to_check_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run whose token is refused stops (exit 3) and tells the user to check the token."""
+    monkeypatch.setenv("TELMETRICS_TOKEN", "a-mistyped-token-value")
+    with serve_in_thread(SandboxConfig(token="secret-token-value")) as server:
+        code, out, err = invoke(
+            "run",
+            str(EXAMPLES / "advertisers.csv"),
+            "-y",
+            "-o",
+            str(tmp_path / "o.xlsx"),
+            "--api-url",
+            server.url,
+            "--journal",
+            str(tmp_path / "j.sqlite"),
+        )
+        assert [] == server.state.ledger()
+    assert code == 3
+    assert "Check the token (TELMETRICS_TOKEN), then run the same command again" in out + err
+    assert "a-mistyped-token-value" not in out + err
+
+
 def test_dry_run_plans_every_valid_row(tmp_path: Path) -> None:
     """--dry-run marks valid rows planned, writes each JSON body, and sends nothing."""
     out = tmp_path / "o.xlsx"

@@ -157,6 +157,8 @@ def test_token_rejected_stops_at_once(api: Api, clock: FakeClock, journal: Path)
     assert api.requests[-1][0] == "POST"
     assert statuses(outcome) == ["provisioned"] * 3 + ["failed"] + ["not attempted"] * 6
     assert "before this row's turn" in (outcome.results[-1].error or "")
+    refused = outcome.results[3].error or ""  # its own 401 stopped the run: said once
+    assert refused.startswith("Not bought: token rejected (HTTP 401") and refused.count("401") == 1
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 TOKEN = "Zq8vK3mW9xT2pL7nR4bY6cH1dF5gJ"
 MODES = (
     "ok",
+    "absurd_total",
     "accepted",
     "trickle",
     "trickle_all",
@@ -211,8 +212,9 @@ class HostileApi:
         if self.mode == "endless":  # always one more full page of new numbers
             results = [_number(10**6 + page * size + i, group, f"x{i}") for i in range(size)]
             return _json(200, {"results": results, "paging": _paging(page, size, page * size + 1)})
-        if self.mode == "too_many":
-            return _json(200, {"results": mine[:size], "paging": _paging(page, size, 10**9)})
+        if self.mode in ("too_many", "absurd_total"):
+            total = 10**9 if self.mode == "too_many" else 10**300
+            return _json(200, {"results": mine[:size], "paging": _paging(page, size, total)})
         if self.mode == "looping":
             results = [_number(10**6 + i, group, f"x{i}") for i in range(size)]
             return _json(200, {"results": results, "paging": _paging(page, size, 3 * size)})

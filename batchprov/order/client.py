@@ -417,13 +417,13 @@ class ApiClient:
                 pages = max(1, math.ceil(total / size)) if size > 0 else 1
                 if pages > self.max_pages:
                     raise ListingUnusable(
-                        f"listing group {group_id} is unusable: it would take {pages:,} pages "
-                        f"(paging.total {total:,}, page size {size}); at most "
+                        f"listing group {group_id} is unusable: it would take {_count(pages)} "
+                        f"pages (paging.total {_count(total)}, page size {_count(size)}); at most "
                         f"{self.max_pages:,} are read"
                     )
             elif (total, size) != first:
                 raise ListingInconsistent(
-                    f"paging changed between pages (total {first[0]} then {total}, "
+                    f"paging changed between pages (total {_count(first[0])} then {_count(total)}, "
                     f"page size {first[1]} then {size})"
                 )
             ids = [n.id for n in results]
@@ -537,6 +537,11 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         when = when.replace(tzinfo=UTC)
     current = time.time() if now is None else now
     return max(when.timestamp() - current, 0.0)
+
+
+def _count(n: int) -> str:
+    """A count from an answer as people read it: an absurd one is not printed in full."""
+    return f"{n:,}" if n < 10**15 else f"about 10^{len(str(n)) - 1}"
 
 
 def says_bought(detail: str) -> bool:

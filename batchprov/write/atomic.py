@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,6 +38,29 @@ def atomic_write(out: Path, source: Path, write: Callable[[Path], None]) -> None
         tmp.unlink(missing_ok=True)
         raise
     _sync_directory(out.parent)
+    _sweep(out)
+
+
+#: A temporary file of an output this much older than now was left by a killed write.
+STALE_SECONDS = 3600.0
+
+
+def _sweep(out: Path) -> None:
+    """Remove temporary files of ``out`` that a write killed before its rename left behind
+    (an hour old or more: a write still going on beside this one is younger)."""
+    shape = re.compile(rf"\.{re.escape(out.stem)}\.[A-Za-z0-9_]{{8}}{re.escape(out.suffix)}\.tmp")
+    cutoff = time.time() - STALE_SECONDS
+    try:
+        entries = list(os.scandir(out.parent))
+    except OSError:
+        return
+    for entry in (e for e in entries if shape.fullmatch(e.name)):
+        try:
+            stale = entry.stat(follow_symlinks=False).st_mtime < cutoff
+            if stale and entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+        except OSError:
+            continue
 
 
 def _mode_for(out: Path, source: Path) -> int:

@@ -642,7 +642,13 @@ class Journal:
         status: int | None,
         detail: str | None,
     ) -> Item:
-        """Apply an outcome to the item and close its open attempt, in one transaction.
+        """Apply an outcome to the item and close its attempt, in one transaction.
+
+        The attempt is the item's latest (its ``intent_id``) while still open, or while its
+        outcome is ``unknown``: a reconcile's verdict (adopted, absent, review) replaces that
+        outcome, so the attempt that bought is the one that says so, in whichever run the
+        reconcile came. A definite outcome is never overwritten (a row used up after
+        ``absent`` keeps ``absent``).
 
         The item is read back from its own UPDATE (``RETURNING``): an outcome changes neither
         its intent nor its key, so no SELECT before or after is needed.
@@ -654,7 +660,7 @@ class Journal:
             if item.intent_id is not None:
                 db.execute(
                     "UPDATE attempt SET finished_at=?, outcome=?, http_status=?, detail=?"
-                    " WHERE intent_id=? AND finished_at IS NULL",
+                    " WHERE intent_id=? AND (finished_at IS NULL OR outcome='unknown')",
                     (stamp, outcome, status, detail, item.intent_id),
                 )
         return item

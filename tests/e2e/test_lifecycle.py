@@ -431,6 +431,27 @@ def test_release_a_journal_run(server: RunningSandbox, tmp_path: Path) -> None:
     assert again.extra["plan"].already == len(NAMES) and applied_deletes(server) == len(NAMES)
 
 
+def test_numbers_found_after_lost_answers_count_for_their_run(
+    server: RunningSandbox, tmp_path: Path
+) -> None:
+    """Numbers a run's own reconcile adopted after lost answers are in its history, its audit
+    and its release."""
+    journal = tmp_path / "journal.sqlite"
+    server.state.set_faults(Faults(drop_after_create=0.5))
+    buy(server, tmp_path, journal)
+    server.state.set_faults(Faults())
+    assert server.state.stats[f"{POSTS} dropped"] > 0  # some answers were lost
+    (run,) = read_history(journal)
+    assert run.bought == len(server.state.ledger()) == len(NAMES)
+    write_audit(run.run_id, tmp_path / "audit.xlsx", journal=journal)
+    assert statuses(tmp_path / "audit.xlsx") == ["provisioned"] * len(NAMES)
+    report = release_numbers(
+        None, run_id=run.run_id, journal=journal, api=api_of(server), confirm=lambda plan: True
+    )
+    assert report.counts() == {"released": len(NAMES)}
+    assert all(n["released"] for n in server.state.ledger())
+
+
 def test_history_command(server: RunningSandbox, tmp_path: Path) -> None:
     """`history` lists the runs (JSON too) and writes one run's audit workbook with -o."""
     journal = tmp_path / "journal.sqlite"

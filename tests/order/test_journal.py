@@ -207,3 +207,50 @@ def test_failed_item_can_be_reopened(journal: Journal) -> None:
     journal.begin_attempt(item.key, journal.start_run("t"), "{}")
     journal.record_failed(item.key, "HTTP 400: bad")
     assert journal.reopen(item.key, '{"new": 1}').state == State.PENDING
+
+
+def test_a_reconcile_after_an_unknown_answer_credits_the_attempt_that_bought(
+    journal: Journal,
+) -> None:
+    """A number adopted by a reconcile after an unknown answer marks that attempt as bought."""
+    run = journal.start_run("t")
+    item = journal.ensure_item(API, 5, "A", "{}")
+    journal.begin_attempt(item.key, run, "{}")
+    journal.record_unknown(item.key, "no complete answer within 6 s")
+    journal.record_done(item.key, number(1), provisioned_at="x", resolved_by="reconcile")
+    assert [outcome for _, outcome in journal.attempts(item.key)] == ["reconcile"]
+    assert [(i.number_id, o) for i, _, o, _ in journal.run_attempts(run)] == [("1", "reconcile")]
+    assert [r.bought for r in journal.runs(run)] == [1]
+
+
+def test_a_later_runs_reconcile_credits_the_run_whose_attempt_bought(journal: Journal) -> None:
+    """An unknown left by an interrupted run and adopted by the next counts for the first run."""
+    first = journal.start_run("t")
+    a, b = (journal.ensure_item(API, 5, n, "{}") for n in ("A", "B"))
+    for item in (a, b):
+        journal.begin_attempt(item.key, first, "{}")
+    journal.record_unknown(a.key, "no complete answer within 6 s")  # b stays INTENT
+    journal.end_run(first, "interrupted")
+    second = journal.start_run("t")
+    journal.record_done(a.key, number(1), provisioned_at="x", resolved_by="reconcile")
+    journal.record_done(b.key, number(2), provisioned_at="x", resolved_by="reconcile")
+    journal.end_run(second, "finished")
+    assert [(r.run_id, r.bought) for r in journal.runs()] == [(first, 2), (second, 0)]
+
+
+def test_absent_or_review_replaces_an_unknown_outcome_but_no_definite_one(
+    journal: Journal,
+) -> None:
+    """A reconcile's absent or review replaces an attempt's unknown; a later outcome of the
+    same attempt (used up after absent, the same number again) leaves a definite one."""
+    run = journal.start_run("t")
+    a, b, c = (journal.ensure_item(API, 5, n, "{}") for n in ("A", "B", "C"))
+    for item in (a, b, c):
+        journal.begin_attempt(item.key, run, "{}")
+        journal.record_unknown(item.key, "HTTP 502")
+    journal.record_pending(a.key, "absent", "not found after: HTTP 502")
+    journal.record_failed(a.key, "Not bought after 1 attempts")
+    journal.record_review(b.key, "possible duplicate purchase", ["7", "8"])
+    journal.record_done(c.key, number(3), provisioned_at="x", resolved_by="reconcile")
+    journal.record_done(c.key, number(3), provisioned_at="x", resolved_by="answer")
+    assert [journal.attempts(i.key)[0][1] for i in (a, b, c)] == ["absent", "review", "reconcile"]

@@ -51,6 +51,8 @@ class Plan:
         dry_run: True when nothing will be sent at all.
         found: rows whose name already names a number in the group (found in the account):
             reported already provisioned, not bought.
+        recovered: rows an earlier run sent without hearing back whose number the account
+            holds: adopted (provisioned), not bought again.
         held: valid rows not sent: failed before, to review, several numbers with their
             name in the account, or a group the API refused to list.
         account_checked: True when the groups were listed before this plan (offline dry
@@ -78,6 +80,7 @@ class Plan:
     price_per_number: float | None = None
     dry_run: bool = False
     found: int = 0
+    recovered: int = 0
     held: int = 0
     account_checked: bool = False
     max_numbers: int | None = None
@@ -182,6 +185,11 @@ class Plan:
                 f"  {self.found} row(s) found in the account (a number already has the name): "
                 "not bought"
             )
+        if self.recovered:
+            lines.append(
+                f"  {self.recovered} row(s) an earlier run sent without hearing back: their "
+                "numbers are in the account and are kept, not bought again"
+            )
         if self.held:
             lines.append(f"  {self.held} row(s) reported again, not sent (see the workbook)")
         if self.hidden:
@@ -196,7 +204,7 @@ class Plan:
                 f"  {self.named_anyway} of them already have a number by that name in the "
                 "account: another is bought (--existing order)"
             )
-        elif self.account_checked and self.to_order and not self.found:
+        elif self.account_checked and self.to_order and not (self.found or self.recovered):
             lines.append("  the account was checked: no row to order has a number by its name yet")
         return lines
 
@@ -218,6 +226,7 @@ class Plan:
             ("Orders to send", self.to_order),
             ("Already provisioned", self.already),
             ("Found in the account", self.found),
+            ("Sent before, found and kept", self.recovered),
             ("Reported again, not sent", self.held),
             ("Hidden rows left out", self.hidden),
             ("Account checked", "yes" if self.account_checked else "no (offline)"),
@@ -239,6 +248,7 @@ class Plan:
             "to_order": self.to_order,
             "already": self.already,
             "found_in_account": self.found,
+            "recovered_from_account": self.recovered,
             "held": self.held,
             "hidden_left_out": self.hidden,
             "named_in_account_ordered_anyway": self.named_anyway,
@@ -307,6 +317,7 @@ def make_plan(
     price_per_number: float | None = None,
     dry_run: bool = False,
     found: int = 0,
+    recovered: int = 0,
     held: int = 0,
     account_checked: bool = False,
     max_numbers: int | None = None,
@@ -332,6 +343,7 @@ def make_plan(
         price_per_number=price_per_number,
         dry_run=dry_run,
         found=found,
+        recovered=recovered,
         held=held,
         account_checked=account_checked,
         max_numbers=max_numbers,

@@ -160,3 +160,19 @@ def test_random_sigkills_then_rerun(sandbox, tmp_path: Path) -> None:  # type: i
     card = scorecard(names, sandbox.url.rsplit("/v3/api", 1)[0], out)
     print(f"random kills: {card}, final run {time.monotonic() - started:.1f} s")
     assert card == {"rows": 60, "bought": 60, "duplicates": 0, "lost": 0, "unresolved": 0}
+
+
+def test_a_rows_number_from_a_killed_run_is_planned_as_kept(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The plan after a kill counts a row sent without an answer as kept, not found or bought."""
+    from batchprov.config import Api, RunConfig
+    from batchprov.pipeline import check_file, plan_run
+
+    write_rows(tmp_path / "in.csv", 6)
+    out, journal = tmp_path / "out.xlsx", tmp_path / "journal.sqlite"
+    cmd = command(tmp_path / "in.csv", out, journal, sandbox.url)
+    assert run_once(cmd, crash_at="after_send_before_commit:3") == 137
+    checked = check_file(tmp_path / "in.csv")
+    plan = plan_run(checked, config=RunConfig(journal=journal), api=Api(sandbox.url, "sandbox"))
+    assert plan.recovered >= 1 and plan.found == 0  # in flight when killed: bought, kept
+    assert plan.already + plan.recovered + plan.to_order == 6
+    assert "an earlier run sent without hearing back" in plan.describe()

@@ -145,10 +145,20 @@ class Reconciler:
             return
         number = vetted.number
         s.stats["adopted"] += 1
-        row.warnings.append(
-            f"No clear answer came when this row was ordered ({row.unknown_detail}); its "
-            "number was then found in the account by its name, and kept: nothing was bought twice"
-        )
+        if row.resent_unseen:
+            row.warnings.append(
+                f"No clear answer came for this row ({row.unknown_detail}), twice: it was sent "
+                "again after the group's listing showed no number by its name, and a number by "
+                f"its name then showed, {number.id}, kept. If the listing was late, the first "
+                f"attempt bought one too: check group {row.group} for another number named "
+                f'"{row.order.name.strip()}" or a suffixed form'
+            )
+        else:
+            row.warnings.append(
+                f"No clear answer came when this row was ordered ({row.unknown_detail}); its "
+                "number was then found in the account by its name, and kept: nothing was bought "
+                "twice"
+            )
         await s.record_bought(row, number, resolved_by="reconcile")
         s.resolved(row)
 
@@ -189,6 +199,7 @@ class Reconciler:
         if row.sends >= s.opts.max_attempts:
             await s.exhausted(row, item, row.unknown_detail)
         else:
+            row.resent_unseen = True
             s.retry(row, max(row.not_before, s.clock()))
 
     async def _unvouched(self, row: RowState) -> None:

@@ -45,6 +45,8 @@ class RowState:
     unknown_detail: str = ""
     #: A 2xx said it bought without saying what: absent from the listing, it goes to review.
     claimed: bool = False
+    #: Sent again after two listings did not show it: a number found later may be a second.
+    resent_unseen: bool = False
     recovering: bool = False
     warnings: list[str] = field(default_factory=list)
     step: int = 0  # fallbacks used: 0 while the row's own order is tried

@@ -219,6 +219,26 @@ def test_a_suffixed_answer_after_a_lagging_listing_goes_to_review(
         assert j.lookup(API, GID, "A").state is State.REVIEW  # type: ignore[union-attr]
 
 
+def test_a_number_seen_only_after_a_resend_is_kept_with_a_warning(
+    api: Api, clock: FakeClock, journal: Path
+) -> None:
+    """Two lost answers and a late listing: the number then found is kept, with a warning."""
+    api.sandbox.set_faults(Faults(list_lag_ms=10_000, script=("drop_after", "drop_after")))
+    outcome = order_rows(
+        rows(["A"]),
+        api_url=api.url,
+        token=TOKEN,
+        journal_path=journal,
+        options=RunOptions(timeout=5.0, settle_delay=4.0),
+        transport=api,
+        sleep=clock.sleep,
+        clock=clock,
+    )
+    (result,) = outcome.results
+    assert (result.status, posts(api)) == (Status.PROVISIONED, 2)
+    assert 'check group 11623282 for another number named "A"' in result.warnings[0]
+
+
 def test_a_suffixed_answer_is_expected_when_the_name_was_there(
     api: Api, clock: FakeClock, journal: Path
 ) -> None:

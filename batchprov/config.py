@@ -89,12 +89,18 @@ class Api:
 
     ``sandbox`` marks the built-in simulator: nothing real is bought, and its numbers live
     only as long as it does. The token is never part of the repr.
+
+    ``key``: the name the journal keys this API's numbers by, when it is not ``url``. A web
+    sandbox job's sandbox is served on a new port at each run but keeps its numbers, so it is
+    the same API under one key (`batchprov.web.jobs.job_api`). Real APIs have none: they are
+    keyed by their normalised URL.
     """
 
     url: str
     token: str = field(repr=False)
     sandbox: bool = False
     transport: httpx.AsyncBaseTransport | None = field(default=None, repr=False, compare=False)
+    key: str | None = None
 
     @classmethod
     def from_environment(cls, *, url: str | None = None, env: Environment | None = None) -> Api:
@@ -110,8 +116,9 @@ class Api:
 
     @property
     def key_url(self) -> str:
-        """The URL as the journal keys it and as people see it (no credentials)."""
-        return normalise_url(self.url)
+        """The URL as the journal keys it and as people see it (no credentials): ``key`` when
+        given, else ``url``."""
+        return normalise_url(self.key or self.url)
 
 
 class Existing(StrEnum):

@@ -463,6 +463,7 @@ class _Order:
         return order_rows(
             rows,
             api_url=self.api.url,
+            key_url=self.api.key_url,
             token=self.api.token,
             journal_path=journal,
             options=options,
@@ -588,7 +589,7 @@ def _held(
     if journal is None:
         return list(held.values())
     open_rows = [r for r in checked.rows if r.order is not None and r.index not in held]
-    keys = {item_key(api.url, r.order.group_id, r.order.name): r for r in open_rows if r.order}
+    keys = {item_key(api.key_url, r.order.group_id, r.order.name): r for r in open_rows if r.order}
     for key, item in peek_items(journal, keys).items():
         if item.state is State.DONE and item.number_id:
             row = keys[key]
@@ -601,7 +602,7 @@ def _journal_bought(checked: Checked, api: Api, journal: Path) -> dict[int, RowR
     from batchprov.order.journal import State, item_key, peek_items
 
     open_rows = [r for r in checked.rows if r.order is not None and not r.owned]
-    keys = {item_key(api.url, r.order.group_id, r.order.name): r for r in open_rows if r.order}
+    keys = {item_key(api.key_url, r.order.group_id, r.order.name): r for r in open_rows if r.order}
     results: dict[int, RowResult] = {}
     for key, item in peek_items(journal, keys).items():
         if item.state is not State.DONE or not item.number_id:

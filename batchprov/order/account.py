@@ -132,6 +132,7 @@ def read_account(
     rows: Iterable[CheckedRow],
     *,
     api_url: str,
+    key_url: str | None = None,
     journal: Path | None,
     token: str | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
@@ -140,6 +141,9 @@ def read_account(
 ) -> Account:
     """The journal items of ``rows``, and (with a ``token``) every page of their groups.
 
+    The groups are listed at ``api_url``; the journal keys the API by ``key_url`` (default
+    ``api_url``; see `batchprov.config.Api.key`).
+
     Setting ``stop`` ends the listing at once, its retry pauses and requests in flight
     included (they only read).
 
@@ -147,10 +151,11 @@ def read_account(
     `ListingInterrupted` when ``stop`` is set before every group is listed.
     """
     orders = [r.order for r in rows if r.order is not None]
-    keys = [item_key(api_url, o.group_id, o.name) for o in orders]
+    key = key_url or api_url
+    keys = [item_key(key, o.group_id, o.name) for o in orders]
     items = peek_items(journal, keys) if journal is not None else {}
     if token is None:
-        return Account(api_url, items=items)
+        return Account(key, items=items)
     groups = sorted({o.group_id for o in orders})
     if stop is not None and stop.is_set():
         raise ListingInterrupted("interrupted before the account was listed")
@@ -158,7 +163,7 @@ def read_account(
     listings, refused = asyncio.run(until_stopped(listing, stop))
     redactor = Redactor.of(token, api_url)
     return Account(
-        api_url,
+        key,
         listings=listings,
         refused=refused,
         items=items,

@@ -62,6 +62,7 @@ def order_rows(
     api_url: str,
     token: str,
     journal_path: Path,
+    key_url: str | None = None,
     options: RunOptions = RunOptions(),  # noqa: B008 (frozen, so sharing it is safe)
     transport: httpx.AsyncBaseTransport | None = None,
     on_progress: Callable[[Progress], None] | None = None,
@@ -73,6 +74,7 @@ def order_rows(
 ) -> OrderOutcome:
     """Order a number for every row (each must have ``.order``), exactly once across runs.
 
+    ``key_url``: what the journal keys the API by (default ``api_url``; `config.Api.key`).
     ``meta`` is what the journal records about the run (user, input, API; `history`).
     ``listings`` are complete listings of some groups taken a moment ago (the plan's): each
     becomes its group's baseline instead of a second listing (docs/design.md §5.4).
@@ -81,14 +83,16 @@ def order_rows(
     rejected, API down, interrupted) ends in ``OrderOutcome.stopped_reason``.
     """
     url = api_url.rstrip("/")
+    key = key_url or url
     with Journal.open(journal_path) as journal:
-        states = [_row_state(url, row) for row in rows]
+        states = [_row_state(key, row) for row in rows]
 
         async def run() -> OrderOutcome:
             # Built inside the event loop: the state owns its events, locks and HTTP pool.
             state = RunState(
                 states,
                 api_url=url,
+                key_url=key,
                 token=token,
                 journal=journal,
                 options=options,

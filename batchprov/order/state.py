@@ -267,6 +267,7 @@ class RunState:
         token: str,
         journal: Journal,
         options: RunOptions,
+        key_url: str | None = None,
         transport: httpx.AsyncBaseTransport | None,
         on_progress: Callable[[Progress], None] | None,
         stop: threading.Event | None,
@@ -275,8 +276,8 @@ class RunState:
         listings: Mapping[int, Sequence[Number]] | None = None,
     ) -> None:
         # Requests go to ``api_url`` as given (it may hold credentials); keys and texts use
-        # its normalised form.
-        self.api_url = normalise_url(api_url)
+        # the normalised form of ``key_url`` (`config.Api.key`), else of ``api_url``.
+        self.api_url = normalise_url(key_url or api_url)
         self.redactor = Redactor.of(token, api_url)
         self.journal = journal
         journal.redact(self.redactor.scrub)

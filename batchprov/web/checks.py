@@ -39,6 +39,8 @@ FIRST_WAIT = 3.0
 SHOWN_FOR = 300.0
 #: Seconds within which a confirmed check may be ordered; an older one is checked again.
 ORDER_WITHIN = 900.0
+#: Checks kept per job: a confirm page open in another tab can still be ordered from.
+KEPT = 8
 #: Rows a message names before it says "and N more".
 NAMED_ROWS = 10
 
@@ -67,25 +69,31 @@ class Check:
 
 
 class AccountChecks:
-    """The latest check of each job; each runs in a thread of its own."""
+    """The recent checks of each job (a few per job: every open view of the confirm page
+    keeps its own); each runs in a thread of its own."""
 
     def __init__(self, sandbox: SandboxConfig | None = None) -> None:
         self._sandbox = sandbox  # how sandbox jobs' sandboxes behave
         self._lock = threading.Lock()
-        self._latest: dict[str, Check] = {}
+        self._recent: dict[str, dict[str, Check]] = {}  # by job, then check id, oldest first
         self._events: dict[str, threading.Event] = {}
 
     def for_page(self, job: Job, options: OrderOptions, check_id: str = "") -> Check:
         """The check a confirm page shows: the one it names while still current, one under
         way for the same job and options, else a new one (the account is listed again)."""
         with self._lock:
-            latest = self._latest.get(job.id)
-            current = latest is not None and latest.fits(job, options, within=SHOWN_FOR)
-            if latest is not None and current and (latest.id == check_id or not latest.done):
-                return latest
+            recent = self._recent.setdefault(job.id, {})
+            named = recent.get(check_id)
+            if named is not None and named.fits(job, options, within=SHOWN_FOR):
+                return named
+            for other in reversed(recent.values()):
+                if not other.done and other.fits(job, options, within=SHOWN_FOR):
+                    return other
             check = Check(uuid.uuid4().hex, job.id, job.version, options, time.monotonic())
             event = threading.Event()
-            self._latest[job.id] = check
+            recent[check.id] = check
+            while len(recent) > KEPT:
+                del recent[next(iter(recent))]
             self._events[check.id] = event
         name = f"batchprov-check-{job.id[:8]}"
         threading.Thread(target=self._run, args=(check, job, event), name=name, daemon=True).start()
@@ -100,18 +108,33 @@ class AccountChecks:
         return self.get(check.job_id, check.id) or check
 
     def get(self, job_id: str, check_id: str | None) -> Check | None:
-        """The job's latest check when it has this id (an older one is not kept)."""
+        """One of the job's recent checks, or None (one older than the last `KEPT` is gone)."""
         with self._lock:
-            latest = self._latest.get(job_id)
-        return latest if latest is not None and latest.id == check_id else None
+            return self._recent.get(job_id, {}).get(check_id or "")
+
+    def newest_done(self, job_id: str) -> Check | None:
+        """The job's newest check that has a plan."""
+        with self._lock:
+            recent = list(self._recent.get(job_id, {}).values())
+        return next((c for c in reversed(recent) if c.plan is not None), None)
 
     def _run(self, check: Check, job: Job, event: threading.Event) -> None:
         done = _outcome(check, job, self._sandbox)
         with self._lock:
-            if (latest := self._latest.get(job.id)) is not None and latest.id == check.id:
-                self._latest[job.id] = done
+            recent = self._recent.get(job.id, {})
+            if check.id in recent:
+                recent[check.id] = done
             self._events.pop(check.id, None)
         event.set()
+
+
+def same_plan(a: Plan, b: Plan) -> bool:
+    """True when two plans buy for the same rows, as many numbers, at the same cost."""
+    return (a.rows_to_order, a.to_order, a.estimated_cost) == (
+        b.rows_to_order,
+        b.to_order,
+        b.estimated_cost,
+    )
 
 
 def _outcome(check: Check, job: Job, sandbox: SandboxConfig | None) -> Check:

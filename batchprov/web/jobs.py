@@ -269,7 +269,15 @@ def _finished_rows(progress: object) -> list[RowResult]:
 
 def planning_api(job: Job) -> Api:
     """Where a job's plan says its orders go (nothing is sent while planning)."""
-    return Api(url=job.api_url or DEFAULT_API_URL, token="", sandbox=job.sandbox)
+    key = sandbox_key(job) if job.sandbox else None
+    return Api(url=job.api_url or DEFAULT_API_URL, token="", sandbox=job.sandbox, key=key)
+
+
+def sandbox_key(job: Job) -> str:
+    """What the journal keys a sandbox job's numbers by, whatever port its sandbox is served
+    on: one API across the job's runs and server restarts, so a resumed run finds what an
+    earlier one bought, and they are released together."""
+    return f"sandbox://{job.id}/v3/api"
 
 
 def job_plan(job: Job, options: OrderOptions | None = None) -> Plan:
@@ -338,7 +346,8 @@ def job_config(job: Job, options: OrderOptions | None = None) -> RunConfig:
 def job_api(job: Job, config: SandboxConfig | None = None) -> Iterator[Api]:
     """The job's API: for a sandbox job its own sandbox, whose numbers are kept in a file
     beside the job's journal (so they are still there to release, or to finish the order,
-    after the job). ``config``: how that sandbox behaves otherwise (e.g. its faults)."""
+    after the job), and which the journal keys by `sandbox_key`, not by its port.
+    ``config``: how that sandbox behaves otherwise (e.g. its faults)."""
     if not job.sandbox:
         yield Api.from_environment(url=job.api_url)
         return
@@ -346,7 +355,7 @@ def job_api(job: Job, config: SandboxConfig | None = None) -> Iterator[Api]:
 
     state = job.journal_path.with_name(f"{job.id}.sandbox.sqlite")
     with serve_in_thread(replace(config or SandboxConfig(), state_path=state)) as server:
-        yield server.api()
+        yield replace(server.api(), key=sandbox_key(job))
 
 
 def new_job(

@@ -13,14 +13,13 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from batchprov.config import Api
 from batchprov.errors import BatchprovError
 from batchprov.lifecycle.history import read_history
 from batchprov.lifecycle.release import plan_release, release_numbers
 from batchprov.models import OWNED
 from batchprov.order.runlog import RunRecord
 from batchprov.report import Report
-from batchprov.web.jobs import DONE, Job, job_api
+from batchprov.web.jobs import DONE, Job, job_api, planning_api
 
 #: Runs the jobs page lists, newest first.
 HISTORY_ROWS = 50
@@ -36,9 +35,8 @@ def can_release(job: Job) -> bool:
 def release_view(job: Job) -> dict[str, Any]:
     """What the confirmation shows: how many numbers, and each one's number, name and group."""
     assert job.output_path is not None
-    sandbox = Api(url="http://sandbox.invalid/v3/api", token="", sandbox=True)
     plan = plan_release(
-        job.output_path, journal=job.journal_path, api=sandbox if job.sandbox else None
+        job.output_path, journal=job.journal_path, api=planning_api(job) if job.sandbox else None
     )
     return {
         "count": len(plan.to_release),

@@ -1,7 +1,7 @@
 """What the pages show of a job: its review, its live rows, its results, as JSON-ready data.
 
 Every text that reaches a page goes through `scrub` first: no API token, no URL credentials,
-no stored file names.
+no stored file names, and no command-line advice (`page_words`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from batchprov.config import Environment
 from batchprov.models import Issue, RowResult, Severity, Status
 from batchprov.numbering.area import locality_of
+from batchprov.order.rows import NOT_REACHED
 from batchprov.pipeline import Checked
 from batchprov.plan import Plan, format_duration
 from batchprov.redact import Redactor, display_url
@@ -30,10 +31,54 @@ MAX_ISSUES_SHOWN = 1000
 MAX_RESULT_ROWS = 1000
 
 
+#: The command line's advice in the texts a run, a plan or a release makes, and what the page
+#: says instead: the button to press or what to do, since the page has no commands to run. The
+#: texts themselves (and the workbook, the CLI's output) keep their own words; this is the one
+#: place the page rewords them, after the rules that chose them.
+PAGE_WORDS: tuple[tuple[str, str], ...] = (
+    (NOT_REACHED, "Press “Finish the order” on this page to order it."),
+    (
+        "Run the same command again: batchprov first looks",
+        "Press “Finish the order” on this page (or upload the file again): batchprov first looks",
+    ),
+    (
+        "then run again with --retry-failed",
+        "then upload the file again: a row you changed is ordered again",
+    ),
+    (" (--existing order buys another)", ""),
+    (
+        "use --retry-failed to try again",
+        "change the row and upload the file again to try it again",
+    ),
+    (
+        "Try again later with --retry-failed;",
+        "To try it again, change the row and upload the file again, or ask whoever runs "
+        "batchprov to retry it (--retry-failed);",
+    ),
+    (
+        "release them one API at a time with --api-url.",
+        "ask whoever runs batchprov to release them one API at a time from the command line.",
+    ),
+    (
+        "(--max-numbers / --max-cost); raise it and run the same command again",
+        "(the order form's caps); raise it on the order form and order again",
+    ),
+    ("; run the same command again", "; try again from this page"),
+)
+
+
+def page_words(text: str) -> str:
+    """A text made for the command line, worded for the page (`PAGE_WORDS`)."""
+    for cli, page in PAGE_WORDS:
+        text = text.replace(cli, page)
+    return text
+
+
 def scrub(message: str, job: Job | None = None) -> str:
-    """A message fit for the page: no API token or URL credentials, no stored file names."""
+    """A message fit for the page: no API token or URL credentials, no stored file names, and
+    the page's words for the command line's advice (`page_words`)."""
     redactor = Redactor.of(Environment.read().token, job.api_url if job else None)
-    message = redactor.scrub(message)
+    message = page_words(redactor.scrub(message))
     if job is not None:
         message = message.replace(str(job.journal_path), "the journal")
         message = message.replace(str(job.input_path), job.original_name)
@@ -219,5 +264,5 @@ def row_view(result: RowResult, job: Job | None = None) -> dict[str, Any]:
         "tracking_number": result.tracking_number or "",
         "assigned_name": result.assigned_name or "",
         "error": error,
-        "warnings": " ".join(result.warnings),
+        "warnings": page_words(" ".join(result.warnings)),
     }

@@ -436,3 +436,66 @@ def test_every_page_fits_a_phone(browser: Any, site: str, tmp_path: Path) -> Non
     page.goto("/jobs/" + "0" * 32)
     shot(page, "04-not-found")
     context.close()
+
+
+TWO_TABS = [[f"Two Tabs {i}", GROUP, "tollfree", "", "", "", "", "4165551234"] for i in range(3)]
+
+
+def test_a_second_tab_of_the_confirm_page_does_not_break_the_first(
+    app: Starlette, page: Any, tmp_path: Path
+) -> None:
+    """Confirm open in two tabs: "Yes, order" in the first orders; the second finds the order
+    on its way; each row is bought once."""
+    page.goto("/")
+    page.set_input_files("#file", str(make_workbook(tmp_path / "tabs.xlsx", TWO_TABS)))
+    page.click("#upload-button")
+    job = page.url
+    page.click("#order-link")
+    page.wait_for_selector("#confirm-button")
+    other = page.context.new_page()
+    other.goto(job)
+    other.click("#order-link")
+    other.wait_for_selector("#confirm-button")  # the account is checked again for this tab
+    page.click("#confirm-button")
+    page.wait_for_selector("#live, #result-title")
+    assert page.url == job and page.locator("#confirm-notice").count() == 0
+    other.click("#confirm-button")
+    other.wait_for_selector("#live, #result-title")
+    assert other.url == job
+    page.wait_for_selector("#result-title:has-text('Finished')", timeout=30_000)
+    shot(page, "40-two-tabs-result")
+    bought = ledger_of(app, {row[0] for row in TWO_TABS})
+    assert sorted(n["name"] for n in bought) == [row[0] for row in TWO_TABS]  # each once
+    other.close()
+
+
+def test_a_plan_that_changed_is_said_on_the_confirm_page(
+    app: Starlette, page: Any, tmp_path: Path
+) -> None:
+    """A tab whose plan no longer holds (a cell fixed in another tab) says so, shows the new
+    plan, and buys nothing until confirmed again."""
+    rows = [
+        ["Changed Plan A", GROUP, "tollfree", "", "", "", "", "4165551234"],
+        ["Changed Plan B", GROUP, "localtonumber", "12345", "", "", "", "4165551234"],
+    ]
+    page.goto("/")
+    page.set_input_files("#file", str(make_workbook(tmp_path / "changed.xlsx", rows)))
+    page.click("#upload-button")
+    job = page.url
+    page.click("#order-link")
+    page.wait_for_selector("#confirm-button")
+    assert page.inner_text("#confirm-count") == "1"
+    other = page.context.new_page()
+    other.goto(job)
+    other.fill("#in-3-4", "9056372046")
+    other.click("#recheck")
+    other.wait_for_selector("#fixed-note")
+    other.close()
+    page.click("#confirm-button")
+    page.wait_for_selector("#confirm-notice", timeout=30_000)
+    assert page.inner_text("#confirm-notice") == (
+        "The account was checked again and the plan changed: please confirm again."
+    )
+    assert page.inner_text("#confirm-count") == "2"
+    assert ledger_of(app, {row[0] for row in rows}) == []
+    shot(page, "41-confirm-plan-changed")

@@ -40,7 +40,7 @@ from batchprov.read.headers import ColumnMap, map_columns
 from batchprov.report import Report, RunInfo
 from batchprov.wording import api_words
 from batchprov.write.atomic import same_file
-from batchprov.write.columns import check_output, check_room
+from batchprov.write.columns import check_output, check_room, sheet_title
 from batchprov.write.overwrite import check_overwrite, lost_numbers, overwrite_refused
 
 if TYPE_CHECKING:  # ordering is imported by the functions that order: `validate` needs none of it
@@ -102,6 +102,8 @@ def check_file(path: str | Path, *, config: RunConfig = _DEFAULTS) -> Checked:
     """Read and check a file without writing anything (``config``: sheet, group, name)."""
     source = Path(path)
     table = read_table(source, sheet=config.sheet, include_hidden=config.include_hidden)
+    if table.format == "csv" and config.input_name:  # stored under another name (the page)
+        table = replace(table, sheet=sheet_title(Path(config.input_name).stem))
     group_id = config.group_id
     columns = map_columns(table.headers, group_id_given=group_id is not None, columns=table.columns)
     outcome = check_table(table, columns.fields, default_group_id=group_id)

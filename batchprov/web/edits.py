@@ -20,6 +20,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, MergedCell
 
 from batchprov.models import Table
 from batchprov.write.atomic import atomic_write
+from batchprov.write.columns import sheet_title
 
 __all__ = ["MAX_CELL", "CellEdit", "apply_edits", "edits_from_form"]
 
@@ -107,7 +108,7 @@ def _write_sheet(target: Path, table: Table, edits: Sequence[CellEdit]) -> None:
     book = openpyxl.Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.title = table.sheet[:31] or "Sheet1"
+    sheet.title = sheet_title(table.sheet)
     for column, header in zip(table.columns, table.headers, strict=True):
         _put(sheet.cell(row=table.header_row, column=column), header)
     for (row, column), value in _cells(table).items():

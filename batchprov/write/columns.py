@@ -7,6 +7,7 @@ that while its orders are under way.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
@@ -112,3 +113,8 @@ def result_headers(
 def carried_headers(table: Table) -> frozenset[str]:
     """The result columns the input already has (an earlier output read again)."""
     return frozenset(result_header(table.headers[i]) for i in result_span(table.headers))
+
+
+def sheet_title(name: str) -> str:
+    """A valid sheet title: no ``[]:*?/\\``, at most 31 characters."""
+    return re.sub(r"[\[\]:*?/\\]", "_", name).strip("'")[:31] or "Data"

@@ -16,7 +16,6 @@ Layout: `datasheet` writes the data sheet, `reports` the Summary and Errors shee
 from __future__ import annotations
 
 import csv
-import re
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -49,6 +48,7 @@ from batchprov.write.columns import (
     check_room,
     csv_safe,
     result_headers,
+    sheet_title,
 )
 from batchprov.write.datasheet import (
     AUTHOR,
@@ -300,14 +300,9 @@ def _workbook_from_table(table: Table) -> tuple[Workbook, Worksheet]:
     wb = Workbook()
     ws = wb.active
     assert isinstance(ws, Worksheet)
-    ws.title = _sheet_title(table.sheet)
+    ws.title = sheet_title(table.sheet)
     fill_sheet(ws, table)
     return wb, ws
-
-
-def _sheet_title(name: str) -> str:
-    """A valid sheet title: no ``[]:*?/\\``, at most 31 characters."""
-    return re.sub(r"[\[\]:*?/\\]", "_", name).strip("'")[:31] or "Data"
 
 
 def _activate(wb: Workbook, ws: Worksheet) -> None:

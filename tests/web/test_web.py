@@ -245,6 +245,21 @@ def test_csv_uploads_are_read(client: TestClient, tmp_path: Path) -> None:
     assert "ready to order" in page.text
 
 
+def test_a_csv_is_named_for_its_file_not_the_job(client: TestClient, tmp_path: Path) -> None:
+    """A CSV's sheet is the uploaded file's name (safe for Excel), on the page and in the output."""
+    text = "name,group_id,match_type,termination_number\nCafe,11623282,tollfree,4165551234\n"
+    path = tmp_path / "list.csv"
+    path.write_text(text)
+    name = "Spring [Promo]: new advertisers of the month.csv"
+    url = job_url(upload(client, path, name=name))
+    page = client.get(url).text
+    assert "1 row read from sheet “Spring _Promo__ new advertisers”." in page
+    client.post(f"{url}/order", data=confirm_fields(client, url), follow_redirects=False)
+    assert wait_finished(client, url)["status"] == "done"
+    book = openpyxl.load_workbook(io.BytesIO(client.get(f"{url}/results.xlsx").content))
+    assert book.sheetnames[0] == "Spring _Promo__ new advertisers"
+
+
 def test_missing_columns_are_explained_without_internal_names(
     client: TestClient, tmp_path: Path
 ) -> None:

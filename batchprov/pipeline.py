@@ -40,7 +40,7 @@ from batchprov.read.headers import ColumnMap, map_columns
 from batchprov.report import Report, RunInfo
 from batchprov.wording import api_words
 from batchprov.write.atomic import same_file
-from batchprov.write.columns import check_output, check_room
+from batchprov.write.columns import check_attention_room, check_output, check_room
 from batchprov.write.overwrite import check_overwrite
 
 if TYPE_CHECKING:  # ordering is imported by the functions that order: `validate` needs none of it
@@ -644,8 +644,8 @@ def _guard(
 ) -> None:
     """Refuse, before anything is sent or written, to replace a file showing bought numbers
     that the new output would not show again (the input's own, or the journal's for a run),
-    or to write result columns that would not fit in the sheet. The ``failed_only`` file
-    shows no bought number: it may replace none, nor the input, nor the output."""
+    or to write rows or result columns that would not fit in the sheets. The ``failed_only``
+    file shows no bought number: it may replace none, nor the input, nor the output."""
     check_room(checked.table, out, extra_columns=columns, purchases=command == "run")
     shown = (r.previous.tracking_number for r in checked.rows if r.owned and r.previous)
     carried = {n for n in shown if n} | also
@@ -657,6 +657,13 @@ def _guard(
             f"--failed-only {failed_only} is the output file too; give it a name of its own."
         )
     check_output(checked.table, failed_only)
+    check_attention_room(
+        checked.table,
+        failed_only,
+        extra_columns=columns,
+        purchases=command == "run",
+        failed_only=True,
+    )
     check_overwrite(failed_only, carried=(), command=command)
 
 

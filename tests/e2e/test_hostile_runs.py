@@ -23,6 +23,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from hostile_api import BAD_2XX, TOKEN, HostileApi
+from hostile_files import beyond_last_row_xlsx
 
 from batchprov.redact import PIECE
 
@@ -301,3 +302,30 @@ def test_results_past_column_xfd_stop_before_any_request(tmp_path: Path) -> None
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "XFD" in proc.stderr
     assert not (tmp_path / "wide.results.xlsx").exists()
+
+
+def test_rows_past_excel_s_last_row_stop_before_any_request(tmp_path: Path) -> None:
+    """A data row at 1,048,577: run and validate refuse in one line, exit 2; a .csv output works."""
+    source = beyond_last_row_xlsx(tmp_path)
+    env = {**os.environ, "TELMETRICS_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
+    journal = ["--journal", str(tmp_path / "journal.sqlite")]
+    with HostileApi("ok") as api:
+        run = [sys.executable, "-m", "batchprov", "run", str(source), "--api-url", api.url]
+        refused = subprocess.run(
+            [*run, *journal, "--yes"], env=env, capture_output=True, text=True, timeout=BOUND
+        )
+        assert api.posts == 0 and api.gets == 0
+        check = [sys.executable, "-m", "batchprov", "validate", str(source)]
+        checked = subprocess.run(check, env=env, capture_output=True, text=True, timeout=BOUND)
+        out = tmp_path / "results.csv"
+        cmd = [*run, *journal, "--yes", "-o", str(out)]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=BOUND)
+        assert api.posts == 2
+    for proc in (refused, checked):
+        assert proc.returncode == 2, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+        assert "1,048,576" in proc.stderr and ".csv" in proc.stderr
+        assert "unexpectedly" not in proc.stderr and "Traceback" not in proc.stderr
+    assert not list(tmp_path.glob("beyond.*.xlsx"))
+    assert done.returncode == 0, done.stderr
+    assert out.read_text(encoding="utf-8-sig").count("provisioned") == 2

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from hostile_api import BAD_2XX, TOKEN, HostileApi
+from hostile_api import BAD_2XX, ESCAPES, TOKEN, HostileApi
 from hostile_files import beyond_last_row_xlsx
 
 from batchprov.redact import PIECE
@@ -62,7 +62,14 @@ def write_input(path: Path) -> None:
             writer.writerow([name, GROUP, "localtonumber", "9056372046", "4165551234", note])
 
 
-def run_cli(tmp: Path, url: str, *, output: str = "out.csv", extra: tuple[str, ...] = ()) -> Run:
+def run_cli(
+    tmp: Path,
+    url: str,
+    *,
+    output: str = "out.csv",
+    extra: tuple[str, ...] = (),
+    token: str = TOKEN,
+) -> Run:
     inp = tmp / "in.csv"
     if not inp.exists():
         write_input(inp)
@@ -71,7 +78,7 @@ def run_cli(tmp: Path, url: str, *, output: str = "out.csv", extra: tuple[str, .
         "--api-url", url, "--journal", str(tmp / "journal.sqlite"), "--yes", "--quiet",
         "--timeout", "2", *extra,
     ]  # fmt: skip
-    env = {**os.environ, "TELMETRICS_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "TELMETRICS_TOKEN": token, "PYTHONPATH": str(ROOT)}
     started = time.monotonic()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=BOUND + 30)
     return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
@@ -218,6 +225,22 @@ def test_token_echoed_everywhere_never_reaches_any_output(tmp_path: Path) -> Non
     assert token_leaks(texts) == []
     assert "[redacted]" in texts["again.csv"] or "***" in texts["again.csv"]
     assert xlsx_formulas(tmp_path / "out.xlsx") == []
+
+
+def test_token_echoed_escaped_never_reaches_any_output(tmp_path: Path) -> None:
+    """400s echoing a token with slashes as \\/, \\u.., %2F or base64: in no stream or file."""
+    token = "k7Hq2vLp/Z9xW4mRt/B6nY3cQe8"
+    with HostileApi("token_escaped", token=token) as api:
+        run = run_cli(tmp_path, api.url, output="out.xlsx", token=token)
+        assert api.posts == len(NAMES)
+    assert_sane(run, 1)
+    texts = produced(tmp_path, run)
+    assert any("journal.sqlite" in k for k in texts)
+    forms = [token, *(encode(token) for encode in ESCAPES.values())]
+    for form in forms:
+        assert token_leaks(texts, form) == [], form
+    sheet = texts["out.xlsx:xl/worksheets/sheet1.xml"]
+    assert sheet.count("your token is ***") == len(NAMES)
 
 
 def test_url_credentials_are_used_and_never_printed_or_stored(tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ from batchprov.read.headers import ColumnMap, map_columns
 from batchprov.report import Report, RunInfo
 from batchprov.wording import api_words
 from batchprov.write.atomic import same_file
-from batchprov.write.columns import check_output, check_room, sheet_title
+from batchprov.write.columns import check_attention_room, check_output, check_room, sheet_title
 from batchprov.write.overwrite import check_overwrite, lost_numbers, overwrite_refused
 
 if TYPE_CHECKING:  # ordering is imported by the functions that order: `validate` needs none of it
@@ -703,8 +703,8 @@ def _guard(
 ) -> frozenset[str]:
     """Refuse, before anything is sent or written, to replace a file showing bought numbers
     that the new output would not show again (the input's own, or the journal's for a run),
-    or to write result columns that would not fit in the sheet. The ``failed_only`` file
-    shows no bought number: it may replace none, nor the input, nor the output.
+    or to write rows or result columns that would not fit in the sheets. The ``failed_only``
+    file shows no bought number: it may replace none, nor the input, nor the output.
 
     ``defer``: return the numbers that would be lost instead of refusing (a run that lists
     the account checks them against what it finds there).
@@ -721,6 +721,13 @@ def _guard(
                 f"--failed-only {failed_only} is the output file too; give it a name of its own."
             )
         check_output(checked.table, failed_only)
+        check_attention_room(
+            checked.table,
+            failed_only,
+            extra_columns=columns,
+            purchases=command == "run",
+            failed_only=True,
+        )
         check_overwrite(failed_only, carried=(), command=command)
     return lost
 

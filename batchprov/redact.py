@@ -3,13 +3,18 @@
 The API token and any ``user:password@`` in the API URL are secrets. A server may echo them
 back anywhere (error bodies, names, headers), so every text that comes from the network or is
 built from an answer goes through one `Redactor` before it is cut, journaled, written to the
-workbook or printed. `display_url` gives the form of an API URL that may be shown or stored.
+workbook or printed. Error bodies are kept as raw text, so a secret is also looked for as their
+escapes write it (JSON's ``\\/`` and ``\\u002F``, percent-encoding, HTML references), and whole
+in hex and base64. `display_url` gives the form of an API URL that may be shown or stored.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
+import re
 import traceback
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -21,14 +26,29 @@ REDACTED = "[redacted]"
 #: Pieces of a secret at least this long are masked too (a text cut mid-secret, a partial echo).
 PIECE = 12
 
+#: The escapes a server may write any character of a secret in: JSON string escapes (``\/``,
+#: ``\"``, ``\u002F`` or ``\u002f``), percent-encoding (``%2F``, ``%2f``; a run of them is
+#: read as UTF-8) and numeric HTML character references (``&#47;``, ``&#x2F;``).
+_ESCAPE = re.compile(
+    r"[\\%&](?:(?<=\\)(?:u[0-9a-fA-F]{4}|[\"\\/bfnrt])|(?<=%)[0-9a-fA-F]{2}(?:%[0-9a-fA-F]{2})*"
+    r"|(?<=&)#(?:[0-9]{1,7}|[xX][0-9a-fA-F]{1,6});)"
+)  # one character class first: the engine skips to the next candidate at C speed
+#: The two-character JSON escapes, with what they stand for.
+_JSON_ESCAPES = {f"\\{k}": v for k, v in zip('"\\/bfnrt', '"\\/\b\f\n\r\t', strict=True)}
+#: What starts an escape: a text without any of them is not decoded at all (the usual case).
+_ESCAPE_STARTS = ("\\", "%", "&#")
+
 
 @dataclass(frozen=True, slots=True)
 class Redactor:
-    """Masks a run's secrets in any text: whole, and any piece of `PIECE` or more characters."""
+    """Masks a run's secrets in any text: whole, and any piece of `PIECE` or more characters,
+    as written or escaped (JSON, percent-encoding, HTML references), and in hex or base64 whole."""
 
     secrets: tuple[str, ...] = ()
     #: Every piece of `PIECE` characters of the secrets, made once: every text is scrubbed.
     _grams: frozenset[str] = field(init=False, repr=False, compare=False)
+    #: The secrets, then their hex and base64 forms: each replaced whole, at C speed.
+    _wholes: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         grams = frozenset(
@@ -38,6 +58,9 @@ class Redactor:
             for i in range(len(s) - PIECE + 1)
         )
         object.__setattr__(self, "_grams", grams)
+        encoded = {b for s in self.secrets if len(s) >= PIECE for b in encoded_forms(s)}
+        wholes = (*self.secrets, *sorted(encoded - set(self.secrets), key=len, reverse=True))
+        object.__setattr__(self, "_wholes", wholes)
 
     @classmethod
     def of(cls, token: str | None, *urls: str | None) -> Redactor:
@@ -50,16 +73,25 @@ class Redactor:
         return cls(tuple(unique))
 
     def scrub(self, text: str) -> str:
-        """``text`` with every secret, and every long piece of one, masked."""
+        """``text`` with every secret, and every long piece of one, masked, escaped or not."""
         if not text or not self.secrets:
             return text
-        for secret in self.secrets:
+        for secret in self._wholes:
             text = text.replace(secret, MASK)
-        return self._pieces(text)
+        if len(text) < PIECE and not any(len(s) < PIECE for s in self.secrets):
+            return text
+        spans = self._found(text, whole=False)
+        if any(start in text for start in _ESCAPE_STARTS):
+            decoded = _ESCAPE.sub(_decoded, text)  # the way back is made only when needed
+            found = self._found(decoded, whole=True) if decoded != text else []
+            if found:
+                view = _Decoded(text)
+                spans += [view.original(a, b) for a, b in found]
+        return _masked(text, spans)
 
     def cut(self, text: str, limit: int) -> str:
         """Scrubbed, then cut to ``limit`` characters (an ellipsis marks a cut)."""
-        for secret in self.secrets:  # whole secrets first, over the whole text: it is fast
+        for secret in self._wholes:  # whole secrets first, over the whole text: it is fast
             text = text.replace(secret, MASK)
         # Pieces are looked for only where the cut may land, plus room for a piece across it.
         text = self.scrub(text[: limit + PIECE]) if len(text) > limit else self.scrub(text)
@@ -71,31 +103,119 @@ class Redactor:
         """True when ``text`` contains a secret or a long piece of one."""
         return bool(text) and self.scrub(text or "") != text
 
-    def _pieces(self, text: str) -> str:
-        """Mask runs of text made of secret pieces `PIECE` characters long or more."""
-        if not self._grams or len(text) < PIECE:
-            return text
-        marked = bytearray(len(text))
-        found = False
-        for gram in self._grams:  # each piece looked for at C speed, overlaps included
-            at = text.find(gram)
+    def _found(self, text: str, *, whole: bool) -> list[tuple[int, int]]:
+        """Where in ``text`` the secret pieces (and, ``whole``, the secrets) are: (start, end)."""
+        spans: list[tuple[int, int]] = []
+        needles = [*self.secrets, *self._grams] if whole else self._grams
+        for needle in needles:  # each looked for at C speed, overlaps included
+            at = text.find(needle)
             while at >= 0:
-                marked[at : at + PIECE] = b"\x01" * PIECE
-                found = True
-                at = text.find(gram, at + 1)
-        if not found:
-            return text
-        out: list[str] = []
-        i = 0
-        while i < len(text):
-            if marked[i]:
-                while i < len(text) and marked[i]:
-                    i += 1
-                out.append(MASK)
+                spans.append((at, at + len(needle)))
+                at = text.find(needle, at + 1)
+        return spans
+
+
+class _Decoded:
+    """A text with its escapes decoded, and the way back from a span of it to the text's own."""
+
+    def __init__(self, text: str) -> None:
+        parts: list[str] = []
+        #: Per segment of the decoded text: where it starts there, and the text's span it
+        #: comes from; ``plain`` segments are copied character for character.
+        self._starts: list[int] = []
+        self._spans: list[tuple[int, int, bool]] = []
+        size = 0
+        at = 0
+
+        def add(part: str, start: int, end: int, plain: bool) -> None:
+            nonlocal size
+            parts.append(part)
+            self._starts.append(size)
+            self._spans.append((start, end, plain))
+            size += len(part)
+
+        for match in _ESCAPE.finditer(text):
+            if match.start() > at:
+                add(text[at : match.start()], at, match.start(), True)
+            start, escape = match.start(), match.group()
+            if escape[0] == "%":
+                data = bytes.fromhex(escape.replace("%", ""))
+                if data.isascii():
+                    for i, byte in enumerate(data):
+                        add(chr(byte), start + 3 * i, start + 3 * i + 3, False)
+                else:
+                    add(data.decode("utf-8", "replace"), start, match.end(), False)
             else:
-                out.append(text[i])
-                i += 1
-        return "".join(out)
+                add(_unescaped(escape), start, match.end(), False)
+            at = match.end()
+        if at < len(text):
+            add(text[at:], at, len(text), True)
+        self.text = "".join(parts)
+
+    def original(self, start: int, end: int) -> tuple[int, int]:
+        """The span of the text that the decoded span ``start``-``end`` was read from."""
+        first = bisect_right(self._starts, start) - 1
+        begin, _, plain = self._spans[first]
+        begin += start - self._starts[first] if plain else 0
+        last = bisect_right(self._starts, end - 1) - 1
+        from_, to, plain = self._spans[last]
+        return begin, (from_ + end - self._starts[last]) if plain else to
+
+
+def _decoded(match: re.Match[str]) -> str:
+    """What one escape stands for (as `_Decoded` reads it)."""
+    escape = match.group()
+    fixed = _JSON_ESCAPES.get(escape)
+    if fixed is not None:
+        return fixed
+    if escape[0] == "%":
+        return bytes.fromhex(escape.replace("%", "")).decode("utf-8", "replace")
+    return _unescaped(escape)
+
+
+def _unescaped(escape: str) -> str:
+    """The character a JSON escape or an HTML character reference stands for."""
+    if escape[0] == "&":
+        code = int(escape[3:-1], 16) if escape[2] in "xX" else int(escape[2:-1])
+        return chr(code) if code <= 0x10FFFF else "\ufffd"
+    return _JSON_ESCAPES.get(escape) or chr(int(escape[2:], 16))
+
+
+def _masked(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with each run of overlapping or touching spans replaced by one `MASK`."""
+    if not spans:
+        return text
+    out: list[str] = []
+    done = 0
+    spans.sort()
+    start, end = spans[0]
+    for a, b in spans[1:]:
+        if a <= end:
+            end = max(end, b)
+            continue
+        out += [text[done:start], MASK]
+        done, start, end = end, a, b
+    out += [text[done:start], MASK, text[end:]]
+    return "".join(out)
+
+
+def encoded_forms(secret: str) -> list[str]:
+    """The texts that encode ``secret`` whole: hex (both cases), and base64 (standard and
+    URL-safe) wherever it stands in the data encoded: at each of the three byte alignments,
+    less the characters its neighbours share."""
+    data = secret.encode()
+    forms = [data.hex(), data.hex().upper()]
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + data).decode()
+        tail = (offset + len(data)) % 3  # bytes of the secret in a last, unfinished group
+        end = len(encoded) - 4 + tail if tail else len(encoded)
+        core = encoded[(0, 2, 3)[offset] : end]
+        if len(core) >= PIECE:
+            forms += [core, core.translate(_URLSAFE)]
+    return list(dict.fromkeys(forms))
+
+
+_URLSAFE = str.maketrans("+/", "-_")
 
 
 def url_secrets(url: str | None) -> list[str]:

@@ -12,17 +12,20 @@ announces more pages), ``too_many`` (a total of a billion), ``looping`` (every p
 first); ``retry_after`` (429, ``Retry-After: 86400``), ``retry_date`` (an HTTP date in 2099),
 ``retry_600`` (a wait under the cap); ``phone_123``, ``formula``, ``other_group``,
 ``other_name``, ``missing_ids`` (a 2xx that bought, describing something else), ``bad_2xx``
-(each of those in turn); ``token_echo`` (the token in names, error bodies and headers).
+(each of those in turn); ``token_echo`` (the token in names, error bodies and headers);
+``token_escaped`` (400s whose JSON bodies echo the token encoded: `ESCAPES`, in turn).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 TOKEN = "Zq8vK3mW9xT2pL7nR4bY6cH1dF5gJ"
 MODES = (
@@ -46,9 +49,19 @@ MODES = (
     "missing_ids",
     "bad_2xx",
     "token_echo",
+    "token_escaped",
 )
 #: The 2xx modes ``bad_2xx`` gives in turn, by the last digit of the name ordered.
 BAD_2XX = ("phone_123", "formula", "other_group", "other_name", "missing_ids")
+#: How ``token_escaped`` writes the token in an error body, by the create's turn.
+ESCAPES: dict[str, Callable[[str], str]] = {
+    "php": lambda t: json.dumps(t)[1:-1].replace("/", "\\/"),  # PHP's json_encode: \/
+    "unicode": lambda t: "".join(f"\\u{ord(c):04X}" for c in t),
+    "unicode_lower": lambda t: "".join(f"\\u{ord(c):04x}" for c in t),
+    "percent": lambda t: quote(t, safe=""),
+    "percent_lower": lambda t: "".join(f"%{b:02x}" for b in t.encode()),
+    "base64": lambda t: base64.b64encode(t.encode()).decode(),
+}
 _HUGE = 100 * 2**20
 _CHUNK = 64 * 1024
 
@@ -242,6 +255,9 @@ class HostileApi:
             return _Reply(429, b"slow down", headers={"Retry-After": "600"})
         if mode == "token_echo":
             return self._echo(group, name)
+        if mode == "token_escaped":
+            form = list(ESCAPES.values())[(self.posts - 1) % len(ESCAPES)](self.token)
+            return _Reply(400, ('{"message": "your token is ' + form + '"}').encode())
         number = self._buy(group, name)
         if mode == "accepted":  # 202, no body: bought, and no listing shows it for now
             number["later"] = True

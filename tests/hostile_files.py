@@ -76,6 +76,23 @@ def lying_dimension_xlsx(folder: Path) -> Path:
     return rewrite_xlsx(plain_xlsx(folder / "base.xlsx"), folder / "lying.xlsx", {_SHEET: xml})
 
 
+def beyond_last_row_xlsx(folder: Path, row: int = 1_048_577) -> Path:
+    """A ~5 KB workbook of two valid rows, the second at ``row``: past Excel's last row."""
+    cells = ("Acme Beyond", "11623282", "tollfree", "9056372046")
+    header = b"".join(_inline(f"{c}1", h) for c, h in zip("ABCD", _ROW_HEADERS, strict=True))
+    first = b"".join(_inline(f"{c}2", v) for c, v in zip("ABCD", cells, strict=True))
+    far = b"".join(_inline(f"{c}{row}", v) for c, v in zip("ABCD", cells, strict=True))
+    rows = (
+        b'<row r="1">' + header + b'</row><row r="2">' + first.replace(b"Beyond", b"First")
+        + f'</row><row r="{row}">'.encode() + far + b"</row>"
+    )  # fmt: skip
+    xml = sheet_xml(rows, f"A1:D{row}")
+    return rewrite_xlsx(plain_xlsx(folder / "base.xlsx"), folder / "beyond.xlsx", {_SHEET: xml})
+
+
+_ROW_HEADERS = ("name", "group_id", "match_type", "termination_number")
+
+
 def shared_string_bomb_xlsx(folder: Path, *, size: int = 100 << 20, uses: int = 2000) -> Path:
     """One shared string of ``size`` bytes used by ``uses`` cells (a 140 KB file by default)."""
     chunk = b"A" * (1 << 20)

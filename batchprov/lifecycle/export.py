@@ -25,7 +25,7 @@ from batchprov.models import RowResult, Status, Table
 from batchprov.order.account import ListingInterrupted, until_stopped
 from batchprov.order.client import ApiClient, ListingFailed, ListingRefused, Number, TokenRejected
 from batchprov.report import Report, RunInfo
-from batchprov.write.output import check_output, write_output
+from batchprov.write.output import check_output, check_room, write_output
 
 __all__ = ["EXPORT_HEADERS", "default_export_output", "export_groups"]
 
@@ -67,6 +67,7 @@ def export_groups(
         except ListingInterrupted:
             raise RunAborted("Interrupted: nothing was exported.") from None
         table = _table(out, numbers)
+        check_room(table, out)  # too many numbers for one sheet: a clear refusal
         results = [_result(i, n) for i, n in enumerate(numbers)]
         info = RunInfo(
             mode="export",

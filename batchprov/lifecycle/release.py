@@ -31,7 +31,7 @@ from batchprov.pipeline import Checked, check_file
 from batchprov.report import Report, RunInfo
 from batchprov.urls import normalise_url
 from batchprov.wording import SANDBOX_MARK
-from batchprov.write.output import write_output
+from batchprov.write.output import check_room, write_output
 
 __all__ = ["ReleasePlan", "default_release_output", "plan_release", "release_numbers"]
 
@@ -137,6 +137,8 @@ def release_numbers(
         started = now_iso()
         checked = _checked(results, run_id)
         out = _output(results, output)
+        if checked is not None and out is not None:
+            check_room(checked.table, out)  # refused before anything is released
         with Journal.open(path) as jr:
             plan, candidates = _plan(jr, api, checked, run_id, env, include_foreign=include_foreign)
             if on_plan is not None:

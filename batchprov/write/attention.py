@@ -17,6 +17,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from batchprov.models import Issue, RowResult, Status, Table
 from batchprov.read.headers import result_span
+from batchprov.write.columns import ATTENTION_HEADER_ROW
 from batchprov.write.datasheet import ExtraValues, annotate_sheet, fill_sheet
 from batchprov.write.styles import HEADER_FONT, cell_at, put
 
@@ -32,8 +33,8 @@ __all__ = [
 ATTENTION_SHEET = "Needs attention"
 #: The rows this sheet holds.
 NEEDS_ATTENTION = frozenset({Status.INVALID, Status.FAILED})
-#: The header row of the sheet, under its title row.
-_HEADER_ROW = 2
+#: The header row of the sheet, under its title row (`columns.check_attention_room` counts it).
+_HEADER_ROW = ATTENTION_HEADER_ROW
 _TITLE_FONT = Font(bold=True, color="B3261E")
 
 

@@ -34,6 +34,11 @@ PURCHASE_HEADERS = (
 )
 #: Columns in an Excel sheet (A to XFD).
 MAX_COLUMNS = 16384
+#: Rows in an Excel sheet.
+MAX_ROWS = 1_048_576
+#: The header row of the Needs attention sheet and of a ``--failed-only`` workbook (a title
+#: row above it); their rows follow right under it.
+ATTENTION_HEADER_ROW = 2
 #: A CSV cell starting with one of these is a formula to a spreadsheet program.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -58,7 +63,8 @@ def check_output(table: Table, out: Path) -> None:
 def check_room(
     table: Table, out: Path, *, extra_columns: Sequence[str] = (), purchases: bool = True
 ) -> None:
-    """Refuse, before anything is ordered, a workbook output whose result columns would not fit.
+    """Refuse, before anything is ordered, a workbook output whose rows or result columns would
+    not fit in its sheets (the data sheet and Needs attention).
 
     Cheap and without side effects, like `check_output`. ``purchases``: as in `result_headers`.
     """
@@ -72,6 +78,60 @@ def check_room(
             f"at column {last:,}, past Excel's last column XFD ({MAX_COLUMNS:,}). Remove unused "
             "columns at the right of the sheet, or write a .csv output (-o results.csv)."
         )
+    bottom = last_row(table)
+    if bottom > MAX_ROWS:
+        raise ConfigError(
+            f"Sheet '{table.sheet}' goes down to row {bottom:,}, past Excel's last row "
+            f"({MAX_ROWS:,}): an .xlsx output cannot hold it. Split the file into smaller ones, "
+            "or write a .csv output (-o results.csv)."
+        )
+    check_attention_room(table, out, extra_columns=extra_columns, purchases=purchases)
+
+
+def check_attention_room(
+    table: Table,
+    out: Path,
+    *,
+    extra_columns: Sequence[str] = (),
+    purchases: bool = True,
+    failed_only: bool = False,
+) -> None:
+    """Refuse, before anything is ordered, an output whose Needs attention sheet might not hold
+    its rows or columns; ``failed_only``: ``out`` is a ``--failed-only`` file, laid out the same.
+
+    Any row may end up needing attention, so every row must fit under that sheet's header row.
+    """
+    if Path(out).suffix.lower() == ".csv":
+        return
+    where = "The --failed-only workbook" if failed_only else "The output's Needs attention sheet"
+    fix = "--failed-only failed.csv" if failed_only else "-o results.csv"
+    rows = ATTENTION_HEADER_ROW + len(table)
+    if rows > MAX_ROWS:
+        raise ConfigError(
+            f"{where} could need rows down to {rows:,} for the {len(table):,} rows of sheet "
+            f"'{table.sheet}', past Excel's last row ({MAX_ROWS:,}). Split the file into "
+            f"smaller ones, or write a .csv file ({fix})."
+        )
+    count = len(result_headers(extra_columns, purchases=purchases, carried=carried_headers(table)))
+    # The input's own columns closed up from A, the result columns, the row on the data sheet.
+    columns = len(table.headers) - len(result_span(table.headers)) + count + 1
+    if columns > MAX_COLUMNS:
+        raise ConfigError(
+            f"{where} would end at column {columns:,} for sheet '{table.sheet}', past Excel's "
+            f"last column XFD ({MAX_COLUMNS:,}). Remove unused columns, or write a .csv file "
+            f"({fix})."
+        )
+
+
+def last_row(table: Table) -> int:
+    """The last sheet row the data sheet of an output of ``table`` writes to.
+
+    A workbook input's rows are kept where they are, hidden ones too; any other input's rows
+    are written at the rows its messages name.
+    """
+    return max(
+        table.header_row, max(table.excel_rows, default=0), max(table.hidden_rows, default=0)
+    )
 
 
 def _last_result_column(table: Table, count: int) -> int:

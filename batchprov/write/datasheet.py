@@ -25,6 +25,7 @@ from batchprov.errors import ConfigError
 from batchprov.models import Issue, RowResult, Severity, Table
 from batchprov.read.headers import result_span
 from batchprov.wording import match_type_words, status_text
+from batchprov.write.columns import MAX_ROWS
 from batchprov.write.styles import (
     HEADER_BORDER,
     HEADER_FILL,
@@ -107,6 +108,7 @@ def _overlay(
 
 def fill_sheet(ws: Worksheet, table: Table) -> None:
     """Write ``table`` as text into an empty sheet, at its own rows and columns."""
+    _refuse_past_last_row(ws, max(table.excel_rows, default=table.header_row))
     for header, column in zip(table.headers, table.columns, strict=True):
         cell = cell_at(ws, table.header_row, column)
         put(cell, header)
@@ -181,10 +183,11 @@ def prepare_sheet(
             f"The result columns do not fit in sheet '{ws.title}': they would end past "
             "Excel's last column XFD. Write a .csv output (-o results.csv) instead."
         )
+    last_row = max((r.excel_row for r in results), default=table.header_row)
+    _refuse_past_last_row(ws, last_row)
     _write_header(ws, table.header_row, positions, headers)
     getters = result_getters(headers, extra, sandbox=sandbox)
     widths = _result_widths(results, getters)
-    last_row = max((r.excel_row for r in results), default=table.header_row)
     _colour_rows(ws, positions, table.header_row + 1, last_row)
     sizes: dict[str, int] = {}
     for column, header, width in zip(positions, headers, widths, strict=True):
@@ -206,7 +209,16 @@ def prepare_sheet(
 
 
 #: The last row of an Excel sheet.
-LAST_ROW = 1_048_576
+LAST_ROW = MAX_ROWS
+
+
+def _refuse_past_last_row(ws: Worksheet, row: int) -> None:
+    """A clear error for a row past Excel's last (`output.check_room` refuses it up front)."""
+    if row > LAST_ROW:
+        raise ConfigError(
+            f"Sheet '{ws.title}' would go down to row {row:,}, past Excel's last row "
+            f"({LAST_ROW:,}). Split the file, or write a .csv output (-o results.csv) instead."
+        )
 
 
 class RowWork:

@@ -16,6 +16,7 @@ from batchprov.clock import local_datetime
 from batchprov.models import Issue, MatchType, RowResult, Severity, Status
 from batchprov.report import RunInfo
 from batchprov.wording import match_type_words
+from batchprov.write.columns import MAX_ROWS
 from batchprov.write.styles import (
     BAD,
     HEADER_BORDER,
@@ -214,8 +215,16 @@ def _total_row(ws: Worksheet, row: int, values: Sequence[str | int]) -> None:
 # --- the Errors sheet -----------------------------------------------------------------------------
 
 
+#: The most lines the Errors sheet lists under its header: Excel's last row is 1,048,576.
+ERRORS_LIMIT = MAX_ROWS - 1
+
+
 def _error_lines(issues: Sequence[Issue], results: Sequence[RowResult]) -> list[list[Value]]:
-    """One line per issue, plus one per failed row whose failure no issue describes."""
+    """One line per issue, plus one per failed row whose failure no issue describes.
+
+    Past `ERRORS_LIMIT` lines, the last line says how many more there are: every one of them is
+    still on its row of the data sheet (its Error and Warnings cells, its marked cells).
+    """
     lines: list[list[Value]] = [
         [i.row, i.column, i.value, i.message, i.severity.value] for i in issues
     ]
@@ -224,6 +233,13 @@ def _error_lines(issues: Sequence[Issue], results: Sequence[RowResult]) -> list[
         if r.failed and r.excel_row not in described:
             lines.append([r.excel_row, "Status", r.status.value, r.error or "failed", "error"])
     lines.sort(key=lambda line: line[0] or 0)
+    if len(lines) > ERRORS_LIMIT:
+        left = len(lines) - (ERRORS_LIMIT - 1)
+        note = (
+            f"{left:,} more problems are not listed here: a sheet ends at row {MAX_ROWS:,}. "
+            "Each is still shown on its row of the data sheet (Error and Warnings columns)."
+        )
+        lines = [*lines[: ERRORS_LIMIT - 1], [None, None, None, note, None]]
     return lines
 
 

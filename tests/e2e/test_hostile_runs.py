@@ -22,7 +22,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from hostile_api import BAD_2XX, TOKEN, HostileApi
+from hostile_api import BAD_2XX, ESCAPES, TOKEN, HostileApi
+from hostile_files import beyond_last_row_xlsx
 
 from batchprov.redact import PIECE
 
@@ -61,7 +62,14 @@ def write_input(path: Path) -> None:
             writer.writerow([name, GROUP, "localtonumber", "9056372046", "4165551234", note])
 
 
-def run_cli(tmp: Path, url: str, *, output: str = "out.csv", extra: tuple[str, ...] = ()) -> Run:
+def run_cli(
+    tmp: Path,
+    url: str,
+    *,
+    output: str = "out.csv",
+    extra: tuple[str, ...] = (),
+    token: str = TOKEN,
+) -> Run:
     inp = tmp / "in.csv"
     if not inp.exists():
         write_input(inp)
@@ -70,7 +78,7 @@ def run_cli(tmp: Path, url: str, *, output: str = "out.csv", extra: tuple[str, .
         "--api-url", url, "--journal", str(tmp / "journal.sqlite"), "--yes", "--quiet",
         "--timeout", "2", *extra,
     ]  # fmt: skip
-    env = {**os.environ, "TELMETRICS_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "TELMETRICS_TOKEN": token, "PYTHONPATH": str(ROOT)}
     started = time.monotonic()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=BOUND + 30)
     return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
@@ -238,6 +246,22 @@ def test_token_echoed_everywhere_never_reaches_any_output(tmp_path: Path) -> Non
     assert xlsx_formulas(tmp_path / "out.xlsx") == []
 
 
+def test_token_echoed_escaped_never_reaches_any_output(tmp_path: Path) -> None:
+    """400s echoing a token with slashes as \\/, \\u.., %2F or base64: in no stream or file."""
+    token = "k7Hq2vLp/Z9xW4mRt/B6nY3cQe8"
+    with HostileApi("token_escaped", token=token) as api:
+        run = run_cli(tmp_path, api.url, output="out.xlsx", token=token)
+        assert api.posts == len(NAMES)
+    assert_sane(run, 1)
+    texts = produced(tmp_path, run)
+    assert any("journal.sqlite" in k for k in texts)
+    forms = [token, *(encode(token) for encode in ESCAPES.values())]
+    for form in forms:
+        assert token_leaks(texts, form) == [], form
+    sheet = texts["out.xlsx:xl/worksheets/sheet1.xml"]
+    assert sheet.count("your token is ***") == len(NAMES)
+
+
 def test_url_credentials_are_used_and_never_printed_or_stored(tmp_path: Path) -> None:
     """user:pw@ in --api-url authenticates, but no stream or file of the run holds it."""
     with HostileApi("ok") as api:
@@ -320,3 +344,30 @@ def test_results_past_column_xfd_stop_before_any_request(tmp_path: Path) -> None
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "XFD" in proc.stderr
     assert not (tmp_path / "wide.results.xlsx").exists()
+
+
+def test_rows_past_excel_s_last_row_stop_before_any_request(tmp_path: Path) -> None:
+    """A data row at 1,048,577: run and validate refuse in one line, exit 2; a .csv output works."""
+    source = beyond_last_row_xlsx(tmp_path)
+    env = {**os.environ, "TELMETRICS_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
+    journal = ["--journal", str(tmp_path / "journal.sqlite")]
+    with HostileApi("ok") as api:
+        run = [sys.executable, "-m", "batchprov", "run", str(source), "--api-url", api.url]
+        refused = subprocess.run(
+            [*run, *journal, "--yes"], env=env, capture_output=True, text=True, timeout=BOUND
+        )
+        assert api.posts == 0 and api.gets == 0
+        check = [sys.executable, "-m", "batchprov", "validate", str(source)]
+        checked = subprocess.run(check, env=env, capture_output=True, text=True, timeout=BOUND)
+        out = tmp_path / "results.csv"
+        cmd = [*run, *journal, "--yes", "-o", str(out)]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=BOUND)
+        assert api.posts == 2
+    for proc in (refused, checked):
+        assert proc.returncode == 2, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+        assert "1,048,576" in proc.stderr and ".csv" in proc.stderr
+        assert "unexpectedly" not in proc.stderr and "Traceback" not in proc.stderr
+    assert not list(tmp_path.glob("beyond.*.xlsx"))
+    assert done.returncode == 0, done.stderr
+    assert out.read_text(encoding="utf-8-sig").count("provisioned") == 2

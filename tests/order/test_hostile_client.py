@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import pytest
-from hostile_api import TOKEN, HostileApi
+from hostile_api import ESCAPES, TOKEN, HostileApi
 
 from batchprov.order.client import (
     Answer,
@@ -41,12 +41,17 @@ async def _no_sleep(seconds: float) -> None:
 
 
 def with_client(
-    url: str, go: Callable[[ApiClient], Awaitable[T]], *, timeout: float = 2.0, **kw: object
+    url: str,
+    go: Callable[[ApiClient], Awaitable[T]],
+    *,
+    timeout: float = 2.0,
+    token: str = TOKEN,
+    **kw: object,
 ) -> tuple[T, float]:
     """Run ``go(client)`` against ``url``; return its result and the seconds it took."""
 
     async def main() -> T:
-        async with ApiClient(url, TOKEN, timeout=timeout, sleep=_no_sleep, **kw) as client:  # type: ignore[arg-type]
+        async with ApiClient(url, token, timeout=timeout, sleep=_no_sleep, **kw) as client:  # type: ignore[arg-type]
             return await go(client)
 
     started = time.monotonic()
@@ -147,6 +152,22 @@ def test_token_cut_across_the_excerpt_never_leaks() -> None:
     assert result.kind is Kind.PERMANENT
     assert result.detail.startswith("HTTP 400: xxx")
     assert leaks(result.detail) == []
+
+
+def test_an_escaped_echo_of_the_token_never_leaks() -> None:
+    """400 bodies echoing a token with slashes JSON-escaped, percent-encoded or in base64: the
+    result's text masks it, whatever the encoding."""
+    token = "k7Hq2vLp/Z9xW4mRt/B6nY3cQe8"
+    with HostileApi("token_escaped", token=token) as api:
+
+        async def go(client: ApiClient) -> list[CreateResult]:
+            return [await client.create_number(5, BODY) for _ in ESCAPES]
+
+        results, _ = with_client(api.url, go, token=token)
+    for result, (name, encode) in zip(results, ESCAPES.items(), strict=True):
+        assert result.kind is Kind.PERMANENT
+        assert result.detail == 'HTTP 400: {"message": "your token is ***"}', name
+        assert encode(token)[:PIECE] not in result.detail
 
 
 def test_url_credentials_are_used_but_never_shown() -> None:

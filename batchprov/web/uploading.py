@@ -7,6 +7,7 @@ from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -56,6 +57,10 @@ class Uploading(Pages):
                 return await self._accept(request, form)
         except MultiPartException:
             return self.upload_form(request, 400, "The upload was incomplete; please try again.")
+        except HTTPException as exc:  # Starlette's answer to a form past its limits
+            if "Too many files" not in str(exc.detail):
+                raise
+            return self.upload_form(request, 400, "Upload one file at a time.")
 
     async def _accept(self, request: Request, form: FormData) -> Response:
         """Store, sniff and check an uploaded file, then show its review."""

@@ -180,6 +180,16 @@ def test_health_check_is_open_but_pages_need_the_login(tmp_path: Path) -> None:
         assert client.post("/upload", auth=("amy", "wrong")).status_code == 401
 
 
+def test_two_files_in_one_upload_are_told_apart(client: TestClient, good_file: Path) -> None:
+    """A form sending two files gets "Upload one file at a time.", not a generic error."""
+    data = {"group_id": "", "csrf_token": csrf_of(client)}
+    body = good_file.read_bytes()
+    files = [("file", ("a.xlsx", body, "application/octet-stream"))] * 2
+    response = client.post("/upload", data=data, files=files, follow_redirects=False)
+    assert response.status_code == 400
+    assert "Upload one file at a time." in response.text
+
+
 def test_upload_of_a_good_file_shows_its_review(client: TestClient, good_file: Path) -> None:
     """An upload redirects to a review with counts, the plan and an enabled order button."""
     url = job_url(upload(client, good_file))

@@ -190,19 +190,35 @@ OVERLAPS = """() => {
 }"""
 
 
-def drop_file(page: Any, path: Path) -> None:
-    """Drag a file onto the drop zone, as a user would from their file manager."""
-    data = base64.b64encode(path.read_bytes()).decode()
+def drop_file(page: Any, path: Path, *more: Path) -> None:
+    """Drag files onto the drop zone, as a user would from their file manager."""
+    files = [[p.name, base64.b64encode(p.read_bytes()).decode()] for p in (path, *more)]
     transfer = page.evaluate_handle(
-        """([name, b64]) => {
-            const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+        """(files) => {
             const transfer = new DataTransfer();
-            transfer.items.add(new File([bytes], name));
+            for (const [name, b64] of files) {
+                const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+                transfer.items.add(new File([bytes], name));
+            }
             return transfer;
         }""",
-        [path.name, data],
+        files,
     )
     page.dispatch_event("#drop", "drop", {"dataTransfer": transfer})
+
+
+def test_two_dropped_files_take_the_first_and_say_so(page: Any, tmp_path: Path) -> None:
+    """Dropping two files takes the first, says so, and its upload is reviewed."""
+    page.goto("/")
+    first = example("advertisers.xlsx", GOOD_ROWS, tmp_path)
+    second = tmp_path / "second.csv"
+    second.write_text("name\n")
+    drop_file(page, first, second)
+    chosen = page.inner_text("#file-chosen")
+    assert "advertisers.xlsx" in chosen and "one file at a time: the first of 2 was taken" in chosen
+    assert " KB)" in chosen  # a small file is not "0.0 MB"
+    page.click("#upload-button")
+    page.wait_for_selector("h1:has-text('Review')")
 
 
 def test_review_in_browser_lists_invalid_rows(page: Any, tmp_path: Path) -> None:

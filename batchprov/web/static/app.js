@@ -11,22 +11,28 @@
     var button = document.getElementById("upload-button");
     var limit = parseInt(drop.getAttribute("data-max"), 10) || 0;
 
+    var note = "";  // says so when only the first of several dropped files was taken
+
     function show() {
       var file = input.files && input.files[0];
       chosen.classList.remove("too-big");
       if (!file) { chosen.textContent = ""; return true; }
-      var mb = (file.size / 1048576).toFixed(1);
       if (limit && file.size > limit) {
         chosen.classList.add("too-big");
-        chosen.textContent = file.name + " is too large (" + mb + " MB; the limit is " +
+        chosen.textContent = file.name + " is too large (" + size(file.size) + "; the limit is " +
           (limit / 1048576) + " MB).";
         return false;
       }
-      chosen.textContent = "Selected: " + file.name + " (" + mb + " MB)";
+      chosen.textContent = "Selected: " + file.name + " (" + size(file.size) + ")" + note;
       return true;
     }
 
-    input.addEventListener("change", show);
+    function size(bytes) {
+      if (bytes < 1048576) { return Math.max(1, Math.round(bytes / 1024)) + " KB"; }
+      return (bytes / 1048576).toFixed(1) + " MB";
+    }
+
+    input.addEventListener("change", function () { note = ""; show(); });
     ["dragenter", "dragover"].forEach(function (name) {
       drop.addEventListener(name, function (event) {
         event.preventDefault();
@@ -38,10 +44,18 @@
     });
     drop.addEventListener("drop", function (event) {
       event.preventDefault();
-      if (event.dataTransfer && event.dataTransfer.files.length) {
-        input.files = event.dataTransfer.files;
-        show();
+      var files = event.dataTransfer && event.dataTransfer.files;
+      if (!files || !files.length) { return; }
+      note = "";
+      if (files.length > 1 && typeof DataTransfer === "function") {
+        var first = new DataTransfer();
+        first.items.add(files[0]);
+        files = first.files;
+        note = " — one file at a time: the first of " + event.dataTransfer.files.length +
+          " was taken";
       }
+      input.files = files;
+      show();
     });
     form.addEventListener("submit", function (event) {
       if (!show()) { event.preventDefault(); return; }

@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 TOKEN = "Zq8vK3mW9xT2pL7nR4bY6cH1dF5gJ"
 MODES = (
     "ok",
+    "infinite_total",
     "absurd_total",
     "accepted",
     "trickle",
@@ -225,8 +226,16 @@ class HostileApi:
         if self.mode == "endless":  # always one more full page of new numbers
             results = [_number(10**6 + page * size + i, group, f"x{i}") for i in range(size)]
             return _json(200, {"results": results, "paging": _paging(page, size, page * size + 1)})
+        if self.mode == "infinite_total":  # JSON's 1e400 is a float infinity
+            return _json(
+                200,
+                {
+                    "results": mine[:size],
+                    "paging": _paging(page, size, 10) | {"total": float("inf")},
+                },
+            )
         if self.mode in ("too_many", "absurd_total"):
-            total = 10**9 if self.mode == "too_many" else 10**300
+            total = 10**9 if self.mode == "too_many" else 10**400
             return _json(200, {"results": mine[:size], "paging": _paging(page, size, total)})
         if self.mode == "looping":
             results = [_number(10**6 + i, group, f"x{i}") for i in range(size)]

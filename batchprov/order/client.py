@@ -414,7 +414,7 @@ class ApiClient:
             results, total, size = await self._get_page(group_id, page, page_size=PAGE_SIZE)
             if first is None:
                 first = (total, size)
-                pages = max(1, math.ceil(total / size)) if size > 0 else 1
+                pages = max(1, -(-total // size)) if size > 0 else 1  # exact for any int
                 if pages > self.max_pages:
                     raise ListingUnusable(
                         f"listing group {group_id} is unusable: it would take {_count(pages)} "
@@ -474,7 +474,14 @@ class ApiClient:
             size = int(paging.get("pageSize") or paging.get("pagesize") or page_size)
             if not isinstance(raw, list) or total < 0 or size < 0:
                 raise TypeError("results is not a list, or paging is negative")
-        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        except (
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            RecursionError,
+            OverflowError,  # a total of 1e400
+        ) as exc:
             raise ListingFailed(f"unreadable listing page ({type(exc).__name__})") from None
         numbers = [n for n in (Number.from_json(item) for item in raw) if n is not None]
         if len(numbers) != len(raw):

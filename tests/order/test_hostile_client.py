@@ -104,12 +104,18 @@ def test_huge_listing_page_fails_the_listing() -> None:
         with_client(api.url, lambda c: c.list_numbers(5))
 
 
+def test_an_infinite_paging_total_fails_the_listing_clearly() -> None:
+    """A paging.total of 1e400 (a float infinity) is an unreadable page, not a crash."""
+    with HostileApi("infinite_total") as api, pytest.raises(ListingFailed, match="unreadable"):
+        with_client(api.url, lambda c: c.list_numbers(5))
+
+
 @pytest.mark.parametrize(
     ("mode", "gets", "why"),
     [
         ("endless", 8, "paging changed between pages"),
         ("too_many", 1, "would take 1,000,000 pages"),
-        ("absurd_total", 1, r"would take about 10\^297 pages \(paging.total about 10\^300,"),
+        ("absurd_total", 1, r"would take about 10\^397 pages \(paging.total about 10\^400,"),
         ("looping", 8, "page 2 repeats page 1"),
     ],
 )

@@ -659,7 +659,9 @@ class Journal:
             item = _item(_set(db, key, self._scrubbed(changes), stamp))
             if item.intent_id is not None:
                 db.execute(
-                    "UPDATE attempt SET finished_at=?, outcome=?, http_status=?, detail=?"
+                    # A verdict after "unknown" keeps the answer that made it unknown.
+                    "UPDATE attempt SET finished_at=?, outcome=?,"
+                    " http_status=COALESCE(?, http_status), detail=COALESCE(?, detail)"
                     " WHERE intent_id=? AND (finished_at IS NULL OR outcome='unknown')",
                     (stamp, outcome, status, detail, item.intent_id),
                 )

@@ -223,6 +223,17 @@ def test_a_reconcile_after_an_unknown_answer_credits_the_attempt_that_bought(
     assert [r.bought for r in journal.runs(run)] == [1]
 
 
+def test_a_verdict_after_unknown_keeps_the_answer_that_made_it_unknown(journal: Journal) -> None:
+    """The audit still shows the 503 that left an attempt unknown, after a reconcile adopts."""
+    run = journal.start_run("t")
+    item = journal.ensure_item(API, 5, "A", "{}")
+    journal.begin_attempt(item.key, run, "{}")
+    journal.record_unknown(item.key, "HTTP 503: busy", status=503)
+    journal.record_done(item.key, number(1), provisioned_at="x", resolved_by="reconcile")
+    row = journal._conn.execute("SELECT outcome, http_status, detail FROM attempt").fetchone()
+    assert tuple(row) == ("reconcile", 503, "HTTP 503: busy")
+
+
 def test_a_later_runs_reconcile_credits_the_run_whose_attempt_bought(journal: Journal) -> None:
     """An unknown left by an interrupted run and adopted by the next counts for the first run."""
     first = journal.start_run("t")

@@ -19,8 +19,8 @@ from batchprov.config import Api, Existing, RunConfig
 from batchprov.errors import OutputError
 from batchprov.models import CheckedRow, RowResult, Status, Table
 from batchprov.order.account import SENDS, Account, Holding, Standing, read_account
-from batchprov.order.client import Number
-from batchprov.order.journal import Journal
+from batchprov.order.client import Number, says_bought
+from batchprov.order.journal import Journal, State
 from batchprov.plan import Plan, make_plan
 from batchprov.write.columns import check_output
 
@@ -177,7 +177,14 @@ def _plan(
         dry_run=config.dry_run,
         found=standings.count(Standing.FOUND),
         recovered=reconciled,
-        held=sum(1 for s in standings if s in held),
+        held=sum(1 for s in standings if s in held)
+        + sum(
+            1
+            for r in rows
+            if r.index in holdings
+            and _claimed(holdings[r.index])
+            and not _adopted_on_reconcile(holdings[r.index], account, r)
+        ),
         account_checked=listed,
         max_numbers=config.max_numbers,
         max_cost=config.max_cost,
@@ -188,12 +195,21 @@ def _plan(
 
 
 def _buys(holding: Holding, account: Account, row: CheckedRow) -> bool:
-    """The row will send a create: new, retried, or cut short before with no number found."""
+    """The row will send a create: new, retried, or cut short before with no number found
+    (unless a 2xx said it bought: that one is only looked for)."""
     if holding.standing is Standing.TO_ORDER:
         return True
-    return holding.standing is Standing.TO_RECONCILE and not _adopted_on_reconcile(
-        holding, account, row
+    return (
+        holding.standing is Standing.TO_RECONCILE
+        and not _adopted_on_reconcile(holding, account, row)
+        and not _claimed(holding)
     )
+
+
+def _claimed(holding: Holding) -> bool:
+    """An earlier run's 2xx said it bought, not what: the row is never sent again."""
+    item = holding.item
+    return item is not None and item.state is State.UNKNOWN and says_bought(item.last_error or "")
 
 
 def _adopted_on_reconcile(holding: Holding, account: Account, row: CheckedRow) -> bool:

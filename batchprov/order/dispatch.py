@@ -216,8 +216,7 @@ class Dispatcher:
         assert res.number is not None
         vetted = vet(res.number, group_id=row.group, name=row.order.name, redactor=s.redactor)
         if vetted.ok and self._named_since(row, vetted.number):
-            await s.record_review(row, self._twice_text(row, vetted.number), [vetted.number.id])
-            return
+            row.warnings.append(self._twice_text(row, vetted.number))  # kept: it is bought
         if vetted.ok:
             await s.record_bought(row, vetted.number, resolved_by="answer", status=res.status)
             return
@@ -240,7 +239,8 @@ class Dispatcher:
             f"This row may have been bought twice: the API named number {number.id} "
             f'"{number.name}" because "{name}" is in use, but group {row.group} held no number '
             f"by that name when this run began (an earlier attempt of this row, or another run, "
-            f"bought it since). Review both in the account and release the one you do not want"
+            f"bought it since). This one is kept: find the other in the account and release the "
+            f"one you do not want"
         )
 
     async def _refused(self, row: RowState, res: CreateResult) -> None:

@@ -2,8 +2,9 @@
 
 Once a row's settle delay has passed, its group is listed and `reconcile.decide` gives a
 verdict: exactly one matching new number is adopted, none (twice) means it is safe to send
-again (unless a 2xx said it bought: then a person must look), several go to review. Rows an
-earlier run left in flight are recovered the same way, before anything new is sent.
+again (unless a 2xx said it bought: then it stays unknown, never re-sent), several go to
+review. Rows an earlier run left in flight are recovered the same way, before anything new
+is sent.
 """
 
 from __future__ import annotations
@@ -203,16 +204,17 @@ class Reconciler:
             s.retry(row, max(row.not_before, s.clock()))
 
     async def _unvouched(self, row: RowState) -> None:
-        """A 2xx said it bought, and the listing shows no number by the name: a person must
-        look (a listing may lag behind a purchase); the row is never sent again."""
+        """A 2xx said it bought, and the listing shows no number by the name (a listing may lag
+        behind a purchase): the row stays unknown for a later run to find, never sent again."""
         s = self.state
         s.resolved(row)
         text = (
-            f"the API answered {row.unknown_detail}, which says it bought a number, but group "
-            f'{row.group} shows none named "{row.order.name.strip()}": check the account before '
-            "ordering this row again; batchprov will not re-send it"
+            f"The API answered {row.unknown_detail}, which says it bought a number, but group "
+            f'{row.group} shows none named "{row.order.name.strip()}" yet, so it is not sent '
+            "again. Run the same command later: batchprov looks for it again; if it never "
+            "shows, check the account"
         )
-        await s.record_review(row, text, [])
+        s.final(row, failed_result(row, row.item, text))
 
     def _give_up(self, row: RowState, why: str) -> None:
         """The group cannot be listed: leave the row UNKNOWN for the next run to reconcile."""

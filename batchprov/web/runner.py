@@ -188,7 +188,8 @@ class JobRunner:
             "status": DONE,
             "counts": report.counts(),
             "result": result,
-            "output_path": report.output_path,
+            # A run that could not vouch for the earlier results left them: they stay shown.
+            "output_path": report.output_path or (current.output_path if current else None),
             "stopped_reason": report.info.stopped_reason,
             "ended": now_iso(),
         }

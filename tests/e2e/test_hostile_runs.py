@@ -25,6 +25,8 @@ import pytest
 from hostile_api import BAD_2XX, ESCAPES, TOKEN, HostileApi
 from hostile_files import beyond_last_row_xlsx
 
+from batchprov.config import Api, RunConfig
+from batchprov.pipeline import check_file, plan_run
 from batchprov.redact import PIECE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -214,20 +216,26 @@ def test_bad_2xx_goes_to_review_and_is_never_resent(tmp_path: Path) -> None:
 
 
 def test_2xx_saying_nothing_is_never_resent_when_no_listing_shows_it(tmp_path: Path) -> None:
-    """A 202 with no body whose number no listing shows yet: review, never bought twice."""
+    """A 202 with no body whose number no listing shows yet: looked for again, never re-sent."""
     with HostileApi("accepted") as api:
         first = run_cli(tmp_path, api.url)
         posts = api.posts
         again = run_cli(tmp_path, api.url)
+        plan = plan_run(
+            check_file(tmp_path / "in.csv"),
+            config=RunConfig(journal=tmp_path / "journal.sqlite"),
+            api=Api(api.url, TOKEN),
+        )
+    assert (plan.to_order, plan.held) == (0, len(NAMES))  # the plan counts none as to buy
     assert_sane(first, 1)
     assert_sane(again, 1)
     assert posts == len(NAMES) and api.posts == posts
     assert set(api.bought.values()) == {1}
-    assert journal_states(tmp_path) == ["REVIEW"] * len(NAMES)
+    assert journal_states(tmp_path) == ["UNKNOWN"] * len(NAMES)  # a later run looks again
     for row in rows_of(tmp_path / "out.csv").values():
         assert row["Status"] == "failed" and not row["Tracking Number"]
         assert "HTTP 202 with an unreadable body, which says it bought" in row["Error"], row
-        assert "will not re-send it" in row["Error"]
+        assert "so it is not sent again. Run the same command later" in row["Error"]
 
 
 def test_token_echoed_everywhere_never_reaches_any_output(tmp_path: Path) -> None:

@@ -736,6 +736,7 @@ def _print_report(report: Report, *, as_json: bool) -> None:
     if warnings:
         click.echo(f"  {'warnings':<20} {warnings:>7}")
     _print_problems(report)
+    _print_maybe_twice(report)
     if info.stopped_reason:
         click.secho(
             f"Stopped early: {info.stopped_reason}. {_after_stop(info.stopped_reason)}", fg="yellow"
@@ -746,6 +747,22 @@ def _print_report(report: Report, *, as_json: bool) -> None:
         count = len(problem_rows(report))
         noun = "row" if count == 1 else "rows"
         click.echo(f"Rows to fix ({count} {noun}): {report.failed_only_path}")
+
+
+def _print_maybe_twice(report: Report) -> None:
+    """Rows whose number may be a second purchase: said on the terminal, not only in a cell."""
+    from batchprov.order.rows import MAYBE_TWICE
+
+    rows = [
+        r.excel_row for r in report.results if any(w.startswith(MAYBE_TWICE) for w in r.warnings)
+    ]
+    if rows:
+        shown = ", ".join(str(r) for r in rows[:10]) + (", …" if len(rows) > 10 else "")
+        click.secho(
+            f"{len(rows)} row(s) may have been bought twice (rows {shown}): their Warnings say "
+            "which numbers to compare in the account.",
+            fg="yellow",
+        )
 
 
 def _after_stop(reason: str) -> str:

@@ -27,7 +27,7 @@ from batchprov.order.crashpoints import crashpoint
 from batchprov.order.journal import State
 from batchprov.order.rate import backoff
 from batchprov.order.reconcile import refresh_baseline
-from batchprov.order.rows import RowState, failed_result, refused_text
+from batchprov.order.rows import MAYBE_TWICE, RowState, failed_result, refused_text
 from batchprov.order.state import RunState
 from batchprov.order.vetting import review_text, vet
 
@@ -236,7 +236,7 @@ class Dispatcher:
     def _twice_text(self, row: RowState, number: Number) -> str:
         name = row.order.name.strip()
         return (
-            f"This row may have been bought twice: the API named number {number.id} "
+            f"{MAYBE_TWICE}: the API named number {number.id} "
             f'"{number.name}" because "{name}" is in use, but group {row.group} held no number '
             f"by that name when this run began (an earlier attempt of this row, or another run, "
             f"bought it since). This one is kept: find the other in the account and release the "

@@ -18,7 +18,7 @@ from batchprov.order.crashpoints import crashpoint
 from batchprov.order.journal import Item, Journal, State
 from batchprov.order.matching import Decision, Verdict, candidates, decide, name_pattern
 from batchprov.order.rate import backoff
-from batchprov.order.rows import RowState, failed_result, unknown_text
+from batchprov.order.rows import MAYBE_TWICE, RowState, failed_result, unknown_text
 from batchprov.order.state import RunState
 from batchprov.order.vetting import review_text, vet
 
@@ -148,9 +148,9 @@ class Reconciler:
         s.stats["adopted"] += 1
         if row.resent_unseen:
             row.warnings.append(
-                f"No clear answer came for this row ({row.unknown_detail}), twice: it was sent "
-                "again after the group's listing showed no number by its name, and a number by "
-                f"its name then showed, {number.id}, kept. If the listing was late, the first "
+                f"{MAYBE_TWICE}: no clear answer came for it ({row.unknown_detail}), twice. It "
+                "was sent again after the group's listing showed no number by its name, and "
+                f"then number {number.id} showed, kept. If the listing was late, the first "
                 f"attempt bought one too: check group {row.group} for another number named "
                 f'"{row.order.name.strip()}" or a suffixed form'
             )

@@ -22,6 +22,8 @@ NO_MATCH_HINT = (
 )
 #: Ends the message of a row the run never reached.
 NOT_REACHED = "Run the same command again to order it."
+#: How a warning begins when the row's number may be a second purchase (the summary counts them).
+MAYBE_TWICE = "This row may have been bought twice"
 
 
 @dataclass(slots=True, eq=False)

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from batchprov.cli import cli
-from batchprov.sandbox import SandboxConfig, serve_in_thread
+from batchprov.sandbox import Faults, SandboxConfig, serve_in_thread
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -147,6 +147,24 @@ def test_a_rejected_token_says_to_check_it(tmp_path: Path, monkeypatch: pytest.M
     assert code == 3
     assert "Check the token (TELMETRICS_TOKEN), then run the same command again" in out + err
     assert "a-mistyped-token-value" not in out + err
+
+
+def test_a_possible_second_purchase_is_said_on_the_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lost answer the listing never shows, then a suffixed resend: a yellow line names it."""
+    monkeypatch.setenv("TELMETRICS_TOKEN", "secret-token-value")
+    rows = "name,group_id,match_type,termination_number\nLag Co,11623282,tollfree,4165551234\n"
+    (tmp_path / "in.csv").write_text(rows)
+    faults = Faults(list_lag_ms=600_000, script=("drop_after",))
+    with serve_in_thread(SandboxConfig(token="secret-token-value", faults=faults)) as server:
+        code, out, err = invoke(
+            "run", str(tmp_path / "in.csv"), "-y", "-o", str(tmp_path / "o.csv"),
+            "--api-url", server.url, "--journal", str(tmp_path / "j.sqlite"),
+        )  # fmt: skip
+        assert 2 == len(server.state.ledger())  # the listing hid the first: bought twice
+    assert code == 0
+    assert "1 row(s) may have been bought twice (rows 2)" in out + err
 
 
 def test_dry_run_plans_every_valid_row(tmp_path: Path) -> None:

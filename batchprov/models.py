@@ -289,3 +289,9 @@ class RowResult:
     def failed(self) -> bool:
         """True when the row failed: its status says so, or a change of its number failed."""
         return self.status is Status.FAILED or self.change_failed
+
+
+def name_key(name: str) -> str:
+    """What makes two advertiser names the same one: trimmed, inner spaces collapsed, any case
+    (the sheet's duplicate check and the account's matching agree on it)."""
+    return " ".join(name.split()).casefold()

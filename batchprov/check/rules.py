@@ -18,7 +18,7 @@ import pandas as pd
 
 from batchprov.check.parsers import MAX_MESSAGE, MAX_NAME, filter_problem, invisible_problem
 from batchprov.check.values import LTC, LTN, TF, Values, filled, zipped
-from batchprov.models import MatchType, Severity
+from batchprov.models import MatchType, Severity, name_key
 from batchprov.numbering import nanp
 from batchprov.numbering.area import city_suggestion, city_warning, filter_place_warning
 from batchprov.numbering.fallback import fallback_notes
@@ -137,7 +137,7 @@ def _invisible(texts: pd.Series, label: str) -> pd.Series:
 
 def _duplicates(values: Values) -> pd.Series:
     """For each row whose name is used again in its group: a message naming the other rows."""
-    folded = pd.Series([name.casefold() for name in values.name.tolist()], index=values.name.index)
+    folded = pd.Series([name_key(name) for name in values.name.tolist()], index=values.name.index)
     # A name used twice in a group is used twice in the sheet: rule out the others first.
     named = folded.duplicated(keep=False) & values.group_id.notna() & ~_empty(values.name)
     keys = pd.DataFrame({"group": values.group_id[named], "name": folded[named]})

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from batchprov.models import CheckedRow
+from batchprov.models import CheckedRow, name_key
 from batchprov.order.client import ApiClient, ListingRefused, Number
 from batchprov.order.journal import Item, State, item_key, peek_items
 from batchprov.order.vetting import vet
@@ -119,13 +119,13 @@ class Account:
 
     def named(self, group_id: int, name: str) -> tuple[Number, ...]:
         """The group's numbers whose name is ``name`` (see `same_name`)."""
-        wanted = _name_key(name)
-        return tuple(n for n in self.listings.get(group_id, ()) if _name_key(n.name) == wanted)
+        wanted = name_key(name)
+        return tuple(n for n in self.listings.get(group_id, ()) if name_key(n.name) == wanted)
 
 
 def same_name(a: str, b: str) -> bool:
     """True when two names are the same advertiser's: trimmed, inner spaces collapsed, any case."""
-    return _name_key(a) == _name_key(b)
+    return name_key(a) == name_key(b)
 
 
 def read_account(
@@ -223,7 +223,3 @@ def _journal_holding(item: Item | None, body: str, retry_failed: bool) -> Holdin
         resend = retry_failed or item.payload != body
         return None if resend else Holding(Standing.FAILED_BEFORE, item)  # resend: as if new
     return Holding(Standing.TO_RECONCILE, item)
-
-
-def _name_key(name: str) -> str:
-    return " ".join(name.split()).casefold()

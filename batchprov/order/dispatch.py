@@ -45,8 +45,6 @@ class Dispatcher:
     def __init__(self, state: RunState) -> None:
         self.state = state
         self._baselined: set[int] = set()
-        #: Each group's numbers as this run found them before its first POST there.
-        self._before: dict[int, tuple[Number, ...]] = {}
         self._group_locks: dict[int, asyncio.Lock] = {}
 
     async def run(self) -> None:
@@ -150,7 +148,7 @@ class Dispatcher:
                 row.not_before = s.clock() + backoff(1, rng=s.rng)
                 return False
             await s.jx(refresh_baseline, s.journal, s.api_url, gid, listing)
-            self._before[gid] = tuple(listing)
+            s.first_seen.setdefault(gid, tuple(listing))
             self._baselined.add(gid)
             return True
 
@@ -226,12 +224,13 @@ class Dispatcher:
 
     def _named_since(self, row: RowState, number: Number) -> bool:
         """True when the API suffixed the name for a number that was not in the group as
-        this run began: an earlier attempt of the row (its listing lagging), or another run,
-        has bought one since, so this purchase may be a second."""
+        this run first saw it: an earlier attempt of the row (its listing lagging), or another
+        run, has bought one since, so this purchase may be a second."""
         name = row.order.name
         if same_name(number.name, name):
             return False
-        return not any(same_name(n.name, name) for n in self._before.get(row.group, ()))
+        seen = self.state.first_seen.get(row.group, ())
+        return not any(same_name(n.name, name) for n in seen)
 
     def _twice_text(self, row: RowState, number: Number) -> str:
         name = row.order.name.strip()

@@ -307,6 +307,11 @@ class RunState:
         self.fresh_listings: dict[int, list[Number]] = {
             gid: list(numbers) for gid, numbers in (listings or {}).items()
         }
+        #: Each group's numbers as this run first saw them (the plan's listing, a reconcile's
+        #: or the baseline's): a name that appears after it may be a purchase of its own.
+        self.first_seen: dict[int, tuple[Number, ...]] = {
+            gid: tuple(numbers) for gid, numbers in (listings or {}).items()
+        }
         self.inflight: set[asyncio.Task[None]] = set()
         self.breaker = Breaker(options.breaker_threshold)
         self.budget = PurchaseBudget(options.max_purchases)
@@ -521,6 +526,7 @@ class RunState:
             self.transport_failed(str(exc))
             return None
         self.breaker.success()
+        self.first_seen.setdefault(gid, tuple(listing))
         return listing
 
     def transport_failed(self, detail: str) -> None:

@@ -616,3 +616,23 @@ def test_progress_of_a_resumed_run_starts_after_the_journal(
     assert [p.done for p in planning] == [1, 2]
     assert (after[0].resumed, after[0].done, after[0].total) == (2, 2, 3)
     assert (after[-1].resumed, after[-1].done) == (2, 3)
+
+
+def test_a_name_is_judged_against_the_groups_first_listing_of_the_run() -> None:
+    """A name absent from the run's first listing (a recovery's) but in a later one still flags."""
+    from types import SimpleNamespace
+
+    from batchprov.order.client import Number
+    from batchprov.order.dispatch import Dispatcher
+
+    def listed(*names: str) -> tuple[Number, ...]:
+        return tuple(Number(str(i), f"289866{i:04d}", n) for i, n in enumerate(names))
+
+    state = SimpleNamespace(first_seen={GID: listed("Other")})
+    dispatcher = Dispatcher(state)  # type: ignore[arg-type]
+    row = SimpleNamespace(order=SimpleNamespace(name="A"), group=GID)
+    state.first_seen.setdefault(GID, listed("Other", "A"))  # the baseline, later: "A" shows
+    assert dispatcher._named_since(row, listed("A 2")[0])  # type: ignore[arg-type]
+    assert not dispatcher._named_since(row, listed("A")[0])  # type: ignore[arg-type]
+    state.first_seen[GID] = listed("a")  # there from the start (--existing order)
+    assert not dispatcher._named_since(row, listed("A 2")[0])  # type: ignore[arg-type]

@@ -397,8 +397,6 @@ class _Order:
     def _check_carried(self, survey: Survey) -> None:
         """Refuse, before anything is sent, to replace an output showing numbers that neither
         the input, the journal nor the account gives this run to show again."""
-        from batchprov.write.overwrite import overwrite_refused
-
         found = {n.phone_number for row in self.checked.rows if (n := survey.found(row))}
         lost = self.unconfirmed - found
         if lost:

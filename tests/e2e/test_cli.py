@@ -105,22 +105,21 @@ def test_run_against_real_api_without_token_exits_2(tmp_path: Path) -> None:
     assert "TELMETRICS_TOKEN" in err
 
 
+def run_at(
+    url: str, tmp: Path, *extra: str, source: Path = EXAMPLES / "advertisers.csv"
+) -> tuple[int, str, str]:
+    """``batchprov run`` of ``source`` against ``url``, its output and journal in ``tmp``."""
+    out, journal = str(tmp / "o.xlsx"), str(tmp / "j.sqlite")
+    return invoke("run", str(source), *extra, "-o", out, "--api-url", url, "--journal", journal)
+
+
 def test_run_refuses_without_terminal_or_yes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without a terminal and without --yes, a real-API run exits 2 having sent nothing."""
     monkeypatch.setenv("TELMETRICS_TOKEN", "secret-token-value")
     with serve_in_thread(SandboxConfig(token="secret-token-value")) as server:  # a "real" API
-        code, out, err = invoke(
-            "run",
-            str(EXAMPLES / "advertisers.csv"),
-            "-o",
-            str(tmp_path / "o.xlsx"),
-            "--api-url",
-            server.url,
-            "--journal",
-            str(tmp_path / "j.sqlite"),
-        )
+        code, out, err = run_at(server.url, tmp_path)
         assert [] == server.state.ledger()
     assert code == 2
     assert "--yes" in err
@@ -132,17 +131,7 @@ def test_a_rejected_token_says_to_check_it(tmp_path: Path, monkeypatch: pytest.M
     """A run whose token is refused stops (exit 3) and tells the user to check the token."""
     monkeypatch.setenv("TELMETRICS_TOKEN", "a-mistyped-token-value")
     with serve_in_thread(SandboxConfig(token="secret-token-value")) as server:
-        code, out, err = invoke(
-            "run",
-            str(EXAMPLES / "advertisers.csv"),
-            "-y",
-            "-o",
-            str(tmp_path / "o.xlsx"),
-            "--api-url",
-            server.url,
-            "--journal",
-            str(tmp_path / "j.sqlite"),
-        )
+        code, out, err = run_at(server.url, tmp_path, "-y")
         assert [] == server.state.ledger()
     assert code == 3
     assert "Check the token (TELMETRICS_TOKEN), then run the same command again" in out + err
@@ -158,10 +147,7 @@ def test_a_possible_second_purchase_is_said_on_the_terminal(
     (tmp_path / "in.csv").write_text(rows)
     faults = Faults(list_lag_ms=600_000, script=("drop_after",))
     with serve_in_thread(SandboxConfig(token="secret-token-value", faults=faults)) as server:
-        code, out, err = invoke(
-            "run", str(tmp_path / "in.csv"), "-y", "-o", str(tmp_path / "o.csv"),
-            "--api-url", server.url, "--journal", str(tmp_path / "j.sqlite"),
-        )  # fmt: skip
+        code, out, err = run_at(server.url, tmp_path, "-y", source=tmp_path / "in.csv")
         assert 2 == len(server.state.ledger())  # the listing hid the first: bought twice
     assert code == 0
     assert "1 row(s) may have been bought twice (rows 2)" in out + err

@@ -38,10 +38,23 @@ def run(
     bought twice, nothing bought but unreported, every owned row journaled and on the server.
     ``foreign`` names numbers someone else bought.
     """
-    options = kw.pop("options", RunOptions(timeout=5.0))
     foreign = kw.pop("foreign", ())
     before = len(api.sandbox.ledger())
-    outcome = order_rows(
+    outcome = unchecked_run(api, clock, journal, checked, **kw)
+    card = money(
+        api.sandbox.ledger(), api.url, checked, outcome, journal, before=before, foreign=foreign
+    )
+    assert card.clean(), card
+    return outcome
+
+
+def unchecked_run(
+    api: Api, clock: FakeClock, journal: Path, checked: list[CheckedRow], **kw: Any
+) -> OrderOutcome:
+    """order_rows against the in-process sandbox, with the fake clock, its money not checked
+    (for faults that make the server sell twice whatever the client does)."""
+    options = kw.pop("options", RunOptions(timeout=5.0))
+    return order_rows(
         checked,
         api_url=api.url,
         token=TOKEN,
@@ -52,11 +65,6 @@ def run(
         clock=clock,
         **kw,
     )
-    card = money(
-        api.sandbox.ledger(), api.url, checked, outcome, journal, before=before, foreign=foreign
-    )
-    assert card.clean(), card
-    return outcome
 
 
 @pytest.fixture
@@ -200,16 +208,7 @@ def test_a_suffixed_answer_after_a_lagging_listing_is_kept_and_flagged(
 ) -> None:
     """A resend answered "A 2" where the group held no "A" as the run began: kept, flagged."""
     api.sandbox.set_faults(Faults(list_lag_ms=600_000, script=("drop_after",)))
-    outcome = order_rows(
-        rows(["A", "B"]),
-        api_url=api.url,
-        token=TOKEN,
-        journal_path=journal,
-        options=RunOptions(timeout=5.0),
-        transport=api,
-        sleep=clock.sleep,
-        clock=clock,
-    )
+    outcome = unchecked_run(api, clock, journal, rows(["A", "B"]), options=RunOptions(timeout=5.0))
     names = sorted(str(n["name"]) for n in api.sandbox.ledger())
     assert (names, posts(api)) == (["A", "A 2", "B"], 3)  # the listing lied: bought twice
     first, second = outcome.results
@@ -225,15 +224,8 @@ def test_a_number_seen_only_after_a_resend_is_kept_with_a_warning(
 ) -> None:
     """Two lost answers and a late listing: the number then found is kept, with a warning."""
     api.sandbox.set_faults(Faults(list_lag_ms=10_000, script=("drop_after", "drop_after")))
-    outcome = order_rows(
-        rows(["A"]),
-        api_url=api.url,
-        token=TOKEN,
-        journal_path=journal,
-        options=RunOptions(timeout=5.0, settle_delay=4.0),
-        transport=api,
-        sleep=clock.sleep,
-        clock=clock,
+    outcome = unchecked_run(
+        api, clock, journal, rows(["A"]), options=RunOptions(timeout=5.0, settle_delay=4.0)
     )
     (result,) = outcome.results
     assert (result.status, posts(api)) == (Status.PROVISIONED, 2)
@@ -246,16 +238,7 @@ def test_a_suffixed_answer_is_expected_when_the_name_was_there(
     """With --existing order, a name the group already held comes back suffixed: provisioned."""
     seed(api, "A")
     api.sandbox.script("ok")
-    outcome = order_rows(
-        rows(["A"]),
-        api_url=api.url,
-        token=TOKEN,
-        journal_path=journal,
-        options=RunOptions(timeout=5.0),
-        transport=api,
-        sleep=clock.sleep,
-        clock=clock,
-    )
+    outcome = unchecked_run(api, clock, journal, rows(["A"]), options=RunOptions(timeout=5.0))
     assert outcome.results[0].status == Status.PROVISIONED
     assert 'the API assigned "A 2"' in outcome.results[0].warnings[0]
 

@@ -113,7 +113,10 @@ class Dispatcher:
         # The item keeps the row's own order; the attempt, the body sent (maybe a fallback).
         payload, body = row.payload, row.body_json()
         if not s.budget.take(row):
-            s.final(row, failed_result(row, row.item, s.budget.text(), Status.NOT_ATTEMPTED))
+            if row.resent_unseen:  # its earlier send may have bought: not "not attempted"
+                s.final(row, failed_result(row, row.item, s.budget.text(resend=True)))
+            else:
+                s.final(row, failed_result(row, row.item, s.budget.text(), Status.NOT_ATTEMPTED))
             return
         if row.item is not None and row.item.state is State.FAILED:
             await s.jx(s.journal.reopen, row.key, payload)

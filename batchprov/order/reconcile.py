@@ -193,7 +193,7 @@ class Reconciler:
             await self._unvouched(row)
             return
         s.stats["absent"] += 1
-        s.budget.give_back(row)
+        s.budget.spend(row)
         detail = f"not found after: {row.unknown_detail}"
         item = await s.jx(s.journal.record_pending, row.key, "absent", detail)
         s.resolved(row)

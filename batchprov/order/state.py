@@ -201,8 +201,10 @@ class PurchaseBudget:
     """The run's cap on purchases: a send that may buy takes a unit before it goes out.
 
     A unit comes back only when the answer proves nothing was bought (refused, throttled,
-    never sent, or absent after a reconcile); a purchase, or an outcome still unknown, keeps
-    it. So the numbers bought never exceed the cap, fallbacks and adopted outcomes included.
+    never sent); a purchase, or an outcome still unknown, keeps it. A send found absent after
+    a lost answer keeps its unit too (`spend`): a listing can lag behind a purchase, so its
+    resend needs a unit of its own. So the numbers bought never exceed the cap, fallbacks,
+    adopted outcomes and lagging listings included.
     """
 
     def __init__(self, cap: int | None) -> None:
@@ -226,7 +228,19 @@ class PurchaseBudget:
             self.taken -= 1
         row.holds_budget = False
 
-    def text(self) -> str:
+    def spend(self, row: RowState) -> None:
+        """``row``'s send may have bought all the same: its unit stays taken, and the row's
+        next send must take another."""
+        row.holds_budget = False
+
+    def text(self, *, resend: bool = False) -> str:
+        if resend:
+            return (
+                "Not sent again: its request got no answer and the account does not show the "
+                "number yet; a listing can lag behind a purchase, so the cap of "
+                f"{self.cap} number(s) (--max-numbers / --max-cost) counts it as bought. Run "
+                "the same command later: batchprov looks for the number first"
+            )
         return (
             f"not ordered: this run's cap of {self.cap} number(s) was reached "
             "(--max-numbers / --max-cost); raise it and run the same command again"

@@ -219,6 +219,22 @@ def test_a_suffixed_answer_after_a_lagging_listing_is_kept_and_flagged(
         assert j.lookup(API, GID, "A").state is State.DONE  # type: ignore[union-attr]
 
 
+def test_a_cap_holds_when_a_lagging_listing_hides_a_purchase(
+    api: Api, clock: FakeClock, journal: Path
+) -> None:
+    """A lost answer the listing does not show yet keeps its unit of the cap: ledger ≤ cap."""
+    api.sandbox.set_faults(Faults(list_lag_ms=600_000, script=("drop_after",)))
+    options = RunOptions(timeout=5.0, concurrency=1, max_purchases=2)
+    outcome = unchecked_run(api, clock, journal, rows(["A", "B"]), options=options)
+    assert len(api.sandbox.ledger()) == 2  # A (its answer lost) and B: never a third
+    first, second = outcome.results
+    assert (first.status, second.status) == (Status.FAILED, Status.PROVISIONED)
+    assert first.error is not None and first.error.startswith("Not sent again: its request got")
+    assert "the cap of 2 number(s) (--max-numbers / --max-cost) counts it as" in first.error
+    with Journal.open(journal) as j:
+        assert j.lookup(API, GID, "A").state is State.PENDING  # type: ignore[union-attr]
+
+
 def test_a_number_seen_only_after_a_resend_is_kept_with_a_warning(
     api: Api, clock: FakeClock, journal: Path
 ) -> None:

@@ -511,7 +511,9 @@ class _Order:
         """The account's lock: a sandbox's numbers are its own, so it needs none."""
         from batchprov.order.account_lock import account_lock
 
-        return contextlib.nullcontext() if self.api.sandbox else account_lock(self.api.key_url)
+        if self.api.sandbox:
+            return contextlib.nullcontext()
+        return account_lock(self.api.key_url, token=self.api.token)
 
     @contextlib.contextmanager
     def _journal(self) -> Iterator[Path]:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 __all__ = ["normalise_url"]
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @functools.lru_cache(maxsize=64)  # a run keys every row by the same few URLs
@@ -29,6 +29,6 @@ def normalise_url(url: str) -> str:
     except ValueError:  # a port that is not a number: keep the text, the request will fail
         port = None
         host = parts.netloc.rpartition("@")[2].lower()
-    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+    if port is not None and port != DEFAULT_PORTS.get(scheme):
         host = f"{host}:{port}"
     return urlunsplit((scheme, host, parts.path.rstrip("/"), parts.query, ""))

@@ -65,14 +65,18 @@ def command(api: RunningSandbox, inp: Path, out: Path, journal: Path, *extra: st
     ]  # fmt: skip
 
 
+@pytest.mark.parametrize("second_host", ["127.0.0.1", "localhost"])
 def test_two_runs_at_once_on_two_journals_buy_each_number_once(
-    slow_api: RunningSandbox, tmp_path: Path
+    slow_api: RunningSandbox, tmp_path: Path, second_host: str
 ) -> None:
-    """Two runs started together with different journals never both buy a row."""
+    """Two runs started together with different journals, and the API's host spelled either
+    way, never both buy a row."""
     inp = sheet(tmp_path / "in.csv", 12, "Racer")
+    urls = [slow_api.url, slow_api.url.replace("127.0.0.1", second_host)]
     runs = [
         subprocess.Popen(
-            command(slow_api, inp, tmp_path / f"out{i}.csv", tmp_path / f"j{i}.sqlite", "--yes"),
+            command(slow_api, inp, tmp_path / f"out{i}.csv", tmp_path / f"j{i}.sqlite", "--yes")
+            + ["--api-url", urls[i - 1]],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,

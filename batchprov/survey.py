@@ -106,9 +106,9 @@ def survey_run(
     listed = config.lists_account and bool(api.token)  # no token: nothing can be listed
     account = read_account(
         open_rows,
-        # Listed where the API is served (a keyed sandbox's port changes); keyed as the journal
+        # Listed where the orders go (credentials in the URL included); keyed as the journal
         # keys it.
-        api_url=api.url if api.key else api.key_url,
+        api_url=api.url,
         key_url=api.key_url,
         journal=journal,
         token=api.token if listed else None,

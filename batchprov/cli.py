@@ -757,9 +757,8 @@ def _print_maybe_twice(report: Report) -> None:
         r.excel_row for r in report.results if any(w.startswith(MAYBE_TWICE) for w in r.warnings)
     ]
     if rows:
-        shown = ", ".join(str(r) for r in rows[:10]) + (", …" if len(rows) > 10 else "")
         click.secho(
-            f"{len(rows)} row(s) may have been bought twice (rows {shown}): their Warnings say "
+            f"{len(rows)} row(s) may have been bought twice {_row_list(rows)}: their Warnings say "
             "which numbers to compare in the account.",
             fg="yellow",
         )
@@ -783,26 +782,48 @@ def problem_rows(report: Report) -> list[RowResult]:
 
 
 def _print_problems(report: Report) -> None:
-    """The first problems, row by row (row, column, message), then how many more there are."""
+    """The first problems (row, column, message), rows sharing one problem on one entry, then
+    how many more there are."""
     lines = problem_lines(report)
     if not lines:
         return
     click.echo()
     noun = "problem" if len(lines) == 1 else "problems"
     click.secho(f"{len(lines)} {noun} to fix:", bold=True)
-    width = max(len(column) for _, column, _ in lines[:SHOWN_PROBLEMS])
+    shown = _problem_groups(lines)[:SHOWN_PROBLEMS]
+    width = max(len(column) for column, _, _ in shown)
     columns = max(60, shutil.get_terminal_size((100, 24)).columns - 1)
-    for row, column, message in lines[:SHOWN_PROBLEMS]:
-        head = f"  row {row:<5} {column:<{width}}  "
+    for column, message, rows in shown:
+        head = f"  row {rows[0]:<5} " if len(rows) == 1 else f"  {len(rows)} rows".ljust(12)
+        head = f"{head}{column:<{width}}  "
         # Wrapped under the message, never through a word at the terminal's edge.
-        click.echo(
-            textwrap.fill(message, columns, initial_indent=head, subsequent_indent=" " * len(head))
-        )
-    rest = len(lines) - SHOWN_PROBLEMS
+        indent = " " * len(head)
+        click.echo(textwrap.fill(message, columns, initial_indent=head, subsequent_indent=indent))
+        if len(rows) > 1:
+            click.echo(textwrap.fill(_row_list(rows), columns, initial_indent=indent))
+    rest = len(lines) - sum(len(rows) for _, _, rows in shown)
     if rest > 0:
         where = "Needs attention and Errors sheets" if _is_workbook(report) else "output"
         click.echo(f"  … and {rest} more in the {where}.")
     click.echo()
+
+
+def _problem_groups(lines: list[tuple[int, str, str]]) -> list[tuple[str, str, list[int]]]:
+    """(column, message, rows) per distinct problem, in the order of their first rows."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for row, column, message in lines:
+        groups.setdefault((column, message), []).append(row)
+    return [(column, message, rows) for (column, message), rows in groups.items()]
+
+
+#: A problem shared by more rows than this names the first ones and counts the rest.
+_LISTED_ROWS = 12
+
+
+def _row_list(rows: list[int]) -> str:
+    listed = ", ".join(str(r) for r in rows[:_LISTED_ROWS])
+    more = len(rows) - _LISTED_ROWS
+    return f"(rows {listed}{f' and {more} more' if more > 0 else ''})"
 
 
 def problem_lines(report: Report) -> list[tuple[int, str, str]]:

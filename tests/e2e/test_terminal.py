@@ -40,12 +40,28 @@ def test_validate_lists_each_problem_with_row_column_and_message(tmp_path: Path)
 def test_long_lists_stop_at_ten_and_point_to_the_workbook(tmp_path: Path) -> None:
     """Past ten problems the terminal says how many more there are and where."""
     source = tmp_path / "in.csv"
-    rows = [f"Shop {i},11623282,tollfree,,,,411555{i:04d}\n" for i in range(SHOWN_PROBLEMS + 3)]
+    count = SHOWN_PROBLEMS + 3
+    rows = [f"Shop {i},11623282,localtocity,,Toronto,Q{i},4165551234\n" for i in range(count)]
     source.write_text(HEADER + "".join(rows))
     code, out, _ = invoke("validate", str(source), "-o", str(tmp_path / "o.xlsx"))
     assert code == 1
     assert sum(1 for x in out.splitlines() if x.strip().startswith("row ")) == SHOWN_PROBLEMS
     assert "… and 3 more in the Needs attention and Errors sheets." in out
+
+
+def test_rows_sharing_a_problem_share_one_entry(tmp_path: Path) -> None:
+    """One problem on 15 rows is said once, with its rows listed, not fifteen times."""
+    source = tmp_path / "in.csv"
+    rows = [f"Shop {i},11623282,tollfree,,,,411555{i:04d}\n" for i in range(15)]
+    source.write_text(HEADER + "Odd One,11623282,tollfree,,,,4165551\n" + "".join(rows))
+    code, out, _ = invoke("validate", str(source), "-o", str(tmp_path / "o.xlsx"))
+    assert code == 1 and "16 problems to fix:" in out
+    assert out.count("411 is a service code") == 1
+    entry = next(x for x in out.splitlines() if "411 is a service code" in x)
+    assert entry.strip().startswith("15 rows") and "Forward To" in entry
+    assert "(rows 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14 and 3 more)" in out
+    assert next(x for x in out.splitlines() if "has 7 digits" in x).strip().startswith("row 2 ")
+    assert "more in the" not in out  # every problem is on the screen
 
 
 def test_json_carries_every_row_result_and_every_issue(tmp_path: Path) -> None:

@@ -4,8 +4,9 @@ The API token and any ``user:password@`` in the API URL are secrets. A server ma
 back anywhere (error bodies, names, headers), so every text that comes from the network or is
 built from an answer goes through one `Redactor` before it is cut, journaled, written to the
 workbook or printed. Error bodies are kept as raw text, so a secret is also looked for as their
-escapes write it (JSON's ``\\/`` and ``\\u002F``, percent-encoding, HTML references), and whole
-in hex and base64. `display_url` gives the form of an API URL that may be shown or stored.
+escapes write it (JSON's ``\\/`` and ``\\u002F``, percent-encoding, HTML references), in any
+letter case (a server may upper-case what it echoes), and whole in hex and base64.
+`display_url` gives the form of an API URL that may be shown or stored.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class Redactor:
     _grams: frozenset[str] = field(init=False, repr=False, compare=False)
     #: The secrets, then their hex and base64 forms: each replaced whole, at C speed.
     _wholes: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    #: The secrets and their pieces in lower case, looked for in a text's lower case.
+    _folded: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         grams = frozenset(
@@ -61,6 +64,7 @@ class Redactor:
         encoded = {b for s in self.secrets if len(s) >= PIECE for b in encoded_forms(s)}
         wholes = (*self.secrets, *sorted(encoded - set(self.secrets), key=len, reverse=True))
         object.__setattr__(self, "_wholes", wholes)
+        object.__setattr__(self, "_folded", frozenset(n.lower() for n in (*self.secrets, *grams)))
 
     @classmethod
     def of(cls, token: str | None, *urls: str | None) -> Redactor:
@@ -80,7 +84,7 @@ class Redactor:
             text = text.replace(secret, MASK)
         if len(text) < PIECE and not any(len(s) < PIECE for s in self.secrets):
             return text
-        spans = self._found(text, whole=False)
+        spans = self._found(text, whole=False) + self._found_in_any_case(text)
         if any(start in text for start in _ESCAPE_STARTS):
             decoded = _ESCAPE.sub(_decoded, text)  # the way back is made only when needed
             found = self._found(decoded, whole=True) if decoded != text else []
@@ -105,14 +109,34 @@ class Redactor:
 
     def _found(self, text: str, *, whole: bool) -> list[tuple[int, int]]:
         """Where in ``text`` the secret pieces (and, ``whole``, the secrets) are: (start, end)."""
-        spans: list[tuple[int, int]] = []
-        needles = [*self.secrets, *self._grams] if whole else self._grams
-        for needle in needles:  # each looked for at C speed, overlaps included
-            at = text.find(needle)
-            while at >= 0:
-                spans.append((at, at + len(needle)))
-                at = text.find(needle, at + 1)
-        return spans
+        return _spans_of([*self.secrets, *self._grams] if whole else self._grams, text)
+
+    def _found_in_any_case(self, text: str) -> list[tuple[int, int]]:
+        """Where the secrets and their pieces are in ``text`` written in another letter case."""
+        low = _lower_in_place(text)
+        if low == text and all(s == s.lower() for s in self.secrets):
+            return []  # a text in lower case, secrets in lower case: found as written already
+        return _spans_of(self._folded, low)
+
+
+def _spans_of(needles: Iterable[str], text: str) -> list[tuple[int, int]]:
+    """Where in ``text`` each needle is: (start, end), overlaps included, at C speed."""
+    spans: list[tuple[int, int]] = []
+    for needle in needles:
+        at = text.find(needle)
+        while at >= 0:
+            spans.append((at, at + len(needle)))
+            at = text.find(needle, at + 1)
+    return spans
+
+
+def _lower_in_place(text: str) -> str:
+    """``text`` in lower case, character for character (a letter whose lower case is longer,
+    like "İ", stays as it is), so that positions in it are positions in ``text``."""
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
 
 
 class _Decoded:

@@ -205,3 +205,25 @@ def test_scrubbing_escaped_answers_stays_fast() -> None:
     for _ in range(2000):
         r.cut(body, 300)
     assert (time.perf_counter() - started) / 2000 < 0.002
+
+
+@pytest.mark.parametrize("change", [str.upper, str.lower, str.swapcase], ids=lambda f: f.__name__)
+def test_a_token_echoed_in_another_case_is_masked(change: Callable[[str], str]) -> None:
+    """A server upper-casing (or lower-casing) the token it echoes does not leak it."""
+    token = "Tk-AbCdEf0123456789-xYz"
+    text = f'{{"error": "bad token {change(token)} for group 1"}}'
+    scrubbed = Redactor.of(token).scrub(text)
+    assert scrubbed == '{"error": "bad token *** for group 1"}'
+
+
+def test_a_piece_of_the_token_in_another_case_is_masked() -> None:
+    """Twelve characters of the token, upper-cased, are masked like the token."""
+    token = "tk-abcdef0123456789-xyz"
+    assert Redactor.of(token).scrub("seen: ABCDEF012345 at the end") == "seen: *** at the end"
+
+
+def test_case_folding_keeps_positions_past_wide_letters() -> None:
+    """A letter whose lower case is longer ("İ") does not shift what is masked."""
+    token = "tk-abcdef0123456789-xyz"
+    text = "İİ " + token.upper() + " İ"
+    assert Redactor.of(token).scrub(text) == "İİ *** İ"

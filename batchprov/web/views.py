@@ -7,7 +7,7 @@ no stored file names, and no command-line advice (`page_words`).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from typing import TYPE_CHECKING, Any
 
 from batchprov.config import Environment
@@ -98,6 +98,9 @@ def review_view(checked: Checked, plan: Plan) -> dict[str, Any]:
     errors = [i for i in checked.issues if i.severity is Severity.ERROR]
     warnings = [i for i in checked.issues if i.severity is Severity.WARNING]
     names, numbers = _names(checked), _column_numbers(checked)
+    preview = _preview(checked, statuses)
+    # A problem links to its cell only when the cell is in the review table on the page.
+    on_page = {row["excel_row"] for row in preview["rows"]}
     return {
         "rows": len(checked.rows),
         "sheet": checked.table.sheet,
@@ -110,11 +113,11 @@ def review_view(checked: Checked, plan: Plan) -> dict[str, Any]:
             "per_group": [list(g) for g in plan.per_group],
             "estimate": estimate_text(plan.estimated_seconds),
         },
-        "errors": [_issue_view(i, names, numbers) for i in errors[:MAX_ISSUES_SHOWN]],
+        "errors": [_issue_view(i, names, numbers, on_page) for i in errors[:MAX_ISSUES_SHOWN]],
         "errors_total": len(errors),
-        "warnings": [_issue_view(i, names, numbers) for i in warnings[:MAX_ISSUES_SHOWN]],
+        "warnings": [_issue_view(i, names, numbers, on_page) for i in warnings[:MAX_ISSUES_SHOWN]],
         "warnings_total": len(warnings),
-        "preview": _preview(checked, statuses),
+        "preview": preview,
     }
 
 
@@ -157,13 +160,13 @@ def _column_numbers(checked: Checked) -> dict[str, int]:
 
 
 def _issue_view(
-    issue: Issue, names: Mapping[int, str], numbers: Mapping[str, int]
+    issue: Issue, names: Mapping[int, str], numbers: Mapping[str, int], on_page: Set[int]
 ) -> dict[str, Any]:
     return {
         "row": issue.row,
         "name": names.get(issue.row, ""),
         "column": issue.column,
-        "col": numbers.get(issue.column),
+        "col": numbers.get(issue.column) if issue.row in on_page else None,
         "value": issue.value,
         "message": issue.message,
         "severity": issue.severity.value,

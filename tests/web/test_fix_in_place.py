@@ -274,3 +274,22 @@ def test_an_order_needs_the_count_of_the_plan_it_confirms(
     assert stale.headers["location"].startswith(f"{url}/confirm")
     assert client.get(f"{url}/progress.json").json()["status"] == "checked"
     assert confirm_fields(client, url)["count"] == "2"
+
+
+def test_a_problem_links_to_its_cell_only_when_the_cell_is_on_the_page(
+    client: TestClient, tmp_path: Path
+) -> None:
+    """Past the rows the review table holds, problems are listed without dead links."""
+    from batchprov.web.views import MAX_REVIEW_ROWS
+
+    count = MAX_REVIEW_ROWS + 20
+    lines = ["name,group_id,match_type,termination_number"]
+    lines += [f"Shop {i},11623282,tollfree,41655512" for i in range(count)]
+    path = tmp_path / "many.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    page = client.get(job_url(upload(client, path))).text
+    targets = set(re.findall(r'href="#(c-\d+-\d+)"', page))
+    cells = set(re.findall(r'id="(c-\d+-\d+)"', page))
+    assert targets and targets <= cells  # every link lands on a cell of the page
+    last = count + 1  # the last row's problem is listed, without a link
+    assert f'href="#c-{last}-' not in page and f">{last}</td>" in page

@@ -570,3 +570,27 @@ def test_two_rows_showing_one_number_release_it_once(
     assert [r.status for r in report.results] == [Status.RELEASED] * 3
     (release,) = [r for r in read_history(journal) if r.kind == "release"]
     assert release.released == 2
+
+
+def test_a_foreign_row_whose_number_id_was_edited_is_not_released(
+    server: RunningSandbox, tmp_path: Path
+) -> None:
+    """--include-foreign: a row whose id is another number than the row shows (read back
+    first) releases nothing; the others of the file are released."""
+    header, rows = results_rows(buy(server, tmp_path, tmp_path / "theirs.sqlite"))
+    nid = header.index("Number ID")
+    edited = [*rows[0][:nid], rows[1][nid], *rows[0][nid + 1 :]]
+    results = write_csv(tmp_path / "edited.csv", header, [edited, rows[2]])
+    report = release_numbers(
+        results,
+        tmp_path / "out.csv",
+        journal=tmp_path / "mine.sqlite",
+        api=api_of(server),
+        include_foreign=True,
+        confirm=lambda plan: True,
+    )
+    assert applied_deletes(server) == 1
+    assert [n["released"] for n in server.state.ledger()] == [False, False, True, *[False] * 3]
+    assert [r.status for r in report.results] == [Status.PROVISIONED, Status.RELEASED]
+    assert "nothing was released" in (report.results[0].error or "")
+    assert report.exit_code == 1

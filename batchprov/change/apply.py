@@ -132,6 +132,10 @@ async def _apply(s: _Run, task: ChangeTask) -> ChangeOutcome:
     if change.state is ChangeState.DONE:
         return ChangeOutcome(task, True, change, _earlier(change), earlier=True)
     maybe_applied = change.unresolved  # an earlier command sent it and never learnt the answer
+    if task.kind == "release" and task.item_key is None and task.phone and not maybe_applied:
+        refused = await _check_foreign(s, task, change)
+        if refused is not None:
+            return refused
     if maybe_applied:
         verdict = await _verify(s, task, change)
         if verdict is not None:
@@ -194,6 +198,26 @@ async def _verify(s: _Run, task: ChangeTask, change: Change) -> ChangeOutcome | 
             break
     text = "sent, but the outcome could not be confirmed; run the same command again"
     return ChangeOutcome(task, False, change, f"{text} (last: {reply.detail})")
+
+
+async def _check_foreign(s: _Run, task: ChangeTask, change: Change) -> ChangeOutcome | None:
+    """A number this journal did not buy is released only if its id is the number the row
+    shows (``GET /numbers/{id}``): an edited id would release someone else's number. None
+    to go on (the same number, or the account could not say: the DELETE decides)."""
+    reply = await s.client.get_number(task.number_id)
+    shown = (reply.data or {}).get("phone_number") if reply.answer is Answer.OK else None
+    if shown is None or _digits(str(shown)) == _digits(task.phone or ""):
+        return None
+    text = (
+        f"number id {task.number_id} is {shown} in the account, not the row's {task.phone}; "
+        "nothing was released: check the row's Tracking Number and Number ID"
+    )
+    failed = _finish(s, change, ChangeState.FAILED, reply, detail=text)
+    return ChangeOutcome(task, False, failed, text)
+
+
+def _digits(phone: str) -> str:
+    return "".join(ch for ch in phone if ch.isdigit())[-10:]
 
 
 def _gone(

@@ -23,7 +23,7 @@ from batchprov.change.route import ROUTE_FIELDS, row_fields
 from batchprov.config import Environment
 from batchprov.errors import OptionError, translated
 from batchprov.models import RowResult, Status, Table
-from batchprov.order.changes import ChangeState
+from batchprov.order.changes import ChangeState, change_key
 from batchprov.order.journal import Item, Journal
 from batchprov.order.runlog import BOUGHT_OUTCOMES, RunRecord, read_runs
 from batchprov.report import RunInfo
@@ -127,24 +127,31 @@ def _purchases(jr: Journal, run_id: str) -> list[_Line]:
     for item, sent_at, outcome, detail in jr.run_attempts(run_id):
         last[item.key] = (item, sent_at, outcome, detail)
         tries[item.key] = tries.get(item.key, 0) + 1
+    # The number each item's attempt bought in this run (its item may hold another one now).
+    numbers = {item.key: number_id for item, number_id in jr.run_purchases(run_id)}
     lines = []
     for key, (item, _sent_at, outcome, detail) in last.items():
         bought = outcome in BOUGHT_OUTCOMES
+        number_id = numbers.get(key)
+        holds = bought and number_id is not None and item.number_id == number_id
         status = Status.PROVISIONED if bought else Status.FAILED
-        if bought and item.number_id is None:
+        phone = item.phone if holds else None
+        if bought and not holds:
             status = Status.RELEASED  # bought by this run, released since
+            change = jr.get_change(change_key("release", item.api_url, number_id or ""))
+            phone = change.phone if change is not None else None
         result = RowResult(
             index=0,
             excel_row=0,
             status=status,
             match_type=_request(item.sent or item.payload).get("match_type") or None,
-            tracking_number=item.phone if bought else None,
-            number_id=item.number_id if bought else None,
-            route_id=item.route_id if bought else None,
-            assigned_name=item.actual_name if bought else None,
+            tracking_number=phone,
+            number_id=number_id if bought else None,
+            route_id=item.route_id if holds else None,
+            assigned_name=item.actual_name if holds else None,
             error=None if bought else (detail or outcome or "no answer recorded"),
             attempts=tries[key],
-            provisioned_at=item.provisioned_at if bought else None,
+            provisioned_at=item.provisioned_at if holds else None,
         )
         lines.append(_Line(_fields(item), result, item.sent or item.payload))
     return lines

@@ -12,7 +12,7 @@ may not be bought back.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from batchprov.errors import ConfigError, ConfirmationRefused, OptionError, tran
 from batchprov.models import OWNED, RowResult, Status
 from batchprov.order.changes import ChangeState
 from batchprov.order.journal import Journal
-from batchprov.order.runlog import BOUGHT_OUTCOMES, RunMeta
+from batchprov.order.runlog import RunMeta
 from batchprov.pipeline import Checked, check_file
 from batchprov.report import Report, RunInfo
 from batchprov.urls import normalise_url
@@ -51,6 +51,9 @@ class Candidate:
     ours: bool
     released: bool  # released already (by this journal)
     item_key: str | None = None
+    #: Why the row's number id is not the number the row shows (an edited or moved cell):
+    #: the journal bought that id as another number. Such a row is never released.
+    mismatch: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,8 @@ class ReleasePlan:
     to_release: tuple[Candidate, ...]
     foreign: int  # bought elsewhere: left alone without --include-foreign
     already: int  # released before
+    #: Rows whose number id the journal bought as another number: left alone, on review.
+    mismatched: tuple[Candidate, ...] = ()
 
     def describe(self) -> str:
         """The plan for the terminal: count, then name and number of each."""
@@ -72,6 +77,10 @@ class ReleasePlan:
             lines.append(f"  … and {count - SHOWN} more")
         if self.already:
             lines.append(f"  {self.already} number(s) were released before and are skipped")
+        for c in self.mismatched[:SHOWN]:
+            lines.append(f"  not released: {c.name} (id {c.number_id}): {c.mismatch}")
+        if len(self.mismatched) > SHOWN:
+            lines.append(f"  … and {len(self.mismatched) - SHOWN} more not released")
         if self.foreign:
             lines.append(
                 f"  {self.foreign} number(s) were not bought through this journal and are left "
@@ -186,7 +195,11 @@ def release_numbers(
         )
         rows = _results(checked, candidates, outcomes, plan.to_release)
         written = None
-        if checked is not None and out is not None and (plan.to_release or plan.already):
+        if (
+            checked is not None
+            and out is not None
+            and (plan.to_release or plan.already or plan.mismatched)
+        ):
             write_output(checked.table, rows, checked.issues, info, out)
             written = out
         elif checked is None and out is not None and release_run:
@@ -219,14 +232,25 @@ def _plan(
 ) -> tuple[ReleasePlan, list[Candidate]]:
     url = _api_url(api, jr, checked, run_id, env)
     candidates = _candidates(jr, url, checked, run_id, sandbox=api is not None and api.sandbox)
-    chosen = tuple(c for c in candidates if not c.released and (c.ours or include_foreign))
+    wanted = [
+        c
+        for c in candidates
+        if not c.released and c.mismatch is None and (c.ours or include_foreign)
+    ]
+    chosen = tuple({c.number_id: c for c in reversed(wanted)}[n] for n in _unique(wanted))
     plan = ReleasePlan(
         api_url=url,
         to_release=chosen,
-        foreign=sum(1 for c in candidates if not c.ours and not c.released),
-        already=sum(1 for c in candidates if c.released),
+        foreign=len(_unique(c for c in candidates if not c.ours and not c.released)),
+        already=len(_unique(c for c in candidates if c.released)),
+        mismatched=tuple(c for c in candidates if c.mismatch is not None and not c.released),
     )
     return plan, candidates
+
+
+def _unique(candidates: Iterable[Candidate]) -> list[str]:
+    """The number ids, each once, in order: two rows showing one number release it once."""
+    return list(dict.fromkeys(c.number_id for c in candidates))
 
 
 def _output(results: str | Path | None, output: str | Path | None) -> Path | None:
@@ -326,6 +350,13 @@ def _candidate(
     release = jr.get_change(_release_key(url, number_id))
     released = release is not None and release.state is ChangeState.DONE
     ours = owner is not None or (release is not None)
+    known = owner.phone if owner is not None else release.phone if release is not None else None
+    mismatch = None
+    if known and phone and _digits(known) != _digits(phone):
+        mismatch = (
+            f"the row shows number {phone}, but number id {number_id} is {known} in the "
+            "journal; check the row's Tracking Number and Number ID"
+        )
     return Candidate(
         index=index,
         number_id=number_id,
@@ -335,7 +366,13 @@ def _candidate(
         ours=ours,
         released=released,
         item_key=owner.key if owner else None,
+        mismatch=mismatch,
     )
+
+
+def _digits(phone: str) -> str:
+    """A phone number's last ten digits, however it is written (``+1 905…``, ``905.…``)."""
+    return "".join(ch for ch in phone if ch.isdigit())[-10:]
 
 
 def _release_key(url: str, number_id: str) -> str:
@@ -345,21 +382,27 @@ def _release_key(url: str, number_id: str) -> str:
 
 
 def _run_numbers(jr: Journal, run_id: str) -> dict[str, tuple[str, str, int]]:
-    """number id → (phone, name, group) of each number the run bought (released since or not)."""
+    """number id → (phone, name, group) of each number the run bought (released since or not).
+
+    A number is the one the run's own attempt bought: after a release, a later run may have
+    bought the row a new number, which is that run's, not this one's.
+    """
     runs = jr.runs(run_id)
     if len(runs) != 1:
         raise OptionError(_run_text(run_id, len(runs)))
-    releases = {c.item_key: c for c in jr.changes(kind="release") if c.item_key}
     bought: dict[str, tuple[str, str, int]] = {}
-    for item, _, outcome, _ in jr.run_attempts(runs[0].run_id):
-        if outcome not in BOUGHT_OUTCOMES:
+    for item, number_id in jr.run_purchases(runs[0].run_id):
+        if number_id is None:  # an older journal cannot tell which number it was
             continue
         name = item.actual_name or item.name
-        if item.number_id:
-            bought[item.number_id] = (item.phone or "", name, item.group_id)
-        elif item.key in releases:  # released since: its number is in the release's record
-            change = releases[item.key]
-            bought[change.number_id] = (change.phone or "", change.name or name, item.group_id)
+        if item.number_id == number_id:
+            bought[number_id] = (item.phone or "", name, item.group_id)
+            continue
+        change = jr.get_change(_release_key(item.api_url, number_id))
+        if change is not None:  # released since: its number is in the release's record
+            bought[number_id] = (change.phone or "", change.name or name, item.group_id)
+        else:
+            bought[number_id] = ("", name, item.group_id)
     return bought
 
 
@@ -381,23 +424,31 @@ def _results(
     outcomes: Sequence[ChangeOutcome],
     chosen: Sequence[Candidate],
 ) -> list[RowResult]:
-    """The workbook's rows as they stand now: released ones marked, the others as they were."""
-    by_index = {o.task.index: o for o in outcomes}
-    wanted = {c.index for c in chosen}
-    before = {c.index for c in candidates if c.released}
+    """The workbook's rows as they stand now: released ones marked, the others as they were.
+
+    Rows showing one number share its outcome (it is released once).
+    """
+    by_number = {o.task.number_id: o for o in outcomes}
+    wanted = {c.number_id for c in chosen}
     if checked is None:
-        return [_line(c, by_index.get(c.index), c.index in wanted) for c in candidates]
+        return [_line(c, by_number.get(c.number_id), c.number_id in wanted) for c in candidates]
+    shown = {c.index: c for c in candidates}
     rows = earlier_results(checked)
     for i, row in enumerate(rows):
-        outcome = by_index.get(row.index)
-        if row.index in before:
+        c = shown.get(row.index)
+        if c is None:
+            continue
+        outcome = by_number.get(c.number_id) if c.number_id in wanted else None
+        if c.released:
             rows[i] = replace(row, status=Status.RELEASED, error=None, warnings=())
+        elif c.mismatch is not None:
+            rows[i] = replace(row, error=f"not released: {c.mismatch}", change_failed=True)
         elif outcome is not None and outcome.done:
             note = (outcome.text,) if outcome.earlier else ()
             rows[i] = replace(row, status=Status.RELEASED, error=None, warnings=note)
         elif outcome is not None:
             rows[i] = replace(row, error=f"not released: {outcome.text}", change_failed=True)
-        elif row.index in wanted:
+        elif c.number_id in wanted:
             why = "not released: the release stopped before this row"
             rows[i] = replace(row, error=why, change_failed=True)
     return rows

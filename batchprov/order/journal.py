@@ -65,7 +65,7 @@ CREATE INDEX IF NOT EXISTS item_group ON item(api_url, group_id, state);
 CREATE TABLE IF NOT EXISTS attempt(
   intent_id TEXT PRIMARY KEY, item_key TEXT NOT NULL REFERENCES item(item_key), run_id TEXT,
   sent_at TEXT NOT NULL, finished_at TEXT, outcome TEXT, http_status INTEGER, detail TEXT,
-  payload TEXT);
+  payload TEXT, number_id TEXT);
 """
 
 
@@ -212,6 +212,44 @@ class Journal:
         ).fetchall()
         items = self.get_many(str(r[0]) for r in rows)
         return [(items[str(k)], str(at), _opt(o), _opt(d)) for k, at, o, d in rows if k in items]
+
+    def run_purchases(self, run_id: str) -> list[tuple[Item, str | None]]:
+        """(item, number id) of each attempt of the run that bought a number, oldest first.
+
+        The number is the one that attempt bought, which its item may have lost since (to a
+        release) and replaced (a later run bought again). ``None`` when the journal cannot
+        tell: an attempt recorded before attempts kept their number, whose item has bought
+        again since, or has no number now.
+        """
+        marks = ",".join("?" * len(runlog.BOUGHT_OUTCOMES))
+        # Each item's latest purchase, grouped once (a correlated subquery scanned every
+        # attempt per attempt: minutes for a run of 100k rows).
+        rows = self._conn.execute(
+            "SELECT a.item_key, a.number_id, a.rowid = m.latest FROM attempt a JOIN"
+            " (SELECT item_key, MAX(rowid) AS latest FROM attempt"
+            f" WHERE outcome IN ({marks}) GROUP BY item_key) m ON m.item_key = a.item_key"
+            f" WHERE a.run_id=? AND a.outcome IN ({marks}) ORDER BY a.rowid",
+            (*runlog.BOUGHT_OUTCOMES, run_id, *runlog.BOUGHT_OUTCOMES),
+        ).fetchall()
+        items = self.get_many(str(r[0]) for r in rows)
+        found = []
+        for key, number_id, latest in rows:
+            item = items.get(str(key))
+            if item is None:
+                continue
+            if number_id is None and latest:  # an older journal: the item's own, if any
+                number_id = item.number_id or self._released_by(item.key)
+            found.append((item, _opt(number_id)))
+        return found
+
+    def _released_by(self, key: str) -> str | None:
+        """The number the item's latest release gave back, if any."""
+        row = self._conn.execute(
+            "SELECT number_id FROM change WHERE kind='release' AND state='DONE' AND item_key=?"
+            " ORDER BY rowid DESC LIMIT 1",
+            (key,),
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     # item queries ----------------------------------------------------------------------
 
@@ -659,11 +697,14 @@ class Journal:
             item = _item(_set(db, key, self._scrubbed(changes), stamp))
             if item.intent_id is not None:
                 db.execute(
-                    # A verdict after "unknown" keeps the answer that made it unknown.
+                    # A verdict after "unknown" keeps the answer that made it unknown. The
+                    # attempt keeps the number it bought: the item loses it to a release, and
+                    # may buy another one later, in another run.
                     "UPDATE attempt SET finished_at=?, outcome=?,"
-                    " http_status=COALESCE(?, http_status), detail=COALESCE(?, detail)"
+                    " http_status=COALESCE(?, http_status), detail=COALESCE(?, detail),"
+                    " number_id=COALESCE(?, number_id)"
                     " WHERE intent_id=? AND (finished_at IS NULL OR outcome='unknown')",
-                    (stamp, outcome, status, detail, item.intent_id),
+                    (stamp, outcome, status, detail, item.number_id, item.intent_id),
                 )
         return item
 
@@ -744,7 +785,7 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 def _migrate(conn: sqlite3.Connection) -> None:
     """Add the columns this version writes to a journal an older version made."""
-    for table, column in (("item", "sent"), ("attempt", "payload")):
+    for table, column in (("item", "sent"), ("attempt", "payload"), ("attempt", "number_id")):
         names = {str(info[1]) for info in conn.execute(f"PRAGMA table_info({table})")}
         if column not in names:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")

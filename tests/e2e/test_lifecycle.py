@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import openpyxl
@@ -474,3 +475,122 @@ def test_history_command(server: RunningSandbox, tmp_path: Path) -> None:
     assert {r["Status"] for r in rows} == {"provisioned"}
     refused = subprocess.run([*base, "-o", str(audit)], capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "RUN_ID" in refused.stderr
+
+
+def test_releasing_an_earlier_run_leaves_a_later_runs_numbers(
+    server: RunningSandbox, tmp_path: Path
+) -> None:
+    """--run of a run whose numbers were released, and bought again by a later run, releases
+    nothing: the later run's numbers are not the earlier run's, in its release or its audit."""
+    journal = tmp_path / "journal.sqlite"
+    results = buy(server, tmp_path, journal)
+    (first,) = read_history(journal)
+    api = api_of(server)
+    release_numbers(
+        results, tmp_path / "gone.xlsx", journal=journal, api=api, confirm=lambda plan: True
+    )
+    again = run_file(
+        sheet(tmp_path / "ads.csv"),
+        tmp_path / "again.xlsx",
+        config=RunConfig(journal=journal, options=replace(FAST.options, retry_failed=True)),
+        api=api,
+        confirm=lambda plan: True,
+    )
+    assert again.counts() == {"provisioned": len(NAMES)}
+    live = {str(n["id"]) for n in server.state.ledger() if not n["released"]}
+    assert len(live) == len(NAMES)
+    report = release_numbers(
+        None, run_id=first.run_id, journal=journal, api=api, confirm=lambda plan: True
+    )
+    plan = report.extra["plan"]
+    assert plan.to_release == () and plan.already == len(NAMES)
+    assert {str(n["id"]) for n in server.state.ledger() if not n["released"]} == live
+    assert applied_deletes(server) == len(NAMES)
+    write_audit(first.run_id, tmp_path / "audit.csv", journal=journal)
+    with (tmp_path / "audit.csv").open(encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["Status"] for r in rows} == {"released"}
+    assert not {r["Number ID"] for r in rows} & live
+
+
+def results_rows(results: Path) -> tuple[list[str], list[list[object]]]:
+    """The header and the rows of a results workbook's first sheet."""
+    ws = openpyxl.load_workbook(results).worksheets[0]
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    return [str(h) for h in rows[0]], rows[1:]
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def test_a_row_whose_number_id_was_edited_is_not_released(
+    server: RunningSandbox, tmp_path: Path
+) -> None:
+    """A row showing one number with another number's id (a cell edited or moved) releases
+    neither: the plan names the row, the number the id is stays in the account, exit 1."""
+    journal = tmp_path / "journal.sqlite"
+    header, rows = results_rows(buy(server, tmp_path, journal))
+    nid = header.index("Number ID")
+    edited = [*rows[0][:nid], rows[1][nid], *rows[0][nid + 1 :]]
+    results = write_csv(tmp_path / "edited.csv", header, [edited])
+    report = release_numbers(
+        results, tmp_path / "out.csv", journal=journal, api=api_of(server), confirm=lambda p: True
+    )
+    plan = report.extra["plan"]
+    assert plan.to_release == () and len(plan.mismatched) == 1
+    assert "not released" in plan.describe()
+    assert applied_deletes(server) == 0
+    assert not any(n["released"] for n in server.state.ledger())
+    assert report.exit_code == 1 and report.results[0].status is not Status.RELEASED
+    assert "not released" in (report.results[0].error or "")
+
+
+def test_two_rows_showing_one_number_release_it_once(
+    server: RunningSandbox, tmp_path: Path
+) -> None:
+    """A results file with a row copied twice: the plan counts one number, one DELETE."""
+    journal = tmp_path / "journal.sqlite"
+    header, rows = results_rows(buy(server, tmp_path, journal))
+    results = write_csv(tmp_path / "twice.csv", header, [rows[2], rows[2], rows[3]])
+    seen: list[str] = []
+    report = release_numbers(
+        results,
+        tmp_path / "out.csv",
+        journal=journal,
+        api=api_of(server),
+        confirm=lambda plan: seen.append(plan.describe()) or True,
+    )
+    assert "About to release 2 number(s)" in seen[0]
+    assert len(report.extra["plan"].to_release) == 2 and applied_deletes(server) == 2
+    assert [r.status for r in report.results] == [Status.RELEASED] * 3
+    (release,) = [r for r in read_history(journal) if r.kind == "release"]
+    assert release.released == 2
+
+
+def test_a_foreign_row_whose_number_id_was_edited_is_not_released(
+    server: RunningSandbox, tmp_path: Path
+) -> None:
+    """--include-foreign: a row whose id is another number than the row shows (read back
+    first) releases nothing; the others of the file are released."""
+    header, rows = results_rows(buy(server, tmp_path, tmp_path / "theirs.sqlite"))
+    nid = header.index("Number ID")
+    edited = [*rows[0][:nid], rows[1][nid], *rows[0][nid + 1 :]]
+    results = write_csv(tmp_path / "edited.csv", header, [edited, rows[2]])
+    report = release_numbers(
+        results,
+        tmp_path / "out.csv",
+        journal=tmp_path / "mine.sqlite",
+        api=api_of(server),
+        include_foreign=True,
+        confirm=lambda plan: True,
+    )
+    assert applied_deletes(server) == 1
+    assert [n["released"] for n in server.state.ledger()] == [False, False, True, *[False] * 3]
+    assert [r.status for r in report.results] == [Status.PROVISIONED, Status.RELEASED]
+    assert "nothing was released" in (report.results[0].error or "")
+    assert report.exit_code == 1

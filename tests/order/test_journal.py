@@ -265,3 +265,47 @@ def test_absent_or_review_replaces_an_unknown_outcome_but_no_definite_one(
     journal.record_done(c.key, number(3), provisioned_at="x", resolved_by="reconcile")
     journal.record_done(c.key, number(3), provisioned_at="x", resolved_by="answer")
     assert [journal.attempts(i.key)[0][1] for i in (a, b, c)] == ["absent", "review", "reconcile"]
+
+
+def _bought_run(path: Path, count: int) -> None:
+    """A journal whose run R1 bought ``count`` numbers (written straight into its tables)."""
+    with Journal.open(path):
+        pass
+    conn = sqlite3.connect(path)
+    conn.executemany(
+        "INSERT INTO item(item_key, api_url, group_id, name, payload, state, attempts,"
+        " number_id, phone, updated_at) VALUES (?, 'http://x', 1, ?, '{}', 'DONE', 1, ?,"
+        " '9055550000', 't')",
+        [(f"k{i}", f"n{i}", str(i)) for i in range(count)],
+    )
+    conn.executemany(
+        "INSERT INTO attempt(intent_id, item_key, run_id, sent_at, finished_at, outcome,"
+        " number_id) VALUES (?, ?, 'R1', 't', 't', 'answer', ?)",
+        [(f"i{i}", f"k{i}", str(i)) for i in range(count)],
+    )
+    conn.commit()
+    conn.close()
+
+
+def _steps_of_run_purchases(path: Path) -> int:
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    with Journal.open(path) as j:
+        j._conn.set_progress_handler(count, 100)
+        assert len(j.run_purchases("R1")) == int(path.stem)
+        j._conn.set_progress_handler(None, 0)
+    return steps
+
+
+def test_a_run_s_purchases_are_read_in_time_linear_in_its_attempts(tmp_path: Path) -> None:
+    """Four times the attempts cost about four times the work, not sixteen (SQLite steps)."""
+    small, large = tmp_path / "500.sqlite", tmp_path / "2000.sqlite"
+    _bought_run(small, 500)
+    _bought_run(large, 2000)
+    ratio = _steps_of_run_purchases(large) / _steps_of_run_purchases(small)
+    assert ratio < 6, ratio

@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # ordering is imported by the functions that order: `validate
     from batchprov.change.apply import ChangeOutcome, ChangeTask
     from batchprov.change.update import Held, UpdatePlan
     from batchprov.order.client import Number
+    from batchprov.order.journal import Item
     from batchprov.order.runlog import RunMeta
     from batchprov.order.runner import OrderOutcome, Progress, RunOptions
     from batchprov.survey import Survey
@@ -248,7 +249,10 @@ def _dry_run(
     if on_plan is not None:
         on_plan(plan)
     results = [
-        survey.settled(row) or _check_result(row, checked, Status.PLANNED) for row in checked.rows
+        survey.settled(row)
+        or _reported_again(row, checked, survey)
+        or _check_result(row, checked, Status.PLANNED)
+        for row in checked.rows
     ]
     info = _info("dry-run", checked, api=_offline_api(api), started=started)
     info = replace(info, plan=plan)
@@ -610,15 +614,41 @@ def _journal_bought(checked: Checked, api: Api, journal: Path) -> dict[int, RowR
         if item.state is not State.DONE or not item.number_id:
             continue
         row = keys[key]
-        results[row.index] = replace(
-            _check_result(row, checked, Status.ALREADY_PROVISIONED),
-            tracking_number=item.phone,
-            number_id=item.number_id,
-            route_id=item.route_id,
-            assigned_name=item.actual_name,
-            provisioned_at=item.provisioned_at,
-        )
+        results[row.index] = _journal_owned(row, checked, item)
     return results
+
+
+def _journal_owned(row: CheckedRow, checked: Checked, item: Item) -> RowResult:
+    """A row whose number the journal holds: already provisioned with it."""
+    return replace(
+        _check_result(row, checked, Status.ALREADY_PROVISIONED),
+        tracking_number=item.phone,
+        number_id=item.number_id,
+        route_id=item.route_id,
+        assigned_name=item.actual_name,
+        provisioned_at=item.provisioned_at,
+    )
+
+
+def _reported_again(row: CheckedRow, checked: Checked, survey: Survey) -> RowResult | None:
+    """What a run would report, unsent, for a row the journal settled in an earlier run:
+    its number, or the failure or review it was left with (a dry run says the same)."""
+    from batchprov.order.account import Standing
+    from batchprov.order.rows import earlier_failure_text, earlier_review_text
+
+    holding = survey.holdings.get(row.index)
+    item = holding.item if holding is not None else None
+    if holding is None or item is None:
+        return None
+    if holding.standing is Standing.IN_JOURNAL and item.number_id:
+        return _journal_owned(row, checked, item)
+    if holding.standing is Standing.TO_REVIEW:
+        text = earlier_review_text(item)
+    elif holding.standing is Standing.FAILED_BEFORE:
+        text = earlier_failure_text(item)
+    else:
+        return None
+    return replace(_check_result(row, checked, Status.FAILED), error=text)
 
 
 def _cells(checked: Checked, row: CheckedRow) -> dict[str, str]:

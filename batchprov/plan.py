@@ -41,6 +41,7 @@ class Plan:
         per_group: (group_id, match_type) → rows to order, sorted.
         to_order: rows that will be sent.
         already: rows skipped because they already have a number.
+        released: rows skipped because their own result columns say their number was released.
         invalid: rows that will not be ordered because they are invalid.
         rate: requests per second assumed for the estimate.
         per_area: rows to order per group, match type and expected area code(s), sorted.
@@ -81,6 +82,7 @@ class Plan:
     dry_run: bool = False
     found: int = 0
     recovered: int = 0
+    released: int = 0
     held: int = 0
     account_checked: bool = False
     max_numbers: int | None = None
@@ -180,6 +182,9 @@ class Plan:
         lines = []
         if self.already:
             lines.append(f"  {self.already} row(s) already have a number and will be skipped")
+        if self.released:
+            lines.append(f"  {self.released} row(s) show a released number and will be skipped;")
+            lines.append("    to buy them again, run the original sheet with --retry-failed")
         if self.found:
             lines.append(
                 f"  {self.found} row(s) found in the account (a number already has the name): "
@@ -225,6 +230,7 @@ class Plan:
         facts: list[tuple[str, str | int]] = [
             ("Orders to send", self.to_order),
             ("Already provisioned", self.already),
+            ("Released before, skipped", self.released),
             ("Found in the account", self.found),
             ("Sent before, found and kept", self.recovered),
             ("Reported again, not sent", self.held),
@@ -247,6 +253,7 @@ class Plan:
         return {
             "to_order": self.to_order,
             "already": self.already,
+            "released_before": self.released,
             "found_in_account": self.found,
             "recovered_from_account": self.recovered,
             "held": self.held,
@@ -318,6 +325,7 @@ def make_plan(
     dry_run: bool = False,
     found: int = 0,
     recovered: int = 0,
+    released: int = 0,
     held: int = 0,
     account_checked: bool = False,
     max_numbers: int | None = None,
@@ -344,6 +352,7 @@ def make_plan(
         dry_run=dry_run,
         found=found,
         recovered=recovered,
+        released=released,
         held=held,
         account_checked=account_checked,
         max_numbers=max_numbers,

@@ -123,6 +123,12 @@ def survey_run(
     return Survey(replace(plan, hidden=hidden), holdings, account.listings, account.listed_at)
 
 
+def _released(row: CheckedRow) -> bool:
+    """The row's own result columns say its number was released (it is skipped)."""
+    prev = row.previous
+    return prev is not None and prev.released and not prev.owned
+
+
 def check_can_write(table: Table, out: Path, *, journal: Path | None) -> None:
     """Everything that would stop a run after buying, checked before the first request.
 
@@ -169,7 +175,9 @@ def _plan(
         [r.order for r in sending if r.order],
         api_url=api.key_url,
         sandbox=api.sandbox,
-        already=sum(1 for r in rows if r.owned) + standings.count(Standing.IN_JOURNAL),
+        already=sum(1 for r in rows if r.owned and not _released(r))
+        + standings.count(Standing.IN_JOURNAL),
+        released=sum(1 for r in rows if _released(r)),
         invalid=sum(1 for r in rows if r.order is None and not r.owned),
         rate=config.options.rate,
         rows=sending,

@@ -190,6 +190,16 @@ def _either(labels: list[str]) -> str:
     return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} or {labels[-1]}"
 
 
+def earlier_review_text(item: Item) -> str:
+    """What a row an earlier run left for review says when a run reports it again."""
+    return f"{review_text(item)} (from an earlier run)"
+
+
+def earlier_failure_text(item: Item) -> str:
+    """What a row an earlier run failed says when a run reports it again, unsent."""
+    return f"{item.last_error} (from an earlier run; use --retry-failed to try again)"
+
+
 def review_text(item: Item) -> str:
     """Why an item waits for a person: its recorded reason, or the numbers to look at."""
     if item.last_error:

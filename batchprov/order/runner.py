@@ -38,7 +38,14 @@ from batchprov.order.dispatch import Dispatcher
 from batchprov.order.journal import Item, Journal, State, item_key
 from batchprov.order.options import RunOptions
 from batchprov.order.reconcile import Reconciler
-from batchprov.order.rows import RowState, failed_result, owned_result, review_text, stopped_result
+from batchprov.order.rows import (
+    RowState,
+    earlier_failure_text,
+    earlier_review_text,
+    failed_result,
+    owned_result,
+    stopped_result,
+)
 from batchprov.order.runlog import RunMeta
 from batchprov.order.state import Progress, RunState
 from batchprov.redact import Redactor
@@ -202,10 +209,9 @@ class _Run:
                 row.warnings.append("row changed since it was provisioned; not re-ordered")
             s.final(row, owned_result(row, item, Status.ALREADY_PROVISIONED))
         elif item.state is State.REVIEW:
-            s.final(row, failed_result(row, item, f"{review_text(item)} (from an earlier run)"))
+            s.final(row, failed_result(row, item, earlier_review_text(item)))
         elif item.state is State.FAILED and not (s.opts.retry_failed or changed):
-            text = f"{item.last_error} (from an earlier run; use --retry-failed to try again)"
-            s.final(row, failed_result(row, item, text))
+            s.final(row, failed_result(row, item, earlier_failure_text(item)))
         elif item.unresolved:
             self.reconciler.recover(row, item)
         else:

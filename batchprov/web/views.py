@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence, Set
 from typing import TYPE_CHECKING, Any
 
 from batchprov.config import Environment
-from batchprov.models import Issue, RowResult, Severity, Status
+from batchprov.models import CheckedRow, Issue, RowResult, Severity, Status
 from batchprov.numbering.area import locality_of
 from batchprov.order.rows import NOT_REACHED
 from batchprov.pipeline import Checked
@@ -93,7 +93,7 @@ def public_url(url: str | None) -> str | None:
 
 def review_view(checked: Checked, plan: Plan) -> dict[str, Any]:
     """Everything the review page shows about a checked file and its plan, as JSON-ready data."""
-    statuses = [_check_status(row.order is not None, row.owned) for row in checked.rows]
+    statuses = [_check_status(row) for row in checked.rows]
     kinds = [row.match_type.value if row.match_type else "unknown" for row in checked.rows]
     errors = [i for i in checked.issues if i.severity is Severity.ERROR]
     warnings = [i for i in checked.issues if i.severity is Severity.WARNING]
@@ -126,10 +126,12 @@ def estimate_text(seconds: float) -> str:
     return "a few seconds" if seconds < 10 else f"about {format_duration(seconds)}"
 
 
-def _check_status(valid: bool, owned: bool) -> str:
-    if owned:
+def _check_status(row: CheckedRow) -> str:
+    if row.previous is not None and row.previous.released and not row.previous.owned:
+        return Status.RELEASED.value  # skipped like a row with a number, but it has none
+    if row.owned:
         return Status.ALREADY_PROVISIONED.value
-    return Status.VALID.value if valid else Status.INVALID.value
+    return Status.VALID.value if row.order is not None else Status.INVALID.value
 
 
 def _matrix(kinds: Sequence[str], statuses: Sequence[str]) -> list[dict[str, Any]]:
@@ -139,6 +141,7 @@ def _matrix(kinds: Sequence[str], statuses: Sequence[str]) -> list[dict[str, Any
     lines = []
     for kind in order:
         per = {s: counts[(kind, s)] for s in ("valid", "invalid", "already provisioned")}
+        per["already provisioned"] += counts[(kind, Status.RELEASED.value)]  # skipped as well
         if any(per.values()):
             lines.append({"match_type": kind, **per, "total": sum(per.values())})
     return lines

@@ -594,3 +594,46 @@ def test_a_foreign_row_whose_number_id_was_edited_is_not_released(
     assert [r.status for r in report.results] == [Status.PROVISIONED, Status.RELEASED]
     assert "nothing was released" in (report.results[0].error or "")
     assert report.exit_code == 1
+
+
+def test_after_a_release_a_dry_run_reports_what_the_run_would(
+    server: RunningSandbox, tmp_path: Path
+) -> None:
+    """The original sheet after a release: the online dry run and the run both say released."""
+    journal = tmp_path / "journal.sqlite"
+    results = buy(server, tmp_path, journal)
+    release_numbers(
+        results, tmp_path / "ads.released.xlsx", journal=journal, api=api_of(server),
+        confirm=lambda plan: True,
+    )  # fmt: skip
+    config = RunConfig(journal=journal, options=FAST.options)
+    dry = run_file(
+        tmp_path / "ads.csv", tmp_path / "plan.xlsx", config=replace(config, dry_run=True,
+        online=True), api=api_of(server),
+    )  # fmt: skip
+    run = run_file(
+        tmp_path / "ads.csv", tmp_path / "again.xlsx", config=config, api=api_of(server),
+        confirm=lambda plan: True,
+    )  # fmt: skip
+    assert dry.extra["plan"].to_order == run.extra["plan"].to_order == 0
+    assert [(r.status, r.error) for r in dry.results] == [(r.status, r.error) for r in run.results]
+    assert {r.status for r in dry.results} == {Status.FAILED}
+    assert all("was released" in (r.error or "") for r in dry.results)
+    assert len(server.state.ledger()) == len(NAMES)  # nothing bought again
+
+
+def test_a_released_workbook_run_again_says_its_numbers_were_released(
+    server: RunningSandbox, tmp_path: Path
+) -> None:
+    """The plan of a released workbook counts its rows as released, not as having a number."""
+    journal = tmp_path / "journal.sqlite"
+    results = buy(server, tmp_path, journal)
+    gone = tmp_path / "ads.released.xlsx"
+    release_numbers(results, gone, journal=journal, api=api_of(server), confirm=lambda p: True)
+    config = RunConfig(journal=journal, options=FAST.options)
+    report = run_file(gone, tmp_path / "again.xlsx", config=config, api=api_of(server))
+    plan = report.extra["plan"]
+    assert (plan.to_order, plan.already, plan.released) == (0, 0, len(NAMES))
+    assert "show a released number and will be skipped" in plan.describe()
+    assert plan.as_dict()["released_before"] == len(NAMES)
+    assert len(server.state.ledger()) == len(NAMES)

@@ -169,3 +169,22 @@ def test_a_slow_account_shows_that_it_is_being_checked(
             assert first.status_code == 202 and "Checking the account…" in first.text
             assert 'id="order-form"' not in first.text
             assert confirm_fields(client, url)["count"] == "5"
+
+
+def test_a_released_workbook_says_its_rows_were_released(
+    client: TestClient, api: RunningSandbox, five: Path, tmp_path: Path
+) -> None:
+    """A released workbook uploaded again: the review counts its rows as released, not held."""
+    from batchprov.config import Api, RunConfig
+    from batchprov.lifecycle.release import release_numbers
+    from batchprov.pipeline import run_file
+
+    journal = tmp_path / "journal.sqlite"
+    where = Api(url=api.url, token=TOKEN)
+    out, gone = tmp_path / "five.results.xlsx", tmp_path / "five.released.xlsx"
+    run_file(five, out, config=RunConfig(journal=journal), api=where, confirm=lambda p: True)
+    release_numbers(out, gone, journal=journal, api=where, confirm=lambda p: True)
+    page = client.get(job_url(upload(client, gone))).text
+    assert re.search(r'id="n-released"><span class="n">5</span> released before', page)
+    assert re.search(r'st-already-provisioned"><span class="n">0</span> already have', page)
+    assert len(api.state.ledger()) == len(NAMES)

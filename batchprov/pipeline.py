@@ -46,6 +46,7 @@ from batchprov.write.overwrite import check_overwrite, lost_numbers, overwrite_r
 if TYPE_CHECKING:  # ordering is imported by the functions that order: `validate` needs none of it
     from batchprov.change.apply import ChangeOutcome, ChangeTask
     from batchprov.change.update import Held, UpdatePlan
+    from batchprov.order.changes import Change
     from batchprov.order.client import Number
     from batchprov.order.journal import Item
     from batchprov.order.runlog import RunMeta
@@ -241,15 +242,18 @@ def _dry_run(
     from batchprov.order.account import ListingInterrupted
 
     where = _offline_api(api)
+    journal = _journal_to_read(config, where)
     try:
-        survey = _survey(checked, config, where, _journal_to_read(config, where), stop=stop)
+        survey = _survey(checked, config, where, journal, stop=stop)
     except ListingInterrupted:
         raise RunAborted(f"Interrupted: {_INTERRUPTED_PLAN}; no output was written.") from None
-    plan = survey.plan
+    released = _journal_released(checked, where, journal) if journal is not None else {}
+    plan = _counting_released(survey.plan, released)
     if on_plan is not None:
         on_plan(plan)
     results = [
-        survey.settled(row)
+        (_released_result(row, released[row.index]) if row.index in released else None)
+        or survey.settled(row)
         or _reported_again(row, checked, survey)
         or _check_result(row, checked, Status.PLANNED)
         for row in checked.rows
@@ -294,12 +298,13 @@ class _Order:
             except (TokenRejected, ListingFailed) as exc:
                 return self._cut_short(_listing_stop(exc), journal)
             self._check_carried(survey)
+            released = _journal_released(self.checked, self.api, journal)
             try:
-                updates = self._compare(survey, journal, stop)
+                updates = self._compare(survey, journal, stop, released=released)
             except ListingInterrupted:
                 return self._cut_short(f"interrupted: {_INTERRUPTED_PLAN}", journal)
             plan = replace(
-                survey.plan,
+                _counting_released(survey.plan, released),
                 to_update=len(updates.tasks),
                 update_lines=tuple(updates.lines()),
                 not_updated=len(updates.failures),
@@ -324,17 +329,33 @@ class _Order:
             if sending and updates.tasks and stopped is None:
                 changed, stopped = self._update(journal, survey, updates)
         return self._write(
-            survey, plan, outcome, held=held, updates=updates, changed=changed, stopped=stopped
+            survey,
+            plan,
+            outcome,
+            held=held,
+            updates=updates,
+            changed=changed,
+            stopped=stopped,
+            released=released,
         )
 
     def _compare(
-        self, survey: Survey, journal: Path, stop: threading.Event | None = None
+        self,
+        survey: Survey,
+        journal: Path,
+        stop: threading.Event | None = None,
+        *,
+        released: Mapping[int, Change] | None = None,
     ) -> UpdatePlan:
         """The rows that have a number (workbook, journal or account), compared with it; with
         ``--update`` a row whose name several numbers share is not changed, and says why."""
         from batchprov.change.update import survey_updates
 
-        held = _held(self.checked, self.config, self.api, journal, survey=survey)
+        held = [
+            h
+            for h in _held(self.checked, self.config, self.api, journal, survey=survey)
+            if h.row.index not in (released or {})
+        ]
         updates = survey_updates(
             held,
             api=self.api,
@@ -359,16 +380,23 @@ class _Order:
         updates: UpdatePlan | None = None,
         changed: Mapping[int, ChangeOutcome] | None = None,
         stopped: str | None = None,
+        released: Mapping[int, Change] | None = None,
     ) -> Report:
         from batchprov.change.update import UpdatePlan
 
         ordered = {r.index: r for r in outcome.results} if outcome else {}
+        gone = {
+            r.index: _released_result(r, c)
+            for r in self.checked.rows
+            if (c := (released or {}).get(r.index)) is not None
+        }
         updates = updates or UpdatePlan()
         planned = {t.index: t for t in updates.tasks}
         unsent = _unsent(stopped, held=held, invalid=plan.invalid)
         results = [
             _updated(
-                survey.settled(row, compared=row.index in updates.compared)
+                gone.get(row.index)
+                or survey.settled(row, compared=row.index in updates.compared)
                 or _run_result(row, self.checked, ordered, held=held, invalid=plan.invalid),
                 updates,
                 (changed or {}).get(row.index),
@@ -649,6 +677,36 @@ def _reported_again(row: CheckedRow, checked: Checked, survey: Survey) -> RowRes
     else:
         return None
     return replace(_check_result(row, checked, Status.FAILED), error=text)
+
+
+def _journal_released(checked: Checked, api: Api, journal: Path) -> dict[int, Change]:
+    """Rows whose own columns show a number this journal has released since, by row index
+    (a results workbook from before the release, run again)."""
+    from batchprov.order.journal import peek_releases
+
+    shown = {
+        r.previous.number_id: r
+        for r in checked.rows
+        if r.previous is not None and r.previous.owned and r.previous.number_id
+    }
+    found = peek_releases(journal, api.key_url, list(shown))
+    return {shown[n].index: change for n, change in found.items()}
+
+
+def _counting_released(plan: Plan, released: Mapping[int, Change]) -> Plan:
+    """The plan with the rows the journal released counted as released, not as held."""
+    count = len(released)
+    return replace(plan, already=plan.already - count, released=plan.released + count)
+
+
+def _released_result(row: CheckedRow, change: Change) -> RowResult:
+    """A row showing a number the journal released: released, and said so."""
+    when = change.finished_at or "earlier"
+    return replace(
+        _previous_result(row),
+        status=Status.RELEASED,
+        warnings=(f"its number was released on {when} (the journal says so); not bought again",),
+    )
 
 
 def _cells(checked: Checked, row: CheckedRow) -> dict[str, str]:

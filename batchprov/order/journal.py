@@ -758,6 +758,32 @@ def peek_items(path: Path, keys: Iterable[str]) -> dict[str, Item]:
         conn.close()
 
 
+def peek_releases(path: Path, api_url: str, number_ids: Iterable[str]) -> dict[str, Change]:
+    """The done releases of ``number_ids`` at ``api_url``, by number id, read like
+    `peek_items` (without the lock or any write)."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        return {}
+    keys = [change_key("release", api_url, n) for n in number_ids]
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+    try:
+        names = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master")}
+        if "change" not in names:
+            return {}
+        found: dict[str, Change] = {}
+        for start in range(0, len(keys), _KEYS_PER_QUERY):
+            chunk = keys[start : start + _KEYS_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT {change_table.COLUMNS} FROM change WHERE change_key IN ({marks})"
+            for row in conn.execute(sql, chunk):
+                change = read_change(row)
+                if change.state is ChangeState.DONE:
+                    found[change.number_id] = change
+        return found
+    finally:
+        conn.close()
+
+
 def _select_items(conn: sqlite3.Connection, keys: Iterable[str]) -> dict[str, Item]:
     wanted, found = list(keys), {}
     for start in range(0, len(wanted), _KEYS_PER_QUERY):

@@ -637,3 +637,24 @@ def test_a_released_workbook_run_again_says_its_numbers_were_released(
     assert "show a released number and will be skipped" in plan.describe()
     assert plan.as_dict()["released_before"] == len(NAMES)
     assert len(server.state.ledger()) == len(NAMES)
+
+
+def test_a_results_workbook_from_before_a_release_says_released(
+    server: RunningSandbox, tmp_path: Path
+) -> None:
+    """Run again after its numbers were released, a results workbook's rows read released."""
+    journal = tmp_path / "journal.sqlite"
+    results = buy(server, tmp_path, journal)
+    release_numbers(results, tmp_path / "gone.xlsx", journal=journal, api=api_of(server),
+                    confirm=lambda p: True)  # fmt: skip
+    config = RunConfig(journal=journal, options=FAST.options)
+    for dry in (True, False):
+        report = run_file(
+            results, tmp_path / f"again-{dry}.xlsx", config=replace(config, dry_run=dry),
+            api=api_of(server), confirm=lambda p: True,
+        )  # fmt: skip
+        plan = report.extra["plan"]
+        assert (plan.to_order, plan.already, plan.released) == (0, 0, len(NAMES))
+        assert {r.status for r in report.results} == {Status.RELEASED}
+        assert all("was released on" in r.warnings[0] for r in report.results)
+    assert len(server.state.ledger()) == len(NAMES)

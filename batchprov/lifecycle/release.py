@@ -30,7 +30,7 @@ from batchprov.order.runlog import RunMeta
 from batchprov.pipeline import Checked, check_file
 from batchprov.report import Report, RunInfo
 from batchprov.urls import normalise_url
-from batchprov.wording import SANDBOX_MARK
+from batchprov.wording import MATCH_TYPE_WORDS, SANDBOX_MARK
 from batchprov.write.output import check_room, write_output
 
 __all__ = ["ReleasePlan", "default_release_output", "plan_release", "release_numbers"]
@@ -200,7 +200,9 @@ def release_numbers(
             and out is not None
             and (plan.to_release or plan.already or plan.mismatched)
         ):
-            write_output(checked.table, rows, checked.issues, info, out)
+            # A run's Expected Area column is kept when the workbook has it.
+            extra = [h for h in ("Expected Area",) if h in checked.columns.results]
+            write_output(checked.table, rows, checked.issues, info, out, extra_columns=extra)
             written = out
         elif checked is None and out is not None and release_run:
             # No workbook to mark (--run alone): the release's own audit workbook.
@@ -481,7 +483,7 @@ def earlier_results(checked: Checked) -> list[RowResult]:
         values = frame[name] if name else pd.Series([""] * len(frame), dtype=object)
         return [str(v).strip() for v in values]
 
-    status, number, nid, route, assigned, kind, error, warn, tries, at = (
+    status, number, nid, route, assigned, error, warn, tries, at, area = (
         col(h)
         for h in (
             "Status",
@@ -489,13 +491,16 @@ def earlier_results(checked: Checked) -> list[RowResult]:
             "Number ID",
             "Route ID",
             "Assigned Name",
-            "Match Type",
             "Error",
             "Warnings",
             "Attempts",
             "Provisioned At",
+            "Expected Area",
         )
     )
+    # "Ordered As" holds the match type in words; outputs of earlier versions, "Match Type".
+    kind = col("Ordered As" if "Ordered As" in cols else "Match Type")
+    values = {words: value for value, words in MATCH_TYPE_WORDS.items()}
     known = {s.value: s for s in Status}
     results = []
     for row in checked.rows:
@@ -505,7 +510,7 @@ def earlier_results(checked: Checked) -> list[RowResult]:
                 index=i,
                 excel_row=row.excel_row,
                 status=known.get(status[i].removesuffix(SANDBOX_MARK), Status.NOT_ATTEMPTED),
-                match_type=kind[i] or None,
+                match_type=values.get(kind[i], kind[i]) or None,
                 tracking_number=number[i] or None,
                 number_id=nid[i] or None,
                 route_id=route[i] or None,
@@ -514,6 +519,7 @@ def earlier_results(checked: Checked) -> list[RowResult]:
                 warnings=tuple(w for w in warn[i].splitlines() if w),
                 attempts=int(tries[i]) if tries[i].isdigit() else 0,
                 provisioned_at=at[i] or None,
+                expected_area=area[i] or None,
             )
         )
     return results

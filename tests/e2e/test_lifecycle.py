@@ -658,3 +658,24 @@ def test_a_results_workbook_from_before_a_release_says_released(
         assert {r.status for r in report.results} == {Status.RELEASED}
         assert all("was released on" in r.warnings[0] for r in report.results)
     assert len(server.state.ledger()) == len(NAMES)
+
+
+def test_a_released_workbook_keeps_what_the_results_said(
+    server: RunningSandbox, tmp_path: Path
+) -> None:
+    """The released copy keeps each row's Ordered As and Expected Area from the results."""
+    journal = tmp_path / "journal.sqlite"
+    results = buy(server, tmp_path, journal)
+    gone = tmp_path / "gone.xlsx"
+    release_numbers(results, gone, journal=journal, api=api_of(server), confirm=lambda p: True)
+
+    def columns(path: Path) -> list[tuple[object, object]]:
+        ws = openpyxl.load_workbook(path).worksheets[0]
+        header = [c.value for c in ws[1]]
+        at = header.index("Ordered As"), header.index("Expected Area")
+        return [(r[at[0]], r[at[1]]) for r in ws.iter_rows(min_row=2, values_only=True) if r[0]]
+
+    before = columns(results)
+    assert before and all(kind == "Toll-free" and area for kind, area in before)
+    assert columns(gone) == before
+    assert statuses(gone) == ["released"] * len(NAMES)

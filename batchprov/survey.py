@@ -20,7 +20,8 @@ from batchprov.errors import OutputError
 from batchprov.models import CheckedRow, RowResult, Status, Table
 from batchprov.order.account import SENDS, Account, Holding, Standing, read_account
 from batchprov.order.client import Number, says_bought
-from batchprov.order.journal import Journal, State
+from batchprov.order.journal import Journal, State, item_key
+from batchprov.order.matching import Verdict
 from batchprov.plan import Plan, make_plan
 from batchprov.write.columns import check_output
 
@@ -151,13 +152,10 @@ def _plan(
     *,
     listed: bool,
 ) -> Plan:
-    sending = [r for r in rows if r.index in holdings and _buys(holdings[r.index], account, r)]
+    verdicts = _recoveries(rows, holdings, account)
+    sending = [r for r in rows if r.index in holdings and _buys(holdings[r.index], verdicts, r)]
     standings = [h.standing for h in holdings.values()]
-    reconciled = sum(
-        1
-        for r in rows
-        if r.index in holdings and _adopted_on_reconcile(holdings[r.index], account, r)
-    )
+    reconciled = sum(1 for r in rows if verdicts.get(r.index) is Verdict.ADOPT)
     held = {
         Standing.FAILED_BEFORE,
         Standing.TO_REVIEW,
@@ -181,9 +179,9 @@ def _plan(
         + sum(
             1
             for r in rows
-            if r.index in holdings
-            and _claimed(holdings[r.index])
-            and not _adopted_on_reconcile(holdings[r.index], account, r)
+            if r.index in verdicts
+            and verdicts[r.index] is not Verdict.ADOPT
+            and not _buys(holdings[r.index], verdicts, r)
         ),
         account_checked=listed,
         max_numbers=config.max_numbers,
@@ -194,14 +192,35 @@ def _plan(
     )
 
 
-def _buys(holding: Holding, account: Account, row: CheckedRow) -> bool:
-    """The row will send a create: new, retried, or cut short before with no number found
-    (unless a 2xx said it bought: that one is only looked for)."""
+def _recoveries(
+    rows: tuple[CheckedRow, ...], holdings: Mapping[int, Holding], account: Account
+) -> dict[int, Verdict]:
+    """For each row an earlier run left unknown, what the run's reconcile will decide on the
+    plan's listing (ABSENT when the group was not listed: it may be sent again)."""
+    waiting: dict[int, dict[str, CheckedRow]] = {}
+    for r in rows:
+        holding = holdings.get(r.index)
+        if holding is None or holding.standing is not Standing.TO_RECONCILE or r.order is None:
+            continue
+        key = item_key(account.api_url, r.order.group_id, r.order.name)
+        waiting.setdefault(r.order.group_id, {})[key] = r
+    verdicts: dict[int, Verdict] = {}
+    for gid, by_key in waiting.items():
+        ready = {key: r.order.name for key, r in by_key.items() if r.order is not None}
+        decisions = account.recovery(gid, ready)
+        for key, r in by_key.items():
+            verdicts[r.index] = Verdict.ABSENT if decisions is None else decisions[key].verdict
+    return verdicts
+
+
+def _buys(holding: Holding, verdicts: Mapping[int, Verdict], row: CheckedRow) -> bool:
+    """The row will send a create: new, retried, or cut short before with no number of its
+    own in the account (unless a 2xx said it bought: that one is only looked for)."""
     if holding.standing is Standing.TO_ORDER:
         return True
     return (
         holding.standing is Standing.TO_RECONCILE
-        and not _adopted_on_reconcile(holding, account, row)
+        and verdicts.get(row.index) is Verdict.ABSENT
         and not _claimed(holding)
     )
 
@@ -210,13 +229,6 @@ def _claimed(holding: Holding) -> bool:
     """An earlier run's 2xx said it bought, not what: the row is never sent again."""
     item = holding.item
     return item is not None and item.state is State.UNKNOWN and says_bought(item.last_error or "")
-
-
-def _adopted_on_reconcile(holding: Holding, account: Account, row: CheckedRow) -> bool:
-    """A row cut short by an earlier run whose number is in the account: adopted, not bought."""
-    if holding.standing is not Standing.TO_RECONCILE or row.order is None:
-        return False
-    return bool(account.named(row.order.group_id, row.order.name))
 
 
 def _account_result(row: CheckedRow, holding: Holding, *, compared: bool) -> RowResult:

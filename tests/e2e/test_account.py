@@ -397,3 +397,35 @@ def test_a_stale_plan_listing_is_listed_again(
     assert (code, report["counts"]) == (0, {"provisioned": ROWS})
     assert gets(api) == 2 * len(groups)
     assert len(api.state.ledger()) == ROWS and max(bought(api).values()) == 1
+
+
+def crashed_run(api: RunningSandbox, tmp_path: Path, source: Path, *extra: str) -> None:
+    """A run killed (like ``kill -9``) right after its first intent is on disk: nothing sent."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "BATCHPROV_CRASH_AT": "after_intent_commit"}
+    subprocess.run(
+        [sys.executable, "-m", "batchprov", "run", str(source), "--api-url", api.url,
+         "--journal", str(tmp_path / "j.sqlite"), "-o", str(tmp_path / "crashed.xlsx"),
+         "--yes", "--quiet", *extra],
+        env=env, check=False, capture_output=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_a_lost_send_of_a_name_the_group_held_before_is_planned_as_bought(
+    api: RunningSandbox, tmp_path: Path
+) -> None:
+    """An --existing order send left unknown, whose name the group held before it, is counted
+    as one to order: the number already named so is not its purchase (the run sends again)."""
+    preexisting(api, "Portal Plumbing")
+    source = one_row(tmp_path)
+    crashed_run(api, tmp_path, source, "--existing", "order")
+    assert len(api.state.ledger()) == 1  # the crash came before the POST
+    code, dry, _ = order(api, tmp_path, "--existing", "order", "--dry-run", "--online",
+                         source=source, out="plan.xlsx")  # fmt: skip
+    assert (dry["plan"]["to_order"], dry["plan"]["recovered_from_account"]) == (1, 0)
+    code, report, _ = order(api, tmp_path, "--existing", "order", "--timeout", "2", source=source)
+    assert (report["plan"]["to_order"], report["plan"]["recovered_from_account"]) == (1, 0)
+    assert (code, report["counts"]) == (0, {"provisioned": 1})
+    assert len(api.state.ledger()) == 2  # exactly the one the plan announced

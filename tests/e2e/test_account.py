@@ -429,3 +429,17 @@ def test_a_lost_send_of_a_name_the_group_held_before_is_planned_as_bought(
     assert (report["plan"]["to_order"], report["plan"]["recovered_from_account"]) == (1, 0)
     assert (code, report["counts"]) == (0, {"provisioned": 1})
     assert len(api.state.ledger()) == 2  # exactly the one the plan announced
+
+
+@pytest.mark.parametrize("spelling", ["Cafe\u0301 Roma", "ＣＡＦＥ\u0301 ROMA", "café  roma"])
+def test_a_name_in_another_unicode_form_is_found_not_bought(
+    api: RunningSandbox, tmp_path: Path, spelling: str
+) -> None:
+    """A name the account holds, written with a combining accent or full-width letters, is
+    found in the account: nothing is bought again."""
+    (existing,) = preexisting(api, "Café Roma")  # precomposed é (NFC)
+    code, report, _ = order(api, tmp_path, source=one_row(tmp_path, spelling))
+    assert report["plan"]["to_order"] == 0 and report["plan"]["found_in_account"] == 1
+    assert (code, report["counts"]) == (0, {"already provisioned": 1})
+    assert column(tmp_path / "out.xlsx", "Number ID") == [str(existing["id"])]
+    assert len(api.state.ledger()) == 1

@@ -154,6 +154,10 @@ def _plan(
 ) -> Plan:
     verdicts = _recoveries(rows, holdings, account)
     sending = [r for r in rows if r.index in holdings and _buys(holdings[r.index], verdicts, r)]
+    invalid = sum(1 for r in rows if r.order is None and not r.owned)
+    strict_held = len(sending) if config.strict and invalid else 0
+    if strict_held:  # --strict with an invalid row: the run orders nothing at all
+        sending = []
     standings = [h.standing for h in holdings.values()]
     reconciled = sum(1 for r in rows if verdicts.get(r.index) is Verdict.ADOPT)
     held = {
@@ -168,7 +172,7 @@ def _plan(
         api_url=api.key_url,
         sandbox=api.sandbox,
         already=sum(1 for r in rows if r.owned) + standings.count(Standing.IN_JOURNAL),
-        invalid=sum(1 for r in rows if r.order is None and not r.owned),
+        invalid=invalid,
         rate=config.options.rate,
         rows=sending,
         price_per_number=config.price_per_number,
@@ -189,6 +193,7 @@ def _plan(
         named_anyway=sum(
             1 for r in sending if r.order and account.named(r.order.group_id, r.order.name)
         ),
+        strict_held=strict_held,
     )
 
 

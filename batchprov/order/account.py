@@ -137,7 +137,10 @@ class Account:
             return None
         excluded, unresolved = self.basis.get(group_id, (frozenset(), {}))
         pool = candidates(self.listings[group_id], excluded)
-        return decide(ready, {**unresolved, **ready}, pool)
+        # Open items that are not the sheet's rows never settle in the run: settled, as there.
+        stray = {k: n for k, n in unresolved.items() if k not in ready}
+        decisions = decide({**stray, **ready}, {**unresolved, **ready}, pool)
+        return {key: decisions[key] for key in ready}
 
 
 def same_name(a: str, b: str) -> bool:

@@ -399,12 +399,16 @@ def test_a_stale_plan_listing_is_listed_again(
     assert len(api.state.ledger()) == ROWS and max(bought(api).values()) == 1
 
 
-def crashed_run(api: RunningSandbox, tmp_path: Path, source: Path, *extra: str) -> None:
-    """A run killed (like ``kill -9``) right after its first intent is on disk: nothing sent."""
+def crashed_run(
+    api: RunningSandbox, tmp_path: Path, source: Path, *extra: str,
+    at: str = "after_intent_commit",
+) -> None:  # fmt: skip
+    """A run killed (like ``kill -9``) at crash point ``at``: by default right after its first
+    intent is on disk, nothing sent."""
     import subprocess
     import sys
 
-    env = {**os.environ, "BATCHPROV_CRASH_AT": "after_intent_commit"}
+    env = {**os.environ, "BATCHPROV_CRASH_AT": at}
     subprocess.run(
         [sys.executable, "-m", "batchprov", "run", str(source), "--api-url", api.url,
          "--journal", str(tmp_path / "j.sqlite"), "-o", str(tmp_path / "crashed.xlsx"),
@@ -443,3 +447,27 @@ def test_a_name_in_another_unicode_form_is_found_not_bought(
     assert (code, report["counts"]) == (0, {"already provisioned": 1})
     assert column(tmp_path / "out.xlsx", "Number ID") == [str(existing["id"])]
     assert len(api.state.ledger()) == 1
+
+
+def test_a_lost_send_whose_number_fits_a_row_left_out_of_the_sheet_ends(
+    api: RunningSandbox, tmp_path: Path
+) -> None:
+    """Rows 'Portal Plumbing' and 'Portal Plumbing 2' lost their answers; a rerun of the first
+    alone cannot tell whose 'Portal Plumbing 2' is: it ends with the row for review, buying
+    nothing, as its plan says (it waited for the other row for ever)."""
+    both = tmp_path / "both.csv"
+    both.write_text(
+        "name,group_id,match_type,termination_number\n"
+        "Portal Plumbing,11623282,tollfree,4165551234\n"
+        "Portal Plumbing 2,11623282,tollfree,4165551234\n",
+        encoding="utf-8",
+    )
+    api.state.script("drop_after", "drop_after")
+    crashed_run(api, tmp_path, both, "--concurrency", "1", "--timeout", "30",
+                at="after_result_commit:2")  # fmt: skip
+    assert sorted(n["name"] for n in api.state.ledger()) == ["Portal Plumbing", "Portal Plumbing 2"]
+    code, report, _ = order(api, tmp_path, "--timeout", "2", source=one_row(tmp_path))
+    assert (report["plan"]["to_order"], report["plan"]["held"]) == (0, 1)
+    assert (code, report["counts"]) == (1, {"failed": 1})
+    assert "cannot tell which row owns" in column(tmp_path / "out.xlsx", "Error")[0]
+    assert len(api.state.ledger()) == 2

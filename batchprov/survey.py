@@ -199,9 +199,10 @@ def _plan(
 
 def _recoveries(
     rows: tuple[CheckedRow, ...], holdings: Mapping[int, Holding], account: Account
-) -> dict[int, Verdict]:
+) -> dict[int, Verdict | None]:
     """For each row an earlier run left unknown, what the run's reconcile will decide on the
-    plan's listing (ABSENT when the group was not listed: it may be sent again)."""
+    plan's listing: ABSENT when the group was not listed (offline: it may be sent again),
+    None when the API refused to list it (the run leaves the row unknown, never sends it)."""
     waiting: dict[int, dict[str, CheckedRow]] = {}
     for r in rows:
         holding = holdings.get(r.index)
@@ -209,16 +210,19 @@ def _recoveries(
             continue
         key = item_key(account.api_url, r.order.group_id, r.order.name)
         waiting.setdefault(r.order.group_id, {})[key] = r
-    verdicts: dict[int, Verdict] = {}
+    verdicts: dict[int, Verdict | None] = {}
     for gid, by_key in waiting.items():
         ready = {key: r.order.name for key, r in by_key.items() if r.order is not None}
         decisions = account.recovery(gid, ready)
         for key, r in by_key.items():
-            verdicts[r.index] = Verdict.ABSENT if decisions is None else decisions[key].verdict
+            if decisions is not None:
+                verdicts[r.index] = decisions[key].verdict
+            else:
+                verdicts[r.index] = None if gid in account.refused else Verdict.ABSENT
     return verdicts
 
 
-def _buys(holding: Holding, verdicts: Mapping[int, Verdict], row: CheckedRow) -> bool:
+def _buys(holding: Holding, verdicts: Mapping[int, Verdict | None], row: CheckedRow) -> bool:
     """The row will send a create: new, retried, or cut short before with no number of its
     own in the account (unless a 2xx said it bought: that one is only looked for)."""
     if holding.standing is Standing.TO_ORDER:

@@ -471,3 +471,24 @@ def test_a_lost_send_whose_number_fits_a_row_left_out_of_the_sheet_ends(
     assert (code, report["counts"]) == (1, {"failed": 1})
     assert "cannot tell which row owns" in column(tmp_path / "out.xlsx", "Error")[0]
     assert len(api.state.ledger()) == 2
+
+
+def test_a_lost_send_in_a_group_the_api_no_longer_lists_is_not_planned(tmp_path: Path) -> None:
+    """A row left unknown in a group the API now refuses to list (404) is never sent again:
+    the plan counts it held, not to order, and orders exactly the other row."""
+    rows = tmp_path / "two.csv"
+    rows.write_text(
+        "name,group_id,match_type,termination_number\n"
+        "Gone Group Co,11623284,tollfree,4165551234\n"
+        "Stays Co,11623282,tollfree,4165551234\n",
+        encoding="utf-8",
+    )
+    with serve_in_thread(SandboxConfig(token=TOKEN, seed=7)) as first:
+        port = first.port
+        crashed_run(first, tmp_path, rows, "--concurrency", "1")  # the first row's intent only
+    with serve_in_thread(SandboxConfig(token=TOKEN, seed=7, groups=(11623282,)), port=port) as api:
+        code, report, _ = order(api, tmp_path, "--timeout", "2", source=rows)
+        ledger = api.state.ledger()
+    assert (report["plan"]["to_order"], report["plan"]["held"]) == (1, 1)
+    assert (code, report["counts"]) == (1, {"failed": 1, "provisioned": 1})
+    assert [n["requested_name"] for n in ledger] == ["Stays Co"]

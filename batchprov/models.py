@@ -7,6 +7,7 @@ values, which are easy to compare in tests and to print.
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -292,6 +293,7 @@ class RowResult:
 
 
 def name_key(name: str) -> str:
-    """What makes two advertiser names the same one: trimmed, inner spaces collapsed, any case
-    (the sheet's duplicate check and the account's matching agree on it)."""
-    return " ".join(name.split()).casefold()
+    """What makes two advertiser names the same one: trimmed, inner spaces collapsed, any case,
+    any Unicode form (``Café`` typed precomposed or with a combining accent, full-width
+    ``ＡＢＣ``); the sheet's duplicate check and the account's matching agree on it."""
+    return " ".join(unicodedata.normalize("NFKC", name).split()).casefold()

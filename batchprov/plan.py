@@ -95,6 +95,8 @@ class Plan:
     not_updated: int = 0
     named_anyway: int = 0
     rows_to_order: tuple[int, ...] = ()
+    #: Valid rows not ordered because ``--strict`` is set and some row is invalid.
+    strict_held: int = 0
 
     @property
     def rescued(self) -> int:
@@ -197,6 +199,11 @@ class Plan:
             )
         if self.held:
             lines.append(f"  {self.held} row(s) reported again, not sent (see the workbook)")
+        if self.strict_held:
+            lines.append(
+                f"  {self.strict_held} valid row(s) not ordered: --strict is set and "
+                f"{self.invalid} row(s) are invalid"
+            )
         if self.hidden:
             lines.append(
                 f"  {self.hidden} hidden row(s) left out, as Excel hides them "
@@ -235,6 +242,7 @@ class Plan:
             ("Sent before, found and kept", self.recovered),
             ("Reported again, not sent", self.held),
             ("Hidden rows left out", self.hidden),
+            ("Not ordered (--strict)", self.strict_held),
             ("Account checked", "yes" if self.account_checked else "no (offline)"),
             ("Invalid (not ordered)", self.invalid),
             ("Likely no number", len(self.at_risk)),
@@ -258,6 +266,7 @@ class Plan:
             "recovered_from_account": self.recovered,
             "held": self.held,
             "hidden_left_out": self.hidden,
+            "held_by_strict": self.strict_held,
             "named_in_account_ordered_anyway": self.named_anyway,
             "account_checked": self.account_checked,
             "invalid": self.invalid,
@@ -331,6 +340,7 @@ def make_plan(
     max_numbers: int | None = None,
     max_cost: float | None = None,
     named_anyway: int = 0,
+    strict_held: int = 0,
 ) -> Plan:
     """Count the orders per group and match type; ``rows`` (the rows to order) add the areas,
     the rows likely to find no number, and their fallbacks."""
@@ -358,6 +368,7 @@ def make_plan(
         max_numbers=max_numbers,
         max_cost=max_cost,
         named_anyway=named_anyway,
+        strict_held=strict_held,
         rows_to_order=tuple(sorted(row.excel_row for row in rows)),
     )
 

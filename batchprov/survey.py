@@ -20,7 +20,8 @@ from batchprov.errors import OutputError
 from batchprov.models import CheckedRow, RowResult, Status, Table
 from batchprov.order.account import SENDS, Account, Holding, Standing, read_account
 from batchprov.order.client import Number, says_bought
-from batchprov.order.journal import Journal, State
+from batchprov.order.journal import Journal, State, item_key
+from batchprov.order.matching import Verdict
 from batchprov.plan import Plan, make_plan
 from batchprov.write.columns import check_output
 
@@ -157,13 +158,14 @@ def _plan(
     *,
     listed: bool,
 ) -> Plan:
-    sending = [r for r in rows if r.index in holdings and _buys(holdings[r.index], account, r)]
+    verdicts = _recoveries(rows, holdings, account)
+    sending = [r for r in rows if r.index in holdings and _buys(holdings[r.index], verdicts, r)]
+    invalid = sum(1 for r in rows if r.order is None and not r.owned)
+    strict_held = len(sending) if config.strict and invalid else 0
+    if strict_held:  # --strict with an invalid row: the run orders nothing at all
+        sending = []
     standings = [h.standing for h in holdings.values()]
-    reconciled = sum(
-        1
-        for r in rows
-        if r.index in holdings and _adopted_on_reconcile(holdings[r.index], account, r)
-    )
+    reconciled = sum(1 for r in rows if verdicts.get(r.index) is Verdict.ADOPT)
     held = {
         Standing.FAILED_BEFORE,
         Standing.TO_REVIEW,
@@ -178,7 +180,7 @@ def _plan(
         already=sum(1 for r in rows if r.owned and not _released(r))
         + standings.count(Standing.IN_JOURNAL),
         released=sum(1 for r in rows if _released(r)),
-        invalid=sum(1 for r in rows if r.order is None and not r.owned),
+        invalid=invalid,
         rate=config.options.rate,
         rows=sending,
         price_per_number=config.price_per_number,
@@ -189,9 +191,9 @@ def _plan(
         + sum(
             1
             for r in rows
-            if r.index in holdings
-            and _claimed(holdings[r.index])
-            and not _adopted_on_reconcile(holdings[r.index], account, r)
+            if r.index in verdicts
+            and verdicts[r.index] is not Verdict.ADOPT
+            and not _buys(holdings[r.index], verdicts, r)
         ),
         account_checked=listed,
         max_numbers=config.max_numbers,
@@ -199,17 +201,43 @@ def _plan(
         named_anyway=sum(
             1 for r in sending if r.order and account.named(r.order.group_id, r.order.name)
         ),
+        strict_held=strict_held,
     )
 
 
-def _buys(holding: Holding, account: Account, row: CheckedRow) -> bool:
-    """The row will send a create: new, retried, or cut short before with no number found
-    (unless a 2xx said it bought: that one is only looked for)."""
+def _recoveries(
+    rows: tuple[CheckedRow, ...], holdings: Mapping[int, Holding], account: Account
+) -> dict[int, Verdict | None]:
+    """For each row an earlier run left unknown, what the run's reconcile will decide on the
+    plan's listing: ABSENT when the group was not listed (offline: it may be sent again),
+    None when the API refused to list it (the run leaves the row unknown, never sends it)."""
+    waiting: dict[int, dict[str, CheckedRow]] = {}
+    for r in rows:
+        holding = holdings.get(r.index)
+        if holding is None or holding.standing is not Standing.TO_RECONCILE or r.order is None:
+            continue
+        key = item_key(account.api_url, r.order.group_id, r.order.name)
+        waiting.setdefault(r.order.group_id, {})[key] = r
+    verdicts: dict[int, Verdict | None] = {}
+    for gid, by_key in waiting.items():
+        ready = {key: r.order.name for key, r in by_key.items() if r.order is not None}
+        decisions = account.recovery(gid, ready)
+        for key, r in by_key.items():
+            if decisions is not None:
+                verdicts[r.index] = decisions[key].verdict
+            else:
+                verdicts[r.index] = None if gid in account.refused else Verdict.ABSENT
+    return verdicts
+
+
+def _buys(holding: Holding, verdicts: Mapping[int, Verdict | None], row: CheckedRow) -> bool:
+    """The row will send a create: new, retried, or cut short before with no number of its
+    own in the account (unless a 2xx said it bought: that one is only looked for)."""
     if holding.standing is Standing.TO_ORDER:
         return True
     return (
         holding.standing is Standing.TO_RECONCILE
-        and not _adopted_on_reconcile(holding, account, row)
+        and verdicts.get(row.index) is Verdict.ABSENT
         and not _claimed(holding)
     )
 
@@ -218,13 +246,6 @@ def _claimed(holding: Holding) -> bool:
     """An earlier run's 2xx said it bought, not what: the row is never sent again."""
     item = holding.item
     return item is not None and item.state is State.UNKNOWN and says_bought(item.last_error or "")
-
-
-def _adopted_on_reconcile(holding: Holding, account: Account, row: CheckedRow) -> bool:
-    """A row cut short by an earlier run whose number is in the account: adopted, not bought."""
-    if holding.standing is not Standing.TO_RECONCILE or row.order is None:
-        return False
-    return bool(account.named(row.order.group_id, row.order.name))
 
 
 def _account_result(row: CheckedRow, holding: Holding, *, compared: bool) -> RowResult:

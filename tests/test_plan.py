@@ -117,6 +117,27 @@ def test_json_summary_carries_the_plan(source: Path, tmp_path: Path) -> None:
     assert plan["estimated_monthly_cost"] is None
 
 
+def test_a_strict_run_with_an_invalid_row_plans_nothing_to_order(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--strict with an invalid row: the plan orders 0 and says why, as the run buys none."""
+    monkeypatch.setenv("TELMETRICS_TOKEN", "strict-token-0123456789")
+    with serve_in_thread(SandboxConfig(token="strict-token-0123456789", seed=1)) as api:
+        code, out, err = invoke(
+            "run", str(source), "--strict", "--api-url", api.url, "--journal",
+            str(tmp_path / "j.sqlite"), "-o", str(tmp_path / "o.xlsx"), "--yes", "--json",
+        )  # fmt: skip
+        plan = json.loads(out)["plan"]
+        code, out, err = invoke(
+            "run", str(source), "--strict", "--api-url", api.url, "--journal",
+            str(tmp_path / "j.sqlite"), "-o", str(tmp_path / "o.xlsx"), "--yes",
+        )  # fmt: skip
+        bought = len(api.state.ledger())
+    assert (plan["to_order"], plan["held_by_strict"], plan["invalid"]) == (0, 5, 1)
+    assert bought == 0 and "About to order" not in out + err
+    assert "5 valid row(s) not ordered: --strict is set and 1 row(s) are invalid" in out + err
+
+
 def test_unknown_run_fallback_exits_2(source: Path, tmp_path: Path) -> None:
     """--fallback with an unknown word stops before anything is read or written."""
     out = tmp_path / "o.xlsx"

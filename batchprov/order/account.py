@@ -24,7 +24,8 @@ import httpx
 
 from batchprov.models import CheckedRow, name_key
 from batchprov.order.client import ApiClient, ListingRefused, Number
-from batchprov.order.journal import Item, State, item_key, peek_items
+from batchprov.order.journal import Item, State, item_key, peek_items, peek_reconcile_basis
+from batchprov.order.matching import Decision, candidates, decide
 from batchprov.order.vetting import vet
 from batchprov.redact import Redactor
 
@@ -90,6 +91,9 @@ class Account:
     items: Mapping[str, Item] = field(default_factory=dict)
     redactor: Redactor = field(default_factory=Redactor)
     listed_at: float | None = None
+    #: Per group with open journal items: the ids no open item can own (baseline, owned)
+    #: and the open items (key → name), as a reconcile weighs them.
+    basis: Mapping[int, tuple[frozenset[str], Mapping[str, str]]] = field(default_factory=dict)
 
     def holding(
         self, row: CheckedRow, *, adopt: bool = True, retry_failed: bool = False
@@ -121,6 +125,22 @@ class Account:
         """The group's numbers whose name is ``name`` (see `same_name`)."""
         wanted = name_key(name)
         return tuple(n for n in self.listings.get(group_id, ()) if name_key(n.name) == wanted)
+
+    def recovery(self, group_id: int, ready: Mapping[str, str]) -> dict[str, Decision] | None:
+        """What the run's reconcile will decide, on this listing, for rows an earlier run left
+        unknown (``ready``: key → name), or None when the group was not listed.
+
+        The same verdicts as `order.reconcile`: numbers in the baseline or owned by other
+        items are never the rows' own, and suffixed names count.
+        """
+        if group_id not in self.listings:
+            return None
+        excluded, unresolved = self.basis.get(group_id, (frozenset(), {}))
+        pool = candidates(self.listings[group_id], excluded)
+        # Open items that are not the sheet's rows never settle in the run: settled, as there.
+        stray = {k: n for k, n in unresolved.items() if k not in ready}
+        decisions = decide({**stray, **ready}, {**unresolved, **ready}, pool)
+        return {key: decisions[key] for key in ready}
 
 
 def same_name(a: str, b: str) -> bool:
@@ -156,6 +176,8 @@ def read_account(
     items = peek_items(journal, keys) if journal is not None else {}
     if token is None:
         return Account(key, items=items)
+    open_groups = {i.group_id for i in items.values() if i.unresolved}
+    basis = peek_reconcile_basis(journal, key, open_groups) if journal is not None else {}
     groups = sorted({o.group_id for o in orders})
     if stop is not None and stop.is_set():
         raise ListingInterrupted("interrupted before the account was listed")
@@ -169,6 +191,7 @@ def read_account(
         items=items,
         redactor=redactor,
         listed_at=time.monotonic(),
+        basis=basis,
     )
 
 

@@ -784,6 +784,54 @@ def peek_releases(path: Path, api_url: str, number_ids: Iterable[str]) -> dict[s
         conn.close()
 
 
+def peek_reconcile_basis(
+    path: Path, api_url: str, groups: Iterable[int]
+) -> dict[int, tuple[frozenset[str], dict[str, str]]]:
+    """What a reconcile of each group weighs besides its listing, read without the lock (for a
+    plan): the ids that cannot be an open item's (baseline and owned), and the group's open
+    items (key → name). See `order.reconcile._verdicts`."""
+    path = Path(path).expanduser()
+    wanted = sorted(set(groups))
+    if not path.exists() or not wanted:
+        return {}
+    url = normalise_url(api_url)
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+    try:
+        tables = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master")}
+        if "item" not in tables:
+            return {}
+        basis = {}
+        for gid in wanted:
+            excluded = {
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT number_id FROM item WHERE api_url=? AND group_id=?"
+                    " AND number_id IS NOT NULL",
+                    (url, gid),
+                )
+            }
+            if "baseline" in tables:
+                excluded |= {
+                    str(r[0])
+                    for r in conn.execute(
+                        "SELECT number_id FROM baseline WHERE api_url=? AND group_id=?", (url, gid)
+                    )
+                }
+            states = ",".join(f"'{s.value}'" for s in UNRESOLVED)
+            unresolved = {
+                str(key): str(name)
+                for key, name in conn.execute(
+                    f"SELECT item_key, name FROM item WHERE api_url=? AND group_id=?"
+                    f" AND state IN ({states}) ORDER BY rowid",
+                    (url, gid),
+                )
+            }
+            basis[gid] = (frozenset(excluded), unresolved)
+        return basis
+    finally:
+        conn.close()
+
+
 def _select_items(conn: sqlite3.Connection, keys: Iterable[str]) -> dict[str, Item]:
     wanted, found = list(keys), {}
     for start in range(0, len(wanted), _KEYS_PER_QUERY):

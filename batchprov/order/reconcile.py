@@ -98,7 +98,8 @@ class Reconciler:
             return
         s.stats["reconciles"] += 1
         names = {k: r.order.name for k, r in ready.items()}
-        verdicts = await s.jx(_verdicts, s.journal, s.api_url, gid, listing, names)
+        ours = frozenset(r.key for r in s.rows)
+        verdicts = await s.jx(_verdicts, s.journal, s.api_url, gid, listing, names, ours)
         for key, decision in verdicts.items():
             await self._apply(ready[key], decision, taken_at, final=final)
             crashpoint("mid_reconcile")
@@ -240,9 +241,21 @@ def refresh_baseline(journal: Journal, api_url: str, gid: int, listing: list[Num
 
 
 def _verdicts(
-    journal: Journal, api_url: str, gid: int, listing: list[Number], ready: dict[str, str]
+    journal: Journal,
+    api_url: str,
+    gid: int,
+    listing: list[Number],
+    ready: dict[str, str],
+    ours: frozenset[str] = frozenset(),
 ) -> dict[str, Decision]:
-    """Verdicts for settled rows against one listing (runs on the journal thread)."""
+    """Verdicts for settled rows against one listing (runs on the journal thread).
+
+    Open items that are not rows of this run (``ours``; a row since dropped from the sheet)
+    never settle in it: they count as settled, so a number whose name fits one of them is a
+    question for a person (OVERLAP) instead of a wait that never ends.
+    """
     excluded = journal.baseline_ids(api_url, gid) | journal.owned_ids(api_url, gid)
     unresolved = {i.key: i.name for i in journal.unresolved(api_url, gid)}
-    return decide(ready, unresolved, candidates(listing, excluded))
+    stray = {k: n for k, n in unresolved.items() if ours and k not in ours}
+    decisions = decide({**stray, **ready}, unresolved, candidates(listing, excluded))
+    return {key: decisions[key] for key in ready}

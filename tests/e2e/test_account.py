@@ -397,3 +397,98 @@ def test_a_stale_plan_listing_is_listed_again(
     assert (code, report["counts"]) == (0, {"provisioned": ROWS})
     assert gets(api) == 2 * len(groups)
     assert len(api.state.ledger()) == ROWS and max(bought(api).values()) == 1
+
+
+def crashed_run(
+    api: RunningSandbox, tmp_path: Path, source: Path, *extra: str,
+    at: str = "after_intent_commit",
+) -> None:  # fmt: skip
+    """A run killed (like ``kill -9``) at crash point ``at``: by default right after its first
+    intent is on disk, nothing sent."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "BATCHPROV_CRASH_AT": at}
+    subprocess.run(
+        [sys.executable, "-m", "batchprov", "run", str(source), "--api-url", api.url,
+         "--journal", str(tmp_path / "j.sqlite"), "-o", str(tmp_path / "crashed.xlsx"),
+         "--yes", "--quiet", *extra],
+        env=env, check=False, capture_output=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_a_lost_send_of_a_name_the_group_held_before_is_planned_as_bought(
+    api: RunningSandbox, tmp_path: Path
+) -> None:
+    """An --existing order send left unknown, whose name the group held before it, is counted
+    as one to order: the number already named so is not its purchase (the run sends again)."""
+    preexisting(api, "Portal Plumbing")
+    source = one_row(tmp_path)
+    crashed_run(api, tmp_path, source, "--existing", "order")
+    assert len(api.state.ledger()) == 1  # the crash came before the POST
+    code, dry, _ = order(api, tmp_path, "--existing", "order", "--dry-run", "--online",
+                         source=source, out="plan.xlsx")  # fmt: skip
+    assert (dry["plan"]["to_order"], dry["plan"]["recovered_from_account"]) == (1, 0)
+    code, report, _ = order(api, tmp_path, "--existing", "order", "--timeout", "2", source=source)
+    assert (report["plan"]["to_order"], report["plan"]["recovered_from_account"]) == (1, 0)
+    assert (code, report["counts"]) == (0, {"provisioned": 1})
+    assert len(api.state.ledger()) == 2  # exactly the one the plan announced
+
+
+@pytest.mark.parametrize("spelling", ["Cafe\u0301 Roma", "ＣＡＦＥ\u0301 ROMA", "café  roma"])
+def test_a_name_in_another_unicode_form_is_found_not_bought(
+    api: RunningSandbox, tmp_path: Path, spelling: str
+) -> None:
+    """A name the account holds, written with a combining accent or full-width letters, is
+    found in the account: nothing is bought again."""
+    (existing,) = preexisting(api, "Café Roma")  # precomposed é (NFC)
+    code, report, _ = order(api, tmp_path, source=one_row(tmp_path, spelling))
+    assert report["plan"]["to_order"] == 0 and report["plan"]["found_in_account"] == 1
+    assert (code, report["counts"]) == (0, {"already provisioned": 1})
+    assert column(tmp_path / "out.xlsx", "Number ID") == [str(existing["id"])]
+    assert len(api.state.ledger()) == 1
+
+
+def test_a_lost_send_whose_number_fits_a_row_left_out_of_the_sheet_ends(
+    api: RunningSandbox, tmp_path: Path
+) -> None:
+    """Rows 'Portal Plumbing' and 'Portal Plumbing 2' lost their answers; a rerun of the first
+    alone cannot tell whose 'Portal Plumbing 2' is: it ends with the row for review, buying
+    nothing, as its plan says (it waited for the other row for ever)."""
+    both = tmp_path / "both.csv"
+    both.write_text(
+        "name,group_id,match_type,termination_number\n"
+        "Portal Plumbing,11623282,tollfree,4165551234\n"
+        "Portal Plumbing 2,11623282,tollfree,4165551234\n",
+        encoding="utf-8",
+    )
+    api.state.script("drop_after", "drop_after")
+    crashed_run(api, tmp_path, both, "--concurrency", "1", "--timeout", "30",
+                at="after_result_commit:2")  # fmt: skip
+    assert sorted(n["name"] for n in api.state.ledger()) == ["Portal Plumbing", "Portal Plumbing 2"]
+    code, report, _ = order(api, tmp_path, "--timeout", "2", source=one_row(tmp_path))
+    assert (report["plan"]["to_order"], report["plan"]["held"]) == (0, 1)
+    assert (code, report["counts"]) == (1, {"failed": 1})
+    assert "cannot tell which row owns" in column(tmp_path / "out.xlsx", "Error")[0]
+    assert len(api.state.ledger()) == 2
+
+
+def test_a_lost_send_in_a_group_the_api_no_longer_lists_is_not_planned(tmp_path: Path) -> None:
+    """A row left unknown in a group the API now refuses to list (404) is never sent again:
+    the plan counts it held, not to order, and orders exactly the other row."""
+    rows = tmp_path / "two.csv"
+    rows.write_text(
+        "name,group_id,match_type,termination_number\n"
+        "Gone Group Co,11623284,tollfree,4165551234\n"
+        "Stays Co,11623282,tollfree,4165551234\n",
+        encoding="utf-8",
+    )
+    with serve_in_thread(SandboxConfig(token=TOKEN, seed=7)) as first:
+        port = first.port
+        crashed_run(first, tmp_path, rows, "--concurrency", "1")  # the first row's intent only
+    with serve_in_thread(SandboxConfig(token=TOKEN, seed=7, groups=(11623282,)), port=port) as api:
+        code, report, _ = order(api, tmp_path, "--timeout", "2", source=rows)
+        ledger = api.state.ledger()
+    assert (report["plan"]["to_order"], report["plan"]["held"]) == (1, 1)
+    assert (code, report["counts"]) == (1, {"failed": 1, "provisioned": 1})
+    assert [n["requested_name"] for n in ledger] == ["Stays Co"]

@@ -15,7 +15,13 @@ from typing import Protocol
 
 import pytest
 
-from batchprov.order.rate import FIXED_HEADROOM, CubicRate, RateLimiter, backoff
+from batchprov.order.rate import (
+    FIXED_HEADROOM,
+    MAX_FIXED_HEADROOM,
+    CubicRate,
+    RateLimiter,
+    backoff,
+)
 
 
 class Clock:
@@ -58,6 +64,30 @@ def test_fixed_rate_does_not_cut_on_throttle() -> None:
     limiter = RateLimiter(50, clock=clock, sleep=clock.sleep)
     limiter.on_throttle(0.0, 1.0)
     assert (limiter.rate(), limiter.paused_until) == (50, 1.0)
+
+
+def spacing_after_pause(limiter: RateLimiter) -> float:
+    """The interval between starts once any pause and the one interval of catch-up are over."""
+    *_, before, last = starts(limiter, 3)
+    return last - before
+
+
+def test_fixed_rate_widens_its_headroom_on_a_throttle() -> None:
+    """A 429 doubles a fixed rate's headroom once per round of requests, up to the maximum."""
+    clock = Clock()
+    limiter = RateLimiter(50, clock=clock, sleep=clock.sleep)
+    starts(limiter, 3)
+    sent_before = clock.now
+    clock.now += 0.1
+    limiter.on_throttle(sent_before, None)
+    limiter.on_throttle(sent_before, None)  # the same bunch: no second widening
+    wider = spacing_after_pause(limiter)
+    assert wider == pytest.approx(1 / (50 * (1 - 2 * FIXED_HEADROOM)), rel=1e-6)
+    for _ in range(10):
+        clock.now += 0.1
+        limiter.on_throttle(clock.now - 0.05, None)
+    widest = spacing_after_pause(limiter)
+    assert widest == pytest.approx(1 / (50 * (1 - MAX_FIXED_HEADROOM)), rel=1e-6)
 
 
 def test_adaptive_cuts_once_per_round_trip() -> None:

@@ -101,16 +101,21 @@ def test_an_xml_bomb_is_refused_by_its_unpacked_size(tmp_path: Path) -> None:
     assert "could not be read: it unpacks to 1,536 MB, more than the 1,024 MB" in message
 
 
+#: Size and memory checks lifted, so that the bomb runs into the limit under test.
+_LIFTED = {"max_ratio": 10**6, "max_part_mb": 4096, "max_unpacked_mb": 4096, "memory_mb": 8192}
+
+
 def test_an_xml_bomb_past_the_checks_hits_the_cpu_limit(tmp_path: Path) -> None:
     """With the size checks lifted, parsing the bomb is stopped by the CPU limit."""
-    lifted = ReadLimits(max_ratio=10**6, max_part_mb=4096, max_unpacked_mb=4096, cpu_seconds=1)
+    # The memory limit lifted too: on a fast machine the bomb fills 2 GB in under a second.
+    lifted = ReadLimits(**_LIFTED, cpu_seconds=1)
     message = _refused(xml_bomb_xlsx(tmp_path), lifted)
     assert "needs more than 1 s of processor time (BATCHPROV_READ_CPU_SECONDS)" in message
 
 
 def test_the_wall_clock_timeout_kills_a_slow_read(tmp_path: Path) -> None:
     """A read that outlasts the timeout is killed and named as such."""
-    lifted = ReadLimits(max_ratio=10**6, max_part_mb=4096, max_unpacked_mb=4096, timeout_seconds=1)
+    lifted = ReadLimits(**_LIFTED, timeout_seconds=1)
     message = _refused(xml_bomb_xlsx(tmp_path), lifted)
     assert "reading it took longer than 1 s (BATCHPROV_READ_TIMEOUT_SECONDS)" in message
 

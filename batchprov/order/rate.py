@@ -57,8 +57,9 @@ MAX_RETRY_AFTER = 120.0
 #: requests as they arrive, and network jitter bunches requests that left evenly spaced: sent
 #: at exactly its limit, some are refused, and each 429 costs a whole Retry-After pause. 3%
 #: absorbs about 30 ms of jitter per second of requests (2% drew 429s over loopback with 20 ms
-#: of jitter); each 429 doubles the headroom for the rest of the run, up to the maximum.
+#: of jitter); each round of 429s doubles it for the rest of the run (`RateLimiter._widen`).
 FIXED_HEADROOM = 0.03
+#: The widest a fixed rate's headroom grows.
 MAX_FIXED_HEADROOM = 0.24
 #: The shortest span a measured rate is taken over (a few first starts are not a rate).
 _MEASURE_MIN_SPAN = 0.25
@@ -152,7 +153,7 @@ class RateLimiter:
         self._cubic = CubicRate(start, clock())
         self._next = clock()
         self._paused_until = float("-inf")  # (a clock may start at 0)
-        self._last_cut = float("-inf")
+        self._last_cut = float("-inf")  # the last cut (or widening, at a fixed rate)
         self._starts: deque[float] = deque()
         self._first_start: float | None = None
         self._spaced = float("-inf")  # when the latest request held by `space` may go
@@ -248,8 +249,9 @@ class RateLimiter:
         self._next = max(self._next, self._paused_until)  # no catch-up burst after a pause
 
     def on_throttle(self, sent_at: float, retry_after: float | None) -> None:
-        """A 429 answered a request started at ``sent_at``: slow down if adaptive, and pause
-        every start for ``retry_after`` unless the cut was a counted one.
+        """A 429 answered a request started at ``sent_at``: slow down (cut an adaptive rate,
+        widen a fixed rate's headroom), and pause every start for ``retry_after`` unless the
+        cut was a counted one.
 
         The refused request always waits out its own ``Retry-After`` (its caller re-queues
         it); this decides whether the others wait too.
